@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# Throughput benchmark for `dicomguard files`.
+#
+# Builds a corpus of N copies of pydicom's test files (real Part 10 files plus
+# non-DICOM ones), warms the page cache, then times, best of RUNS runs each:
+#   dicomguard   dicomguard files -jJOBS --json CORPUS >/dev/null
+#   pydicom      pydicom.dcmread(stop_before_pixels=True) on every file, one process
+#   iofloor      C: nftw + open + read first 8 KiB + close for every file
+# and reports dicomguard's throughput against pydicom (target >= 50x) and
+# against the I/O floor (target >= 0.5). Targets are informational: the exit
+# status is 0 unless a tool fails to run (1) or the setup is wrong (2).
+#
+# Usage: bench/files/run.sh [path/to/dicomguard]      (default: $DICOMGUARD, build/dicomguard)
+# Environment:
+#   BENCH_CORPUS   corpus dir (default ${TMPDIR:-/tmp}/dicomguard-bench-corpus; reused if complete)
+#   BENCH_COPIES   copies of the test files (default 40)
+#   BENCH_RUNS     runs per tool, best is kept (default 3)
+#   BENCH_JOBS     dicomguard -j value (default 2)
+#   BENCH_SOURCE   source files (default Debian's pydicom test_files)
+set -euo pipefail
+
+# shellcheck source-path=SCRIPTDIR source=common.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/common.sh"
+
+case ${1:-} in -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+[[ $# -le 1 ]] || die "usage: run.sh [path/to/dicomguard]"
+
+BIN=$(resolve_bin "${1:-}")
+SRC=${BENCH_SOURCE:-/usr/lib/python3/dist-packages/pydicom/data/test_files}
+CORPUS=${BENCH_CORPUS:-${TMPDIR:-/tmp}/dicomguard-bench-corpus}
+COPIES=${BENCH_COPIES:-40}
+RUNS=${BENCH_RUNS:-3}
+JOBS=${BENCH_JOBS:-2}
+
+[[ $COPIES =~ ^[1-9][0-9]?$ ]] || die "BENCH_COPIES must be 1..99, got '$COPIES'"
+[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS must be a positive integer, got '$RUNS'"
+[[ $JOBS =~ ^[1-9][0-9]*$ ]] || die "BENCH_JOBS must be a positive integer, got '$JOBS'"
+[[ -d $SRC ]] || die "no test files at $SRC (install python3-pydicom: scripts/setup-debian.sh)"
+[[ -x $PY ]] || die "$PY missing (install python3 and python3-pydicom: scripts/setup-debian.sh)"
+"$PY" -c 'import pydicom' 2>/dev/null || die "$PY cannot import pydicom (install python3-pydicom)"
+command -v cc >/dev/null || die "no C compiler 'cc' (install build-essential)"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/dicomguard-bench.XXXXXX")
+PARTIAL=""
+cleanup() {
+  rm -rf -- "$WORK"
+  [[ -z $PARTIAL ]] || rm -rf -- "$PARTIAL"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------- corpus
+count_files() { find "$1" -type f | wc -l; }
+
+src_files=$(count_files "$SRC")
+[[ $src_files -gt 0 ]] || die "no regular files under $SRC"
+expected=$((src_files * COPIES))
+
+corpus_ok() {
+  [[ -d $CORPUS ]] || return 1
+  # Only copy_NN folders, and exactly the expected number of files.
+  [[ -z $(find "$CORPUS" -mindepth 1 -maxdepth 1 ! -name 'copy_[0-9][0-9]' -print -quit) ]] || return 1
+  [[ $(find "$CORPUS" -mindepth 1 -maxdepth 1 -name 'copy_[0-9][0-9]' | wc -l) -eq $COPIES ]] || return 1
+  [[ $(count_files "$CORPUS") -eq $expected ]]
+}
+
+if corpus_ok; then
+  echo "corpus: reusing $CORPUS"
+else
+  if [[ -e $CORPUS ]]; then
+    # Never delete a folder we did not make: ours holds only copy_NN folders.
+    if [[ -n $(find "$CORPUS" -mindepth 1 -maxdepth 1 ! -name 'copy_[0-9][0-9]' -print -quit) ]]; then
+      die "$CORPUS exists and is not a benchmark corpus; set BENCH_CORPUS to another path"
+    fi
+    echo "corpus: $CORPUS is stale or incomplete, rebuilding"
+    rm -rf -- "$CORPUS"
+  fi
+  echo "corpus: copying $src_files files from $SRC $COPIES times"
+  mkdir -p "$(dirname "$CORPUS")"
+  PARTIAL="$CORPUS.partial.$$"
+  mkdir -p "$PARTIAL/copy_00"
+  # Regular files only, keeping the sub-folder layout.
+  (cd "$SRC" && find . -type f -print0 | xargs -0 -r cp --parents -t "$PARTIAL/copy_00")
+  for ((i = 1; i < COPIES; i++)); do
+    cp -R "$PARTIAL/copy_00" "$PARTIAL/$(printf 'copy_%02d' "$i")"
+  done
+  mv -T "$PARTIAL" "$CORPUS"  # appears complete or not at all
+  PARTIAL=""
+  corpus_ok || die "corpus at $CORPUS does not hold the expected $expected files"
+fi
+
+n_files=$(count_files "$CORPUS")
+n_bytes=$(find "$CORPUS" -type f -printf '%s\n' | awk '{ s += $1 } END { printf "%d", s }')
+human() { numfmt --to=iec-i --suffix=B --format='%.1f' "$1" 2>/dev/null || echo "$1 B"; }
+echo "corpus: $n_files files, $n_bytes bytes ($(human "$n_bytes")) in $COPIES copies of $src_files"
+
+# ---------------------------------------------------------------- tools
+IOFLOOR="$WORK/iofloor"
+cc -O2 -Wall -o "$IOFLOOR" "$BENCH_DIR/iofloor.c" || die "cannot compile $BENCH_DIR/iofloor.c"
+
+echo "warm-up: reading every corpus file once"
+find "$CORPUS" -type f -print0 | xargs -0 -r cat >/dev/null
+
+# Sanity run of dicomguard (untimed): exit status, output lines, stderr.
+set +e
+"$BIN" files "-j$JOBS" --json "$CORPUS" >"$WORK/dg.out" 2>"$WORK/dg.err"
+rc=$?
+set -e
+if [[ $rc -ne 0 && $rc -ne 1 ]]; then
+  echo "dicomguard failed (exit $rc): $BIN files -j$JOBS --json $CORPUS" >&2
+  tail -n 20 "$WORK/dg.err" >&2
+  exit 1
+fi
+echo "dicomguard: exit $rc, $(wc -l <"$WORK/dg.out") JSON lines, $(wc -l <"$WORK/dg.err") stderr lines (untimed check run)"
+
+# time_best NAME OUT OKCODES CMD... -> sets BEST (seconds); CMD stdout goes to OUT.
+# OKCODES is a space-separated list of acceptable exit statuses.
+time_best() {
+  local name=$1 out=$2 okcodes=" $3 " t0 t1 dt rc i
+  shift 3
+  BEST=""
+  for ((i = 1; i <= RUNS; i++)); do
+    t0=$(now)
+    set +e
+    "$@" >"$out" 2>"$WORK/err"
+    rc=$?
+    set -e
+    t1=$(now)
+    if [[ $okcodes != *" $rc "* ]]; then
+      echo "$name failed (exit $rc): $*" >&2
+      tail -n 20 "$WORK/err" >&2
+      exit 1
+    fi
+    dt=$(elapsed "$t0" "$t1")
+    printf '  %-12s run %d/%d: %10.3f s\n' "$name" "$i" "$RUNS" "$dt"
+    if [[ -z $BEST ]] || awk -v a="$dt" -v b="$BEST" 'BEGIN { exit !(a < b) }'; then
+      BEST=$dt
+    fi
+  done
+}
+
+echo "timing: best of $RUNS runs each"
+time_best dicomguard /dev/null "0 1" "$BIN" files "-j$JOBS" --json "$CORPUS"
+t_dg=$BEST
+time_best pydicom "$WORK/py.out" "0" "$PY" "$BENCH_DIR/pydicom_loop.py" "$CORPUS"
+t_py=$BEST
+time_best iofloor "$WORK/io.out" "0" "$IOFLOOR" "$CORPUS"
+t_io=$BEST
+
+field() { sed -n "s/.*\\b$1=\\([0-9.]*\\).*/\\1/p" "$2"; }
+py_files=$(field files "$WORK/py.out")
+py_errors=$(field errors "$WORK/py.out")
+io_files=$(field files "$WORK/io.out")
+for pair in "pydicom:$py_files" "iofloor:$io_files"; do
+  [[ ${pair#*:} == "$n_files" ]] || echo "warning: ${pair%%:*} saw ${pair#*:} files, corpus has $n_files" >&2
+done
+
+# ---------------------------------------------------------------- report
+echo
+echo "machine: $(nproc) CPUs, $(uname -sr), $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+echo "corpus:  $CORPUS ($n_files files, $(human "$n_bytes"))"
+echo "pydicom: $("$PY" -c 'import pydicom; print(pydicom.__version__)'), $py_errors of $py_files files rejected"
+echo
+printf '%-22s %8s %10s %12s\n' tool files seconds files/s
+row() { awk -v n="$2" -v t="$3" -v name="$1" 'BEGIN { printf "%-22s %8d %10.3f %12.1f\n", name, n, t, (t > 0 ? n / t : 0) }'; }
+row "dicomguard -j$JOBS" "$n_files" "$t_dg"
+row "pydicom (1 process)" "$py_files" "$t_py"
+row "I/O floor (C, 1 thr)" "$io_files" "$t_io"
+echo
+
+# Ratios of throughput (files/s) = inverse ratio of times over the same corpus.
+verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print (r >= t ? "PASS" : "MISS") }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf (b > 0 ? "%.2f" : "inf"), (b > 0 ? a / b : 0) }'; }
+r_py=$(ratio "$t_py" "$t_dg")
+r_io=$(ratio "$t_io" "$t_dg")
+printf '%-32s %10sx   target >= 50x   %s\n' "dicomguard / pydicom" "$r_py" "$(verdict "$r_py" 50)"
+printf '%-32s %10s    target >= 0.5   %s\n' "dicomguard / I/O floor" "$r_io" "$(verdict "$r_io" 0.5)"
+echo "(ratios are of throughput, files/s; targets are informational)"

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs every Debian package dicomguard needs to build, test, fuzz and benchmark.
+# Idempotent: calls apt-get only when a package is missing. Debian 12 (bookworm) or later.
+# Usage: scripts/setup-debian.sh            (as root, or with sudo available)
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential g++ clang libclang-rt-14-dev cmake ninja-build make pkg-config git
+  # libraries
+  libssl-dev zlib1g-dev nlohmann-json3-dev libcli11-dev libfmt-dev
+  googletest libgtest-dev libgmock-dev libbenchmark-dev
+  # real peers used by tests and benchmarks
+  dcmtk dicom3tools python3 python3-pydicom
+  # tools used by tests (kill -9 test, process inspection)
+  procps coreutils util-linux time
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "setup: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "setup: need root or sudo to install: ${missing[*]}" >&2; exit 2; }
+  SUDO=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+# Refresh the package lists only if they are absent or older than a day.
+if [[ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -1)" ]]; then
+  $SUDO apt-get update -qq
+fi
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "setup: done"

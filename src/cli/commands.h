@@ -1,0 +1,18 @@
+// One function per subcommand: each registers its flags and returns the action to run after parsing.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace dg::cli {
+
+using Action = std::function<int()>;  // returns the process exit code
+
+Action add_files(CLI::App& app);
+Action add_sanitize(CLI::App& app);
+Action add_checks(CLI::App& app);
+
+// Exit codes shared by every subcommand.
+inline constexpr int kExitClean = 0, kExitFindings = 1, kExitError = 2;
+
+}  // namespace dg::cli

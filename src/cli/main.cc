@@ -1,0 +1,38 @@
+// dicomguard: see and fix the security of a DICOM deployment.
+#include <cstdio>
+#include <exception>
+#include <map>
+
+#include "cli/commands.h"
+#include "cli/output.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"dicomguard: see and fix the security of a DICOM deployment", "dicomguard"};
+  app.set_version_flag("--version", std::string("dicomguard ") + dg::cli::kVersion);
+  app.require_subcommand(1);
+  app.footer("Run 'dicomguard SUBCOMMAND --help' for its flags. Exit codes: 0 clean, 1 findings at or above "
+             "--fail-on, 2 usage or I/O error.");
+  std::map<CLI::App*, dg::cli::Action> actions;
+  auto reg = [&](dg::cli::Action (*add)(CLI::App&)) {
+    const std::size_t before = app.get_subcommands({}).size();
+    dg::cli::Action a = add(app);
+    actions[app.get_subcommands({})[before]] = std::move(a);
+  };
+  reg(dg::cli::add_files);
+  reg(dg::cli::add_sanitize);
+  reg(dg::cli::add_checks);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : dg::cli::kExitError;
+  }
+  try {
+    for (auto& [sub, action] : actions)
+      if (sub->parsed()) return action();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "dicomguard: error: %s\n", e.what());
+    return dg::cli::kExitError;
+  }
+  return dg::cli::kExitError;
+}

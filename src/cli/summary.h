@@ -1,0 +1,32 @@
+// Counts results by status and findings by severity, and decides the exit code.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "findings/finding.h"
+
+namespace dg::cli {
+
+class Tally {
+ public:
+  explicit Tally(std::string command, std::string noun) : command_(std::move(command)), noun_(std::move(noun)) {}
+  void add(const Record& r);
+  void add_error() { ++errors_; }
+  bool failed(Severity fail_on) const;  // a finding at or above fail_on
+  int errors() const { return errors_; }
+  // {"type":"summary", ...} plus "line": the text sink's closing line.
+  nlohmann::json summary() const;
+
+ private:
+  std::string command_, noun_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  std::map<std::string, std::uint64_t> status_;
+  std::map<Severity, std::uint64_t> sev_;
+  std::uint64_t subjects_ = 0;
+  int errors_ = 0;
+};
+
+}  // namespace dg::cli

@@ -1,0 +1,346 @@
+#include "dicom/walker.h"
+
+#include <fmt/format.h>
+
+#include "dicom/dictionary.h"
+
+namespace dg::dicom {
+
+const char* problem_name(Problem p) {
+  switch (p) {
+    case Problem::length_past_end: return "length-past-end";
+    case Problem::truncated_header: return "truncated-header";
+    case Problem::tag_order: return "tag-order";
+    case Problem::duplicate_tag: return "duplicate-tag";
+    case Problem::group_length_vr: return "group-length-vr";
+    case Problem::group_length_value: return "group-length-value";
+    case Problem::undefined_length: return "undefined-length-not-allowed";
+    case Problem::odd_length: return "odd-length";
+    case Problem::vr_mismatch: return "vr-mismatch";
+    case Problem::invalid_vr: return "invalid-vr";
+    case Problem::delimiter_imbalance: return "delimiter-imbalance";
+    case Problem::element_outside_item: return "element-outside-item";
+    case Problem::item_length: return "item-length";
+    case Problem::excess_nesting: return "excess-nesting";
+    case Problem::too_many_elements: return "too-many-elements";
+    case Problem::meta_in_dataset: return "meta-in-dataset";
+  }
+  return "unknown";
+}
+
+bool problem_is_fatal(Problem p) {
+  switch (p) {
+    case Problem::length_past_end:
+    case Problem::truncated_header:
+    case Problem::undefined_length:
+    case Problem::invalid_vr:
+    case Problem::element_outside_item:
+    case Problem::item_length:
+    case Problem::excess_nesting:
+    case Problem::too_many_elements:
+      return true;
+    default:
+      return false;
+  }
+}
+
+namespace {
+
+enum class Kind : std::uint8_t { dataset, item, sequence, fragments };
+
+struct Frame {
+  Kind kind;
+  bool defined;
+  std::uint64_t end;  // relative to data; meaningful when defined
+  Encoding enc;
+  Tag seq_tag;        // enclosing sequence tag (for items, sequences, fragments)
+  Tag last_tag = 0;
+  bool any = false;
+  // group length bookkeeping (datasets and items)
+  bool gl_active = false;
+  std::uint16_t gl_group = 0;
+  std::uint64_t gl_expected_end = 0;
+  std::uint64_t gl_offset = 0;
+};
+
+class Walker {
+ public:
+  Walker(std::span<const std::uint8_t> data, std::uint64_t origin, Encoding enc, Visitor& v, const Limits& lim)
+      : d_(data), origin_(origin), v_(v), lim_(lim) {
+    stack_.push_back(Frame{Kind::dataset, true, d_.size(), enc, 0});
+  }
+
+  WalkResult run() {
+    while (!stack_.empty() && !stopped_) step();
+    r_.end = pos_;
+    return std::move(r_);
+  }
+
+ private:
+  std::span<const std::uint8_t> d_;
+  std::uint64_t origin_;
+  Visitor& v_;
+  const Limits& lim_;
+  std::vector<Frame> stack_;
+  std::uint64_t pos_ = 0;
+  bool stopped_ = false;
+  WalkResult r_;
+
+  int depth() const {
+    int n = 0;
+    for (const Frame& f : stack_) n += f.kind == Kind::item;
+    return n;
+  }
+
+  void issue(Problem p, Tag t, std::uint64_t at, std::string detail = {}) {
+    if (r_.issues.size() < 1000) r_.issues.push_back({p, t, origin_ + at, std::move(detail)});
+    if (problem_is_fatal(p)) {
+      r_.fatal = true;
+      r_.stopped_at_boundary = stack_.size() == 1 && at == pos_;
+      stopped_ = true;
+    }
+  }
+
+  void close_group(Frame& f, std::uint64_t at) {
+    if (f.gl_active && at != f.gl_expected_end)
+      issue(Problem::group_length_value, tag(f.gl_group, 0), f.gl_offset,
+            fmt::format("group length says the group ends at offset {}, it ends at {}", origin_ + f.gl_expected_end,
+                        origin_ + at));
+    f.gl_active = false;
+  }
+
+  void pop() {
+    close_group(stack_.back(), pos_);
+    stack_.pop_back();
+  }
+
+  bool push(Frame f, Tag t) {
+    if (static_cast<int>(stack_.size()) >= 2 * lim_.max_depth + 1) {
+      issue(Problem::excess_nesting, t, pos_, fmt::format("nesting deeper than {} levels", lim_.max_depth));
+      return false;
+    }
+    stack_.push_back(f);
+    r_.max_depth_seen = std::max<std::uint64_t>(r_.max_depth_seen, static_cast<std::uint64_t>(depth()));
+    return true;
+  }
+
+  void step() {
+    Frame& f = stack_.back();
+    const std::uint64_t lim = f.defined ? f.end : d_.size();
+    if (pos_ == lim) {
+      if (f.defined) {
+        pop();
+        return;
+      }
+      // Reached the end of data inside an undefined-length sequence or item: its delimiter is missing.
+      issue(Problem::delimiter_imbalance, f.seq_tag, pos_, "end of data inside an undefined-length sequence or item");
+      while (!stack_.empty()) pop();
+      return;
+    }
+    if (lim - pos_ < 8) {
+      issue(Problem::truncated_header, 0, pos_, fmt::format("{} bytes left, an element header needs 8", lim - pos_));
+      return;
+    }
+    const std::uint8_t* p = d_.data() + pos_;
+    const bool be = f.enc.big_endian;
+    const Tag t = tag(rd16(p, be), rd16(p + 2, be));
+
+    if (group(t) == 0xFFFE && (t == kItem || t == kItemDelim || t == kSeqDelim)) {
+      delimiter(f, t, rd32(p + 4, be), lim);
+      return;
+    }
+    if (f.kind == Kind::sequence || f.kind == Kind::fragments) {
+      issue(Problem::element_outside_item, t, pos_, "data element directly inside a sequence, outside any item");
+      return;
+    }
+    data_element(f, t, p, lim);
+  }
+
+  void delimiter(Frame& f, Tag t, std::uint32_t len, std::uint64_t lim) {
+    const std::uint64_t at = pos_;
+    if (t == kItem && (f.kind == Kind::sequence || f.kind == Kind::fragments)) {
+      if (len == kUndefinedLength) {
+        if (f.kind == Kind::fragments) {
+          issue(Problem::undefined_length, t, at, "pixel data fragment with undefined length");
+          return;
+        }
+        pos_ += 8;
+        count(t, at);
+        push(Frame{Kind::item, false, 0, f.enc, f.seq_tag}, t);
+        return;
+      }
+      if (len > lim - at - 8) {
+        issue(Problem::item_length, t, at, fmt::format("item length {} runs past its sequence or the data", len));
+        return;
+      }
+      if (f.kind == Kind::fragments) {
+        if (len & 1) issue(Problem::odd_length, t, at, fmt::format("fragment length {} is odd", len));
+        Element e{t, kOB, len, origin_ + at, origin_ + at + 8, depth(), true, f.seq_tag};
+        v_.element(e, d_.subspan(at + 8, len));
+        pos_ += 8 + std::uint64_t{len};
+        count(t, at);
+        return;
+      }
+      pos_ += 8;
+      count(t, at);
+      push(Frame{Kind::item, true, pos_ + len, f.enc, f.seq_tag}, t);
+      return;
+    }
+    if (t == kItemDelim && f.kind == Kind::item && !f.defined) {
+      if (len != 0) issue(Problem::delimiter_imbalance, t, at, "item delimitation item with non-zero length");
+      pos_ += 8;
+      pop();
+      return;
+    }
+    if (t == kSeqDelim && (f.kind == Kind::sequence || f.kind == Kind::fragments) && !f.defined) {
+      if (len != 0) issue(Problem::delimiter_imbalance, t, at, "sequence delimitation item with non-zero length");
+      pos_ += 8;
+      pop();
+      return;
+    }
+    if (t == kSeqDelim && f.kind == Kind::item && !f.defined && stack_.size() >= 2 &&
+        !stack_[stack_.size() - 2].defined) {
+      // An undefined-length item closed by the sequence delimiter: the item delimiter is missing.
+      issue(Problem::delimiter_imbalance, t, at, "sequence delimiter closes an item whose delimiter is missing");
+      pos_ += 8;
+      pop();
+      pop();
+      return;
+    }
+    if (t == kItem) {
+      issue(Problem::element_outside_item, t, at, "item outside any sequence");
+      return;
+    }
+    issue(Problem::delimiter_imbalance, t, at,
+          t == kItemDelim ? "item delimiter with no open undefined-length item"
+                          : "sequence delimiter with no open undefined-length sequence");
+    pos_ += 8;
+  }
+
+  void count(Tag t, std::uint64_t at) {
+    if (++r_.elements > lim_.max_elements)
+      issue(Problem::too_many_elements, t, at, fmt::format("more than {} elements", lim_.max_elements));
+  }
+
+  void data_element(Frame& f, Tag t, const std::uint8_t* p, std::uint64_t lim) {
+    const std::uint64_t at = pos_;
+    const bool top = stack_.size() == 1;
+    if (top && lim_.only_group && group(t) != lim_.only_group) {
+      close_group(f, at);
+      stopped_ = true;  // clean stop: the caller asked for one group only
+      return;
+    }
+    const bool be = f.enc.big_endian;
+    VR v;
+    std::uint32_t len;
+    std::uint64_t hdr;
+    if (f.enc.explicit_vr) {
+      v = static_cast<VR>(p[4] << 8 | p[5]);
+      if (!is_known_vr(v)) {
+        char name[3];
+        vr_name(v, name);
+        issue(Problem::invalid_vr, t, at, fmt::format("explicit VR \"{}\" is not a DICOM VR", name));
+        return;
+      }
+      if (has_long_length(v)) {
+        if (lim - at < 12) {
+          issue(Problem::truncated_header, t, at, "long-form element header cut short");
+          return;
+        }
+        len = rd32(p + 8, be);
+        hdr = 12;
+      } else {
+        len = rd16(p + 6, be);
+        hdr = 8;
+      }
+    } else {
+      v = implicit_vr(t);
+      len = rd32(p + 4, be);
+      hdr = 8;
+    }
+
+    if (f.any) {
+      if (t < f.last_tag)
+        issue(Problem::tag_order, t, at, fmt::format("follows {}", tag_string(f.last_tag)));
+      else if (t == f.last_tag)
+        issue(Problem::duplicate_tag, t, at, "tag appears twice in the same dataset");
+    }
+    if (!f.any || t > f.last_tag) f.last_tag = t;
+    f.any = true;
+    if (group(t) == 0x0002 && lim_.only_group != 0x0002)
+      issue(Problem::meta_in_dataset, t, at, "File Meta element inside the dataset");
+
+    // Group length bookkeeping.
+    if (f.gl_active && group(t) != f.gl_group) close_group(f, at);
+    const bool is_group_length = element(t) == 0x0000;
+    if (is_group_length) {
+      if ((f.enc.explicit_vr && v != kUL) || len != 4)
+        issue(Problem::group_length_vr, t, at, "group length element must be UL with a 4-byte value");
+    } else if (f.enc.explicit_vr && v != kUN && !is_private(t)) {
+      if (const DictEntry* de = lookup(t); de && !dict_allows(*de, v)) {
+        char name[3];
+        vr_name(v, name);
+        issue(Problem::vr_mismatch, t, at, fmt::format("VR {} where the dictionary says {}", name, de->vrs[0]));
+      }
+    }
+
+    Element e{t, v, len, origin_ + at, origin_ + at + hdr, depth(), false, f.seq_tag};
+    count(t, at);
+    if (stopped_) return;
+    if (top) r_.last_top_tag = t;
+
+    if (len == kUndefinedLength) {
+      const bool implicit_unknown = !f.enc.explicit_vr && v == kUN;
+      if (v == kSQ || v == kUN || implicit_unknown) {
+        // UN with undefined length holds an implicit VR little endian sequence (PS3.5 6.2.2).
+        Encoding inner = (v == kUN && f.enc.explicit_vr) ? Encoding{false, false} : f.enc;
+        pos_ += hdr;
+        v_.sequence(e);
+        push(Frame{Kind::sequence, false, 0, inner, t}, t);
+        return;
+      }
+      if ((t == kPixelData || t == kFloatPixelData || t == kDoubleFloatPixelData) &&
+          (v == kOB || v == kOW || !f.enc.explicit_vr)) {
+        pos_ += hdr;
+        if (top) r_.has_pixel_data = true;
+        v_.sequence(e);
+        push(Frame{Kind::fragments, false, 0, f.enc, t}, t);
+        return;
+      }
+      char name[3];
+      vr_name(v, name);
+      issue(Problem::undefined_length, t, at, fmt::format("undefined length on a {} element", name));
+      return;
+    }
+    if (len > lim - at - hdr) {
+      issue(Problem::length_past_end, t, at,
+            fmt::format("value length {} but only {} bytes left", len, lim - at - hdr));
+      return;
+    }
+    if (len & 1) issue(Problem::odd_length, t, at, fmt::format("value length {} is odd", len));
+    pos_ = at + hdr;
+    if (is_group_length && len == 4) {
+      f.gl_active = true;
+      f.gl_group = group(t);
+      f.gl_offset = at;
+      f.gl_expected_end = pos_ + 4 + rd32(d_.data() + pos_, be);
+    }
+    if (v == kSQ) {
+      v_.sequence(e);
+      push(Frame{Kind::sequence, true, pos_ + len, f.enc, t}, t);
+      return;
+    }
+    v_.element(e, d_.subspan(pos_, len));
+    pos_ += len;
+    if (top && t == kPixelData) r_.has_pixel_data = true;
+  }
+};
+
+}  // namespace
+
+WalkResult walk(std::span<const std::uint8_t> data, std::uint64_t origin, Encoding enc, Visitor& v,
+                const Limits& limits) {
+  return Walker(data, origin, enc, v, limits).run();
+}
+
+}  // namespace dg::dicom

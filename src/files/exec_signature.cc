@@ -1,0 +1,236 @@
+#include "files/exec_signature.h"
+
+#include <cstring>
+
+#include "dicom/walker.h"
+
+namespace dg::files {
+
+using dicom::rd16;
+using dicom::rd32;
+
+const char* exec_kind_name(ExecKind k) {
+  switch (k) {
+    case ExecKind::pe: return "PE";
+    case ExecKind::dos_mz: return "MZ";
+    case ExecKind::elf: return "ELF";
+    case ExecKind::macho: return "Mach-O";
+    case ExecKind::macho_fat: return "Mach-O universal";
+    case ExecKind::java_class: return "Java class";
+    case ExecKind::script: return "script";
+    case ExecKind::ole: return "OLE/MSI";
+    case ExecKind::zip: return "ZIP";
+  }
+  return "?";
+}
+
+bool is_archive(ExecKind k) { return k == ExecKind::zip; }
+
+namespace {
+
+std::uint64_t rd64(const std::uint8_t* p, bool be) {
+  std::uint64_t a = rd32(p, be), b = rd32(p + 4, be);
+  return be ? (a << 32 | b) : (b << 32 | a);
+}
+
+std::optional<ExecMatch> pe(std::span<const std::uint8_t> s, bool strict) {
+  if (s.size() < 2 || s[0] != 'M' || s[1] != 'Z') return std::nullopt;
+  if (s.size() >= 0x40) {
+    const std::uint32_t lfanew = rd32(s.data() + 0x3C, false);
+    if (lfanew >= 0x40 && lfanew <= s.size() - 24 && std::memcmp(s.data() + lfanew, "PE\0\0", 4) == 0) {
+      const std::uint16_t machine = rd16(s.data() + lfanew + 4, false);
+      const char* arch = machine == 0x14C    ? "x86"
+                         : machine == 0x8664 ? "x86-64"
+                         : machine == 0xAA64 ? "ARM64"
+                         : machine == 0x1C0 || machine == 0x1C4 ? "ARM"
+                                                                 : "other machine";
+      return ExecMatch{ExecKind::pe, std::string("PE, ") + arch, {lfanew}};
+    }
+    if (strict) return std::nullopt;
+    // e_lfanew may point past the bytes given (the caller passes the whole file for the preamble).
+    return ExecMatch{ExecKind::dos_mz, "MZ header without a PE signature at e_lfanew", {lfanew}};
+  }
+  if (strict) return std::nullopt;
+  return ExecMatch{ExecKind::dos_mz, "MZ header", {}};
+}
+
+std::optional<ExecMatch> elf(std::span<const std::uint8_t> s, bool strict) {
+  if (s.size() < 16 || std::memcmp(s.data(), "\x7F" "ELF", 4) != 0) return std::nullopt;
+  const int cls = s[4], data = s[5];
+  if ((cls != 1 && cls != 2) || (data != 1 && data != 2) || s[6] != 1) return std::nullopt;
+  const bool be = data == 2, is64 = cls == 2;
+  ExecMatch m{ExecKind::elf, std::string(is64 ? "ELF64 " : "ELF32 ") + (be ? "big-endian" : "little-endian"), {}};
+  const std::size_t hdr = is64 ? 64 : 52;
+  if (s.size() < hdr) return strict ? std::nullopt : std::optional<ExecMatch>(m);
+  const std::uint16_t type = rd16(s.data() + 16, be);
+  if (strict && (type < 1 || type > 4)) return std::nullopt;  // REL, EXEC, DYN, CORE
+  const std::uint64_t phoff = is64 ? rd64(s.data() + 32, be) : rd32(s.data() + 28, be);
+  const std::uint64_t shoff = is64 ? rd64(s.data() + 40, be) : rd32(s.data() + 32, be);
+  const std::uint16_t phentsize = rd16(s.data() + (is64 ? 54 : 42), be);
+  const std::uint16_t phnum = rd16(s.data() + (is64 ? 56 : 44), be);
+  if (phoff) m.points.push_back(phoff);
+  if (shoff) m.points.push_back(shoff);
+  // Follow PT_LOAD segments to the bytes they load.
+  const std::size_t want = is64 ? 56 : 32;
+  if (phentsize >= want && phnum <= 256 && phoff < s.size()) {
+    for (std::uint16_t i = 0; i < phnum; ++i) {
+      const std::uint64_t at = phoff + std::uint64_t{i} * phentsize;
+      if (at > s.size() || s.size() - at < want) break;
+      const std::uint8_t* ph = s.data() + at;
+      if (rd32(ph, be) != 1) continue;  // PT_LOAD
+      const std::uint64_t off = is64 ? rd64(ph + 8, be) : rd32(ph + 4, be);
+      const std::uint64_t filesz = is64 ? rd64(ph + 32, be) : rd32(ph + 16, be);
+      if (filesz) m.points.push_back(off);
+    }
+  }
+  return m;
+}
+
+bool known_cpu(std::uint32_t cpu) {
+  switch (cpu) {
+    case 7: case 0x01000007: case 12: case 0x0100000C: case 0x0200000C: case 18: case 0x01000012:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::optional<ExecMatch> macho(std::span<const std::uint8_t> s, bool strict) {
+  if (s.size() < 28) return std::nullopt;
+  const std::uint32_t magic = rd32(s.data(), true);
+  bool be, is64;
+  switch (magic) {
+    case 0xFEEDFACE: be = true; is64 = false; break;
+    case 0xCEFAEDFE: be = false; is64 = false; break;
+    case 0xFEEDFACF: be = true; is64 = true; break;
+    case 0xCFFAEDFE: be = false; is64 = true; break;
+    default: return std::nullopt;
+  }
+  const std::uint32_t cpu = rd32(s.data() + 4, be);
+  const std::uint32_t ncmds = rd32(s.data() + 16, be), sizeofcmds = rd32(s.data() + 20, be);
+  if (ncmds > 4096 || sizeofcmds > (16u << 20)) return std::nullopt;
+  if (strict && !known_cpu(cpu)) return std::nullopt;
+  ExecMatch m{ExecKind::macho, is64 ? "Mach-O 64-bit" : "Mach-O 32-bit", {}};
+  std::uint64_t at = is64 ? 32 : 28;
+  for (std::uint32_t i = 0; i < ncmds && at + 8 <= s.size(); ++i) {
+    const std::uint32_t cmd = rd32(s.data() + at, be), size = rd32(s.data() + at + 4, be);
+    if (size < 8) break;
+    if (cmd == 0x19 && at + 56 <= s.size()) {  // LC_SEGMENT_64: fileoff at +40, filesize at +48
+      if (rd64(s.data() + at + 48, be)) m.points.push_back(rd64(s.data() + at + 40, be));
+    } else if (cmd == 0x1 && at + 40 <= s.size()) {  // LC_SEGMENT: fileoff at +32, filesize at +36
+      if (rd32(s.data() + at + 36, be)) m.points.push_back(rd32(s.data() + at + 32, be));
+    }
+    at += size;
+  }
+  return m;
+}
+
+std::optional<ExecMatch> cafebabe(std::span<const std::uint8_t> s, bool strict) {
+  if (s.size() < 8) return std::nullopt;
+  const std::uint32_t magic = rd32(s.data(), true);
+  if (magic != 0xCAFEBABE && magic != 0xCAFEBABF) return std::nullopt;
+  const std::uint32_t n = rd32(s.data() + 4, true);
+  if (n >= 1 && n <= 30) {
+    const bool is64 = magic == 0xCAFEBABF;
+    const std::size_t entry = is64 ? 32 : 20;
+    ExecMatch m{ExecKind::macho_fat, "Mach-O universal binary", {}};
+    for (std::uint32_t i = 0; i < n; ++i) {
+      const std::uint64_t at = 8 + std::uint64_t{i} * entry;
+      if (at + entry > s.size()) break;
+      const std::uint32_t cpu = rd32(s.data() + at, true);
+      if (strict && !known_cpu(cpu)) return std::nullopt;
+      m.points.push_back(is64 ? rd64(s.data() + at + 8, true) : rd32(s.data() + at + 8, true));
+    }
+    return m;
+  }
+  if (magic == 0xCAFEBABE) {
+    const std::uint16_t major = rd16(s.data() + 6, true);
+    if (major >= 45 && major <= 100) return ExecMatch{ExecKind::java_class, "Java class file", {}};
+  }
+  return std::nullopt;
+}
+
+std::optional<ExecMatch> script(std::span<const std::uint8_t> s) {
+  if (s.size() < 3 || s[0] != '#' || s[1] != '!') return std::nullopt;
+  std::size_t i = 2;
+  while (i < s.size() && i < 8 && s[i] == ' ') ++i;
+  if (i < s.size() && s[i] == '/') return ExecMatch{ExecKind::script, "#! script", {}};
+  return std::nullopt;
+}
+
+std::optional<ExecMatch> ole(std::span<const std::uint8_t> s) {
+  static constexpr std::uint8_t kMagic[8] = {0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1};
+  if (s.size() < 8 || std::memcmp(s.data(), kMagic, 8) != 0) return std::nullopt;
+  return ExecMatch{ExecKind::ole, "OLE compound file (MSI, legacy Office)", {}};
+}
+
+std::optional<ExecMatch> zip(std::span<const std::uint8_t> s, bool strict) {
+  if (s.size() < 30 || std::memcmp(s.data(), "PK\x03\x04", 4) != 0) return std::nullopt;
+  const std::uint16_t version = rd16(s.data() + 4, false), method = rd16(s.data() + 8, false);
+  const std::uint16_t name_len = rd16(s.data() + 26, false);
+  if (strict && (version > 63 || (method != 0 && method != 8 && method != 12 && method != 14 && method != 93) ||
+                 name_len == 0 || name_len > 1024))
+    return std::nullopt;
+  return ExecMatch{ExecKind::zip, "ZIP local file header (ZIP, JAR, APK, Office Open XML)", {}};
+}
+
+}  // namespace
+
+std::optional<ExecMatch> classify_at(std::span<const std::uint8_t> s, bool strict) {
+  if (s.empty()) return std::nullopt;
+  switch (s[0]) {
+    case 'M': return pe(s, strict);
+    case 0x7F: return elf(s, strict);
+    case 0xFE: case 0xCE: case 0xCF: return macho(s, strict);
+    case 0xCA: return cafebabe(s, strict);
+    case '#': return script(s);
+    case 0xD0: return ole(s);
+    case 'P': return zip(s, strict);
+    default: return std::nullopt;
+  }
+}
+
+std::vector<ExecHit> find_executables(std::span<const std::uint8_t> s, std::size_t max_hits) {
+  std::vector<ExecHit> hits;
+  const std::uint8_t* p = s.data();
+  const std::size_t n = s.size();
+  for (std::size_t i = 0; i + 4 <= n; ++i) {
+    const std::uint8_t c = p[i];
+    // Cheap prefilter on the first two bytes of every signature searched mid-value. Scripts and Java classes
+    // are only recognised at the start of a value (their magic is too short to search for).
+    bool candidate;
+    switch (c) {
+      case 'M': candidate = p[i + 1] == 'Z'; break;
+      case 0x7F: candidate = p[i + 1] == 'E' && p[i + 2] == 'L' && p[i + 3] == 'F'; break;
+      case 0xFE: candidate = p[i + 1] == 0xED && p[i + 2] == 0xFA; break;
+      case 0xCE: case 0xCF: candidate = p[i + 1] == 0xFA && p[i + 2] == 0xED && p[i + 3] == 0xFE; break;
+      case 0xCA: candidate = p[i + 1] == 0xFE && p[i + 2] == 0xBA && p[i + 3] == 0xBE; break;
+      case 0xD0: candidate = p[i + 1] == 0xCF && p[i + 2] == 0x11 && p[i + 3] == 0xE0; break;
+      case 'P': candidate = p[i + 1] == 'K' && p[i + 2] == 3 && p[i + 3] == 4; break;
+      default: candidate = false;
+    }
+    if (!candidate) continue;
+    auto m = classify_at(s.subspan(i), true);
+    if (!m || (i > 0 && m->kind == ExecKind::java_class)) continue;
+    hits.push_back({i, std::move(*m)});
+    if (hits.size() >= max_hits) break;
+  }
+  if (hits.empty() || hits.front().offset != 0) {
+    if (auto m = script(s)) hits.insert(hits.begin(), {0, std::move(*m)});
+  }
+  return hits;
+}
+
+std::optional<std::uint64_t> find_zip_eocd(std::span<const std::uint8_t> s) {
+  if (s.size() < 22) return std::nullopt;
+  const std::size_t lo = s.size() > 65535 + 22 ? s.size() - 65535 - 22 : 0;
+  for (std::size_t i = s.size() - 22 + 1; i-- > lo;) {
+    if (s[i] == 'P' && s[i + 1] == 'K' && s[i + 2] == 5 && s[i + 3] == 6) {
+      const std::uint16_t comment = rd16(s.data() + i + 20, false);
+      if (i + 22 + comment == s.size()) return i;  // the comment runs exactly to the end of the file
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace dg::files

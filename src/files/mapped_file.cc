@@ -1,0 +1,70 @@
+#include "files/mapped_file.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace dg::files {
+
+namespace {
+struct Fd {
+  int fd;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+std::string err(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
+}  // namespace
+
+MappedFile::~MappedFile() {
+  if (map_) ::munmap(map_, size_);
+}
+
+std::string MappedFile::open(const std::string& path, std::size_t map_threshold) {
+  Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)};
+  if (f.fd < 0) return err("open");
+  struct stat st {};
+  if (::fstat(f.fd, &st) != 0) return err("stat");
+  if (!S_ISREG(st.st_mode)) return "not a regular file";
+  size_ = static_cast<std::size_t>(st.st_size);
+  if (size_ == 0) {
+    data_ = nullptr;
+    return {};
+  }
+  if (size_ >= map_threshold) {
+    void* m = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, f.fd, 0);
+    if (m == MAP_FAILED) return err("mmap");
+    map_ = m;
+    data_ = static_cast<const std::uint8_t*>(m);
+    return {};
+  }
+  buf_.resize(size_);
+  std::size_t got = 0;
+  while (got < size_) {
+    ssize_t n = ::read(f.fd, buf_.data() + got, size_ - got);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return err("read");
+    }
+    if (n == 0) break;  // the file shrank while we read it: analyse what is there
+    got += static_cast<std::size_t>(n);
+  }
+  size_ = got;
+  buf_.resize(got);
+  data_ = buf_.data();
+  return {};
+}
+
+void MappedFile::release(std::uint64_t offset, std::uint64_t len) const {
+  if (!map_ || len == 0) return;
+  const long page = ::sysconf(_SC_PAGESIZE);
+  std::uint64_t start = (offset + page - 1) / page * page;
+  std::uint64_t end = (offset + len) / page * page;
+  if (end > start) ::madvise(static_cast<char*>(map_) + start, end - start, MADV_DONTNEED);
+}
+
+}  // namespace dg::files

@@ -1,0 +1,224 @@
+#include "findings/sink.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fmt/format.h>
+#include <map>
+
+#include "findings/catalog.h"
+
+namespace dg {
+
+using nlohmann::json;
+
+json finding_json(const Finding& f) {
+  return json{{"type", "finding"},   {"check", f.check},  {"severity", to_string(f.severity)},
+              {"target", f.target}, {"title", f.title}, {"evidence", f.evidence}};
+}
+
+std::string MultiSink::end(const json& summary) {
+  std::string err;
+  for (auto& s : sinks_)
+    if (std::string e = s->end(summary); !e.empty()) err += (err.empty() ? "" : "; ") + e;
+  return err;
+}
+
+std::string write_file_atomically(const std::string& path, const std::string& text) {
+  namespace fs = std::filesystem;
+  fs::path p(path);
+  fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+  std::string tmpl = (dir / ("." + p.filename().string() + ".tmp-XXXXXX")).string();
+  int fd = ::mkstemp(tmpl.data());
+  if (fd < 0) return fmt::format("cannot create a temporary file next to {}: {}", path, std::strerror(errno));
+  std::size_t off = 0;
+  while (off < text.size()) {
+    ssize_t n = ::write(fd, text.data() + off, text.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      std::string e = fmt::format("cannot write {}: {}", path, std::strerror(errno));
+      ::close(fd);
+      ::unlink(tmpl.c_str());
+      return e;
+    }
+    off += static_cast<std::size_t>(n);
+  }
+  ::fchmod(fd, 0644);
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    std::string e = fmt::format("cannot write {}: {}", path, std::strerror(errno));
+    ::unlink(tmpl.c_str());
+    return e;
+  }
+  if (::rename(tmpl.c_str(), path.c_str()) != 0) {
+    std::string e = fmt::format("cannot replace {}: {}", path, std::strerror(errno));
+    ::unlink(tmpl.c_str());
+    return e;
+  }
+  return {};
+}
+
+namespace {
+
+// ---------------------------------------------------------------- text
+const char* sev_color(Severity s) {
+  switch (s) {
+    case Severity::critical: return "\033[1;31m";
+    case Severity::high: return "\033[31m";
+    case Severity::medium: return "\033[33m";
+    case Severity::low: return "\033[36m";
+    case Severity::info: return "\033[2m";
+  }
+  return "";
+}
+const char* status_color(const std::string& s) {
+  if (s == "dangerous" || s == "error") return "\033[1;31m";
+  if (s == "malformed" || s == "suspicious") return "\033[33m";
+  if (s == "clean") return "\033[32m";
+  return "\033[2m";
+}
+
+std::string upper(std::string s) {
+  for (char& c : s) c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c);
+  return s;
+}
+
+class TextSink : public Sink {
+ public:
+  TextSink(std::FILE* out, TextOptions opt) : out_(out), o_(opt) {}
+  void record(const Record& r) override {
+    bool notable = r.status != "clean" && r.status != "unchanged" && r.status != "not-dicom";
+    for (const Finding& f : r.findings) notable |= f.severity >= Severity::low;
+    if (!notable && !o_.verbose) return;
+    const char* on = o_.color ? status_color(r.status) : "";
+    const char* off = o_.color ? "\033[0m" : "";
+    std::string line = fmt::format("{}{:<10}{} {}", on, upper(r.status), off, r.subject);
+    if (r.fields.contains("error")) line += fmt::format("  ({})", r.fields["error"].get<std::string>());
+    if (r.fields.contains("message")) line += fmt::format("  {}", r.fields["message"].get<std::string>());
+    std::fprintf(out_, "%s\n", line.c_str());
+    for (const Finding& f : r.findings) {
+      if (f.severity == Severity::info && !o_.verbose && r.status != "not-dicom") continue;
+      std::fprintf(out_, "  %s%-8s%s %-26s %s\n", o_.color ? sev_color(f.severity) : "",
+                   std::string(to_string(f.severity)).c_str(), off, f.check.c_str(), f.title.c_str());
+      if (o_.verbose && !f.evidence.empty()) std::fprintf(out_, "           %s\n", f.evidence.dump().c_str());
+    }
+  }
+  std::string end(const json& s) override {
+    std::string line;
+    if (s.contains("line")) line = s["line"].get<std::string>();
+    std::fprintf(out_, "%s\n", line.c_str());
+    std::fflush(out_);
+    return {};
+  }
+
+ private:
+  std::FILE* out_;
+  TextOptions o_;
+};
+
+// ---------------------------------------------------------------- JSON Lines
+class JsonlSink : public Sink {
+ public:
+  explicit JsonlSink(std::FILE* out) : out_(out) {}
+  void record(const Record& r) override {
+    json obj = r.fields;
+    obj["type"] = r.type;
+    json checks = json::array();
+    for (const Finding& f : r.findings) checks.push_back(f.check);
+    obj["checks"] = checks;
+    put(obj);
+    for (const Finding& f : r.findings) put(finding_json(f));
+  }
+  std::string end(const json& s) override {
+    json o = s;
+    o.erase("line");
+    put(o);
+    std::fflush(out_);
+    return {};
+  }
+
+ private:
+  void put(const json& j) {
+    std::string line = j.dump(-1, ' ', false, json::error_handler_t::replace);
+    line.push_back('\n');
+    std::fwrite(line.data(), 1, line.size(), out_);
+  }
+  std::FILE* out_;
+};
+
+// ---------------------------------------------------------------- SARIF 2.1.0
+class SarifSink : public Sink {
+ public:
+  SarifSink(std::string path, std::string version) : path_(std::move(path)), version_(std::move(version)) {}
+  void record(const Record& r) override {
+    for (const Finding& f : r.findings) {
+      json loc;
+      if (r.type == "file")
+        loc = json{{"physicalLocation", {{"artifactLocation", {{"uri", uri(f.target)}}}}}};
+      else
+        loc = json{{"logicalLocations", json::array({json{{"name", f.target}, {"kind", "resource"}}})}};
+      results_.push_back(json{{"ruleId", f.check},
+                              {"level", level(f.severity)},
+                              {"message", {{"text", f.title}}},
+                              {"locations", json::array({loc})},
+                              {"properties", {{"severity", to_string(f.severity)}, {"evidence", f.evidence}}}});
+    }
+  }
+  std::string end(const json& summary) override {
+    json rules = json::array();
+    for (const CheckInfo& c : Catalog::builtin().all()) {
+      json tags = json::array({"security"});
+      for (const auto& t : c.attack) tags.push_back(t);
+      rules.push_back(json{{"id", c.id},
+                           {"name", c.id},
+                           {"shortDescription", {{"text", c.title}}},
+                           {"fullDescription", {{"text", c.why}}},
+                           {"help", {{"text", c.fix}}},
+                           {"defaultConfiguration", {{"level", level(c.severity)}}},
+                           {"properties", {{"security-severity", score(c.severity)}, {"tags", tags}, {"nist", c.nist}}}});
+    }
+    json run{{"tool", {{"driver", {{"name", "dicomguard"}, {"version", version_}, {"informationUri", "https://dicom.nema.org/medical/dicom/current/output/html/part15.html"}, {"rules", rules}}}}},
+             {"results", results_},
+             {"properties", summary}};
+    json doc{{"$schema", "https://json.schemastore.org/sarif-2.1.0.json"}, {"version", "2.1.0"}, {"runs", json::array({run})}};
+    return write_file_atomically(path_, doc.dump(2, ' ', false, json::error_handler_t::replace) + "\n");
+  }
+
+ private:
+  static const char* level(Severity s) {
+    return s >= Severity::high ? "error" : s == Severity::medium ? "warning" : "note";
+  }
+  static std::string score(Severity s) {
+    switch (s) {
+      case Severity::critical: return "9.5";
+      case Severity::high: return "8.0";
+      case Severity::medium: return "5.5";
+      case Severity::low: return "3.0";
+      case Severity::info: return "0.0";
+    }
+    return "0.0";
+  }
+  static std::string uri(const std::string& path) {
+    std::string out;
+    for (unsigned char c : path) {
+      if (std::isalnum(c) || std::strchr("/-._~", c)) out.push_back(static_cast<char>(c));
+      else out += fmt::format("%{:02X}", c);
+    }
+    return out;
+  }
+  std::string path_, version_;
+  json results_ = json::array();
+};
+
+}  // namespace
+
+std::unique_ptr<Sink> make_text_sink(std::FILE* out, TextOptions opt) { return std::make_unique<TextSink>(out, opt); }
+std::unique_ptr<Sink> make_jsonl_sink(std::FILE* out) { return std::make_unique<JsonlSink>(out); }
+std::unique_ptr<Sink> make_sarif_sink(std::string path, std::string version) {
+  return std::make_unique<SarifSink>(std::move(path), std::move(version));
+}
+
+}  // namespace dg

@@ -1,0 +1,221 @@
+#include "dicom/walker.h"
+
+#include <gtest/gtest.h>
+
+#include "builder.h"
+#include "dicom/dictionary.h"
+
+using namespace dg::dicom;
+using namespace dgtest;
+
+namespace {
+struct Rec : Visitor {
+  std::vector<Element> els;
+  int seqs = 0;
+  void element(const Element& e, std::span<const std::uint8_t>) override { els.push_back(e); }
+  void sequence(const Element&) override { ++seqs; }
+};
+WalkResult run(const Bytes& b, Encoding enc = {}, Rec* out = nullptr) {
+  Rec r;
+  auto w = walk({b.data(), b.size()}, 0, enc, out ? *out : r);
+  return w;
+}
+std::vector<Problem> problems(const WalkResult& w) {
+  std::vector<Problem> p;
+  for (auto& i : w.issues) p.push_back(i.problem);
+  return p;
+}
+}  // namespace
+
+TEST(Dictionary, KnowsStandardTagsAndRepeatingGroups) {
+  ASSERT_NE(lookup(tag(0x0010, 0x0010)), nullptr);
+  EXPECT_STREQ(lookup(tag(0x0010, 0x0010))->keyword, "PatientName");
+  EXPECT_EQ(implicit_vr(tag(0x0010, 0x0010)), vr("PN"));
+  ASSERT_NE(lookup(tag(0x6002, 0x3000)), nullptr);  // (60xx,3000) Overlay Data
+  EXPECT_STREQ(lookup(tag(0x6002, 0x3000))->keyword, "OverlayData");
+  EXPECT_EQ(lookup(tag(0x0009, 0x0010)), nullptr);  // private
+  EXPECT_TRUE(dict_allows(*lookup(kPixelData), kOW));
+  EXPECT_TRUE(dict_allows(*lookup(kPixelData), kOB));
+}
+
+TEST(Walker, CleanDatasetHasNoIssues) {
+  Rec r;
+  auto w = run(dataset(), {}, &r);
+  EXPECT_TRUE(w.issues.empty());
+  EXPECT_FALSE(w.fatal);
+  EXPECT_EQ(w.end, dataset().size());
+  EXPECT_EQ(r.els.size(), 6u);
+  EXPECT_TRUE(w.has_pixel_data);
+}
+
+TEST(Walker, LengthPastEndIsFatalAndNamesTheElement) {
+  Bytes d = el(0x10, 0x10, "PN", str("A^B"), false, 1000);
+  auto w = run(d);
+  ASSERT_TRUE(w.fatal);
+  ASSERT_EQ(w.issues.size(), 1u);
+  EXPECT_EQ(w.issues[0].problem, Problem::length_past_end);
+  EXPECT_EQ(w.issues[0].tag, tag(0x10, 0x10));
+  EXPECT_EQ(w.issues[0].offset, 0u);
+}
+
+TEST(Walker, OutOfOrderAndDuplicateTags) {
+  Bytes d;
+  append(d, el(0x10, 0x20, "LO", str("ID")));
+  append(d, el(0x10, 0x10, "PN", str("A^B")));
+  append(d, el(0x10, 0x20, "LO", str("ID")));
+  auto w = run(d);
+  EXPECT_EQ(problems(w), (std::vector<Problem>{Problem::tag_order, Problem::duplicate_tag}));
+  EXPECT_EQ(w.issues[0].offset, 10u);
+}
+
+TEST(Walker, GroupLengthWrongVrAndWrongValue) {
+  Bytes d;
+  Bytes v;
+  put32(v, 99);
+  append(d, el(0x8, 0x0, "UL", v));  // says 99 bytes, group has 10
+  append(d, el(0x8, 0x60, "CS", str("MR")));
+  append(d, el(0x10, 0x0, "US", Bytes{0, 0}));
+  append(d, el(0x10, 0x10, "PN", str("A^B")));
+  auto w = run(d);
+  auto p = problems(w);
+  EXPECT_NE(std::find(p.begin(), p.end(), Problem::group_length_value), p.end());
+  EXPECT_NE(std::find(p.begin(), p.end(), Problem::group_length_vr), p.end());
+}
+
+TEST(Walker, UndefinedLengthOnAStringIsFatal) {
+  Bytes d = el(0x0040, 0xA160, "UT", {}, false, 0xFFFFFFFFu);  // (0040,A160) Text Value is UT
+  auto w = run(d);
+  EXPECT_EQ(problems(w), std::vector<Problem>{Problem::undefined_length});
+  EXPECT_TRUE(w.fatal);
+}
+
+TEST(Walker, OddLengthAndVrMismatch) {
+  Bytes d;
+  Bytes odd = {'A', 'B', 'C'};
+  append(d, el(0x8, 0x60, "CS", odd));
+  append(d, el(0x10, 0x10, "LO", str("A^B")));  // PN in the dictionary
+  auto w = run(d);
+  EXPECT_EQ(problems(w), (std::vector<Problem>{Problem::odd_length, Problem::vr_mismatch}));
+}
+
+TEST(Walker, InvalidVrStopsTheWalk) {
+  Bytes d = el(0x10, 0x10, "PN", str("A^B"));
+  d.insert(d.end(), {0x10, 0x00, 0x20, 0x00, 'z', 'z', 2, 0, 'X', 'Y'});
+  auto w = run(d);
+  EXPECT_EQ(problems(w), std::vector<Problem>{Problem::invalid_vr});
+  EXPECT_TRUE(w.stopped_at_boundary);
+  EXPECT_EQ(w.end, 12u);
+}
+
+TEST(Walker, SequencesDefinedAndUndefinedNest) {
+  Bytes inner = el(0x8, 0x100, "SH", str("CODE"));
+  Bytes sq_undef = el(0x8, 0x1115, "SQ", {}, false, 0xFFFFFFFFu);
+  append(sq_undef, item(inner, true));
+  append(sq_undef, item(inner, false));
+  append(sq_undef, seq_delim());
+  Rec r;
+  auto w = run(sq_undef, {}, &r);
+  EXPECT_TRUE(w.issues.empty()) << problem_name(w.issues[0].problem);
+  EXPECT_EQ(r.els.size(), 2u);
+  EXPECT_EQ(r.els[0].depth, 1);
+  EXPECT_EQ(r.els[0].parent, tag(0x8, 0x1115));
+}
+
+TEST(Walker, MissingDelimiterAtEndOfData) {
+  Bytes sq = el(0x8, 0x1115, "SQ", {}, false, 0xFFFFFFFFu);
+  append(sq, item(el(0x8, 0x100, "SH", str("CODE")), false));
+  auto w = run(sq);
+  EXPECT_EQ(problems(w), std::vector<Problem>{Problem::delimiter_imbalance});
+}
+
+TEST(Walker, StrayDelimiterIsReported) {
+  Bytes d = el(0x8, 0x60, "CS", str("MR"));
+  append(d, item_delim());
+  append(d, el(0x10, 0x10, "PN", str("A^B")));
+  auto w = run(d);
+  EXPECT_EQ(problems(w), std::vector<Problem>{Problem::delimiter_imbalance});
+  EXPECT_FALSE(w.fatal);
+}
+
+TEST(Walker, ExcessNestingIsCapped) {
+  // 100 nested undefined-length sequences: capped at 64 levels without recursion or a crash.
+  Bytes d;
+  for (int i = 0; i < 100; ++i) {
+    append(d, el(0x8, 0x1115, "SQ", {}, false, 0xFFFFFFFFu));
+    Bytes h;
+    put16(h, 0xFFFE); put16(h, 0xE000); put32(h, 0xFFFFFFFFu);
+    append(d, h);
+  }
+  auto w = run(d);
+  ASSERT_TRUE(w.fatal);
+  EXPECT_EQ(w.issues.back().problem, Problem::excess_nesting);
+}
+
+TEST(Walker, EncapsulatedFragmentsAreVisited) {
+  Bytes px = el(0x7FE0, 0x10, "OB", {}, false, 0xFFFFFFFFu);
+  append(px, item({}));                       // basic offset table
+  append(px, item(Bytes(10, 0xAB)));
+  append(px, item(Bytes(6, 0xCD)));
+  append(px, seq_delim());
+  Rec r;
+  auto w = run(px, {}, &r);
+  EXPECT_TRUE(w.issues.empty());
+  ASSERT_EQ(r.els.size(), 3u);
+  EXPECT_TRUE(r.els[1].fragment);
+  EXPECT_EQ(r.els[1].length, 10u);
+  EXPECT_TRUE(w.has_pixel_data);
+}
+
+TEST(Walker, ImplicitLittleEndianUsesTheDictionary) {
+  Bytes d;
+  append(d, iel(0x8, 0x60, str("CT")));
+  append(d, iel(0x10, 0x10, str("A^B")));
+  Rec r;
+  auto w = run(d, {false, false}, &r);
+  EXPECT_TRUE(w.issues.empty());
+  ASSERT_EQ(r.els.size(), 2u);
+  EXPECT_EQ(r.els[1].vr, vr("PN"));
+}
+
+TEST(Walker, ExplicitBigEndian) {
+  Bytes d;
+  append(d, el(0x8, 0x60, "CS", str("CT"), true));
+  append(d, el(0x28, 0x10, "US", Bytes{0, 4}, true));
+  Rec r;
+  auto w = run(d, {true, true}, &r);
+  EXPECT_TRUE(w.issues.empty());
+  ASSERT_EQ(r.els.size(), 2u);
+  EXPECT_EQ(r.els[1].tag, tag(0x28, 0x10));
+}
+
+TEST(Walker, UnknownVrWithUndefinedLengthIsAnImplicitSequence) {
+  Bytes d = el(0x0009, 0x1010, "UN", {}, false, 0xFFFFFFFFu);
+  Bytes it;
+  append(it, iel(0x0008, 0x0100, str("X")));
+  append(d, item(it, true));
+  append(d, seq_delim());
+  Rec r;
+  auto w = run(d, {}, &r);
+  EXPECT_TRUE(w.issues.empty());
+  ASSERT_EQ(r.els.size(), 1u);
+  EXPECT_EQ(r.els[0].tag, tag(0x8, 0x100));
+}
+
+TEST(Walker, ItemLongerThanItsSequenceIsFatal) {
+  Bytes content = el(0x8, 0x100, "SH", str("CODE"));
+  Bytes it = item(content);
+  Bytes d = el(0x8, 0x1115, "SQ", it, false, static_cast<std::uint32_t>(it.size() - 4));
+  auto w = run(d);
+  ASSERT_TRUE(w.fatal);
+}
+
+TEST(Walker, ElementCountIsCapped) {
+  Bytes d;
+  for (int i = 0; i < 50; ++i) append(d, el(0x0009, static_cast<std::uint16_t>(0x1000 + i), "OB", Bytes{}));
+  Rec r;
+  Limits lim;
+  lim.max_elements = 10;
+  auto w = walk({d.data(), d.size()}, 0, {}, r, lim);
+  ASSERT_TRUE(w.fatal);
+  EXPECT_EQ(w.issues.back().problem, Problem::too_many_elements);
+}
