@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   # toolchain
-  build-essential g++ clang libclang-rt-14-dev cmake ninja-build make pkg-config git
+  build-essential g++ clang libclang-rt-14-dev cmake ninja-build make pkg-config git ca-certificates
   # libraries
   libssl-dev zlib1g-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev

@@ -496,7 +496,7 @@ class Analysis {
       add("file.payload.archive", ev, fmt::format("Preamble starts a {}", m.detail));
       return;
     }
-    std::string title = fmt::format("Preamble is a {} header ({})", exec_kind_name(m.kind), m.detail);
+    std::string title = fmt::format("Preamble is an executable header: {} ({})", exec_kind_name(m.kind), m.detail);
     for (const auto& pj : points)
       if (pj.contains("tag")) {
         title += fmt::format("; its body is in {} at offset {}", pj["tag"].get<std::string>(), pj["offset"].get<std::uint64_t>());

@@ -1,6 +1,9 @@
 #include "files/exec_signature.h"
 
 #include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "dicom/walker.h"
 
@@ -190,30 +193,53 @@ std::optional<ExecMatch> classify_at(std::span<const std::uint8_t> s, bool stric
   }
 }
 
+namespace {
+
+// The two-byte prefixes of every signature searched mid-value. Scripts and Java classes are only recognised at
+// the start of a value (their magic is too short to search for in arbitrary data).
+constexpr std::uint8_t kPrefix[][2] = {{'M', 'Z'},   {0x7F, 'E'},  {0xFE, 0xED}, {0xCE, 0xFA},
+                                       {0xCF, 0xFA}, {0xCA, 0xFE}, {0xD0, 0xCF}, {'P', 'K'}};
+
+bool prefix_at(const std::uint8_t* p) {
+  for (const auto& k : kPrefix)
+    if (p[0] == k[0] && p[1] == k[1]) return true;
+  return false;
+}
+
+// Index of the next position >= i (and < end) whose two bytes match a prefix, or end.
+std::size_t next_candidate(const std::uint8_t* p, std::size_t i, std::size_t end) {
+#if defined(__SSE2__)
+  // 16 positions at a time: compare the bytes at i.. and i+1.. with every prefix (SSE2 is baseline on x86-64).
+  while (i + 17 <= end) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i + 1));
+    __m128i hit = _mm_setzero_si128();
+    for (const auto& k : kPrefix)
+      hit = _mm_or_si128(hit, _mm_and_si128(_mm_cmpeq_epi8(a, _mm_set1_epi8(static_cast<char>(k[0]))),
+                                            _mm_cmpeq_epi8(b, _mm_set1_epi8(static_cast<char>(k[1])))));
+    if (const int mask = _mm_movemask_epi8(hit)) return i + static_cast<std::size_t>(__builtin_ctz(mask));
+    i += 16;
+  }
+#endif
+  for (; i + 1 < end; ++i)
+    if (prefix_at(p + i)) return i;
+  return end;
+}
+
+}  // namespace
+
 std::vector<ExecHit> find_executables(std::span<const std::uint8_t> s, std::size_t max_hits) {
   std::vector<ExecHit> hits;
   const std::uint8_t* p = s.data();
   const std::size_t n = s.size();
-  for (std::size_t i = 0; i + 4 <= n; ++i) {
-    const std::uint8_t c = p[i];
-    // Cheap prefilter on the first two bytes of every signature searched mid-value. Scripts and Java classes
-    // are only recognised at the start of a value (their magic is too short to search for).
-    bool candidate;
-    switch (c) {
-      case 'M': candidate = p[i + 1] == 'Z'; break;
-      case 0x7F: candidate = p[i + 1] == 'E' && p[i + 2] == 'L' && p[i + 3] == 'F'; break;
-      case 0xFE: candidate = p[i + 1] == 0xED && p[i + 2] == 0xFA; break;
-      case 0xCE: case 0xCF: candidate = p[i + 1] == 0xFA && p[i + 2] == 0xED && p[i + 3] == 0xFE; break;
-      case 0xCA: candidate = p[i + 1] == 0xFE && p[i + 2] == 0xBA && p[i + 3] == 0xBE; break;
-      case 0xD0: candidate = p[i + 1] == 0xCF && p[i + 2] == 0x11 && p[i + 3] == 0xE0; break;
-      case 'P': candidate = p[i + 1] == 'K' && p[i + 2] == 3 && p[i + 3] == 4; break;
-      default: candidate = false;
+  if (n >= 4) {
+    const std::size_t end = n - 2;  // a candidate needs its two prefix bytes and a little more
+    for (std::size_t i = next_candidate(p, 0, end); i < end; i = next_candidate(p, i + 1, end)) {
+      auto m = classify_at(s.subspan(i), true);
+      if (!m || (i > 0 && m->kind == ExecKind::java_class)) continue;
+      hits.push_back({i, std::move(*m)});
+      if (hits.size() >= max_hits) break;
     }
-    if (!candidate) continue;
-    auto m = classify_at(s.subspan(i), true);
-    if (!m || (i > 0 && m->kind == ExecKind::java_class)) continue;
-    hits.push_back({i, std::move(*m)});
-    if (hits.size() >= max_hits) break;
   }
   if (hits.empty() || hits.front().offset != 0) {
     if (auto m = script(s)) hits.insert(hits.begin(), {0, std::move(*m)});

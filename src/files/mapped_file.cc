@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
+#include <memory>
 
 namespace dg::files {
 
@@ -42,10 +44,16 @@ std::string MappedFile::open(const std::string& path, std::size_t map_threshold)
     data_ = static_cast<const std::uint8_t*>(m);
     return {};
   }
-  buf_.resize(size_);
+  // One buffer per thread, reused across files: no allocation or zero-fill per file.
+  static thread_local std::unique_ptr<std::uint8_t[]> buf;
+  static thread_local std::size_t cap = 0;
+  if (cap < size_) {
+    cap = std::max(size_, std::size_t{64} << 10);
+    buf.reset(new std::uint8_t[cap]);
+  }
   std::size_t got = 0;
   while (got < size_) {
-    ssize_t n = ::read(f.fd, buf_.data() + got, size_ - got);
+    ssize_t n = ::read(f.fd, buf.get() + got, size_ - got);
     if (n < 0) {
       if (errno == EINTR) continue;
       return err("read");
@@ -54,8 +62,7 @@ std::string MappedFile::open(const std::string& path, std::size_t map_threshold)
     got += static_cast<std::size_t>(n);
   }
   size_ = got;
-  buf_.resize(got);
-  data_ = buf_.data();
+  data_ = buf.get();
   return {};
 }
 

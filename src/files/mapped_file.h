@@ -1,11 +1,11 @@
-// Read-only view of a whole file: small files are read into a buffer, large ones memory-mapped so that
+// Read-only view of a whole file: small files are read into a per-thread buffer (valid until the next open on
+// the same thread), large ones memory-mapped so that
 // pixel data the checks skip is never read from disk.
 #pragma once
 
 #include <cstdint>
 #include <span>
 #include <string>
-#include <vector>
 
 namespace dg::files {
 
@@ -26,7 +26,6 @@ class MappedFile {
   const std::uint8_t* data_ = nullptr;
   std::size_t size_ = 0;
   void* map_ = nullptr;
-  std::vector<std::uint8_t> buf_;
 };
 
 }  // namespace dg::files

@@ -20,26 +20,37 @@ void parallel_ordered(std::size_t n, const ParallelOptions& opt, const std::func
   unsigned jobs = opt.jobs > 0 ? static_cast<unsigned>(opt.jobs) : std::max(1u, std::thread::hardware_concurrency());
   if (n < jobs) jobs = static_cast<unsigned>(std::max<std::size_t>(n, 1));
   const std::size_t window = 1024 * jobs;
-  std::vector<std::optional<R>> slots(window);
+  struct Slot {
+    std::optional<R> r;
+    std::atomic<bool> full{false};
+  };
+  std::vector<Slot> slots(window);
+  std::atomic<std::size_t> next_take{0}, next_deliver{0};
+  // Wake-ups only when someone sleeps: per-file condition-variable traffic cost more than the checks themselves.
+  // Each side publishes (full / next_deliver) and then reads the other's waiting flag, both sequentially
+  // consistent, and notifies under the mutex, so a wake-up cannot be lost.
   std::mutex mu;
   std::condition_variable ready, room;
-  std::size_t next_deliver = 0;
-  std::atomic<std::size_t> next_take{0};
+  std::atomic<bool> main_waiting{false};
+  std::atomic<int> room_waiters{0};
 
   auto worker = [&] {
     for (;;) {
       const std::size_t i = next_take.fetch_add(1);
       if (i >= n) return;
-      {
+      if (i >= next_deliver.load() + window) {
         std::unique_lock lk(mu);
-        room.wait(lk, [&] { return i < next_deliver + window; });
+        ++room_waiters;
+        room.wait(lk, [&] { return i < next_deliver.load() + window; });
+        --room_waiters;
       }
-      R r = work(i);
-      {
+      Slot& s = slots[i % window];
+      s.r.emplace(work(i));
+      s.full.store(true);
+      if (main_waiting.load()) {
         std::lock_guard lk(mu);
-        slots[i % window] = std::move(r);
+        ready.notify_one();
       }
-      ready.notify_one();
     }
   };
   std::vector<std::thread> threads;
@@ -49,15 +60,21 @@ void parallel_ordered(std::size_t n, const ParallelOptions& opt, const std::func
   auto last = start;
   bool shown = false;
   for (std::size_t i = 0; i < n; ++i) {
-    R r;
-    {
+    Slot& s = slots[i % window];
+    if (!s.full.load()) {
       std::unique_lock lk(mu);
-      ready.wait(lk, [&] { return slots[i % window].has_value(); });
-      r = std::move(*slots[i % window]);
-      slots[i % window].reset();
-      next_deliver = i + 1;
+      main_waiting.store(true);
+      ready.wait(lk, [&] { return s.full.load(); });
+      main_waiting.store(false);
     }
-    room.notify_all();
+    R r = std::move(*s.r);
+    s.r.reset();
+    s.full.store(false);
+    next_deliver.store(i + 1);
+    if (room_waiters.load()) {
+      std::lock_guard lk(mu);
+      room.notify_all();
+    }
     deliver(i, std::move(r));
     if (opt.progress) {
       const auto now = std::chrono::steady_clock::now();

@@ -1,0 +1,61 @@
+# dicomguard: the README's two commands are `scripts/setup-debian.sh && make demo` and
+# `scripts/setup-debian.sh && make test`. Every target builds what it needs first.
+SHELL := /bin/bash
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 600
+FUZZ_SMOKE_SECONDS ?= 30
+CMAKE_FLAGS ?=
+
+.PHONY: all setup build asan test unit-test integration-test asan-test fuzz-smoke fuzz demo bench clean
+
+all: build
+
+setup:
+	@scripts/setup-debian.sh
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=g++ $(CMAKE_FLAGS)
+
+build: setup $(BUILD)/build.ninja
+	ninja -C $(BUILD) -j $(JOBS)
+
+# clang with AddressSanitizer + UndefinedBehaviorSanitizer, and the libFuzzer targets.
+$(ASAN_BUILD)/build.ninja:
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ \
+	  -DCMAKE_C_COMPILER=clang -DDG_SANITIZE=ON -DDG_FUZZ=ON $(CMAKE_FLAGS)
+
+asan: setup $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD) -j $(JOBS)
+
+unit-test: build
+	cd $(BUILD) && ctest --output-on-failure -L unit -j $(JOBS)
+
+integration-test: build
+	cd $(BUILD) && ctest --output-on-failure -L integration
+
+asan-test: asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  $(ASAN_BUILD)/unit_tests --gtest_brief=1
+
+fuzz-smoke: asan
+	FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) scripts/fuzz.sh $(ASAN_BUILD)
+
+# The whole suite: unit and integration tests (g++ build), unit tests under ASan+UBSan (clang), fuzz smoke.
+test: build asan
+	cd $(BUILD) && ctest --output-on-failure -j 2
+	$(MAKE) --no-print-directory asan-test fuzz-smoke
+
+fuzz: asan
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh $(ASAN_BUILD)
+
+demo: build
+	scripts/demo.sh $(BUILD)/dicomguard
+
+bench: build
+	bash bench/files/run.sh $(BUILD)/dicomguard
+	bash bench/files/bigfile.sh $(BUILD)/dicomguard
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)
