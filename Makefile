@@ -23,7 +23,7 @@ build: setup $(BUILD)/build.ninja
 
 # clang with AddressSanitizer + UndefinedBehaviorSanitizer, and the libFuzzer targets.
 $(ASAN_BUILD)/build.ninja:
-	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ \
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
 	  -DCMAKE_C_COMPILER=clang -DDG_SANITIZE=ON -DDG_FUZZ=ON $(CMAKE_FLAGS)
 
 asan: setup $(ASAN_BUILD)/build.ninja

@@ -17,13 +17,13 @@ for fuzzer in "$build"/fuzz_*; do
   mkdir -p "$corpus" "$work/$name-crashes"
   if [[ -z "$(ls -A "$corpus")" ]]; then
     # Seed: real files (the walker target) or their small ones (all targets); libFuzzer keeps what adds coverage.
-    find "$seeds" -type f -size -256k -exec cp -t "$corpus" {} + 2>/dev/null || true
+    find "$seeds" -type f -size -64k -exec cp -t "$corpus" {} + 2>/dev/null || true
   fi
   log="$work/$name.log"
   echo "fuzz: $name for ${seconds}s"
   set +e
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    "$fuzzer" "$corpus" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=262144 \
+    "$fuzzer" "$corpus" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
     -artifact_prefix="$work/$name-crashes/" -print_final_stats=1 >"$log" 2>&1
   rc=$?
   set -e
