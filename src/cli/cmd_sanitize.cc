@@ -2,6 +2,8 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
+#include <map>
 
 #include "cli/commands.h"
 #include "cli/output.h"
@@ -50,11 +52,31 @@ Action add_sanitize(CLI::App& app) {
       tally.add(r);
       sinks->record(r);
     }
-    // Never walk into our own backup or quarantine folders.
+    // Never touch our own backups, quarantine or temporary files, wherever those folders are.
+    namespace fs = std::filesystem;
+    std::vector<std::string> own;
+    for (const std::string& d : {f->opt.backup_dir, f->opt.quarantine_dir}) {
+      std::error_code ec;
+      if (!d.empty()) own.push_back(fs::weakly_canonical(d, ec).string() + "/");
+    }
     std::vector<std::string> todo;
-    for (auto& p : ex.files)
-      if (p.find("/.dicomguard-backup/") == std::string::npos && p.find(".dicomguard-tmp-") == std::string::npos)
-        todo.push_back(std::move(p));
+    std::map<std::string, bool> kept_dir;  // folder -> holds the kept-files marker
+    for (auto& p : ex.files) {
+      if (p.find("/.dicomguard-backup/") != std::string::npos || p.find(".dicomguard-tmp-") != std::string::npos)
+        continue;
+      const fs::path parent = fs::path(p).parent_path();
+      auto [it, fresh] = kept_dir.try_emplace(parent.string(), false);
+      if (fresh) {
+        std::error_code ec;
+        it->second = fs::exists(parent / files::kKeptMarker, ec);
+      }
+      if (it->second) continue;
+      std::error_code ec;
+      const std::string canon = fs::weakly_canonical(fs::absolute(p, ec), ec).string();
+      bool skip = false;
+      for (const std::string& o : own) skip |= canon.compare(0, o.size(), o) == 0;
+      if (!skip) todo.push_back(std::move(p));
+    }
     int refused = 0;
     files::ParallelOptions po;
     po.jobs = f->jobs;

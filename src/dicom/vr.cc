@@ -1,6 +1,5 @@
 #include "dicom/vr.h"
 
-#include <algorithm>
 #include <array>
 
 namespace dg::dicom {
@@ -12,7 +11,21 @@ constexpr std::array<VR, 34> kKnown = {
     vr("SV"), vr("TM"), vr("UC"), vr("UI"), vr("UL"), vr("UN"), vr("UR"), vr("US"), vr("UT"), vr("UV")};
 }
 
-bool is_known_vr(VR v) { return std::find(kKnown.begin(), kKnown.end(), v) != kKnown.end(); }
+namespace {
+// 26x26 bit table over the two upper-case letters: one lookup per element header.
+struct KnownTable {
+  std::uint32_t rows[26] = {};
+  constexpr KnownTable() {
+    for (VR v : kKnown) rows[(v >> 8) - 'A'] |= 1u << ((v & 0xFF) - 'A');
+  }
+};
+constexpr KnownTable kTable;
+}  // namespace
+
+bool is_known_vr(VR v) {
+  const unsigned a = (v >> 8) - 'A', b = (v & 0xFF) - 'A';
+  return a < 26 && b < 26 && (kTable.rows[a] >> b & 1u);
+}
 
 bool has_long_length(VR v) {
   switch (v) {

@@ -120,11 +120,13 @@ class Collector : public Visitor {
     if (!opaque || value.empty() || hits.size() >= 16) return;
     std::span<const std::uint8_t> scan = value;
     const bool native_pixels = (e.tag == kPixelData || e.tag == kFloatPixelData || e.tag == kDoubleFloatPixelData);
-    if (native_pixels || value.size() > budget_left()) {
-      if (value.size() > opt_.head_scan) {
-        scan = value.first(opt_.head_scan);
-        scan_complete = false;
-      }
+    // Native pixel data is read by every viewer as pixel values: only its start is searched (a payload that a
+    // preamble header points into is found by following the pointer). Other opaque values are searched in full
+    // while the per-file budget lasts, then by their first head_scan bytes.
+    const std::uint64_t head = native_pixels ? opt_.native_pixel_head : opt_.head_scan;
+    if ((native_pixels || value.size() > budget_left()) && value.size() > head) {
+      scan = value.first(head);
+      scan_complete = false;
     }
     if (!native_pixels) spent_ += scan.size();
     scanned += scan.size();

@@ -21,6 +21,7 @@ const char* verdict_name(Verdict v);
 struct AnalyzeOptions {
   std::uint64_t full_scan_budget = 64u << 20;  // bytes of opaque element values searched in full, per file
   std::uint64_t head_scan = 64u << 10;         // bytes searched at the start of a value once the budget is spent
+  std::uint64_t native_pixel_head = 4u << 10;  // bytes searched at the start of native (uncompressed) pixel data
   std::uint64_t max_inflated = 256u << 20;     // cap for deflated datasets (decompression-bomb guard)
   std::size_t max_structure_findings = 20;     // further structure problems are counted, not listed
 };

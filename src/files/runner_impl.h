@@ -7,7 +7,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
-#include <deque>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -26,14 +25,24 @@ void parallel_ordered(std::size_t n, const ParallelOptions& opt, const std::func
   };
   std::vector<Slot> slots(window);
   std::atomic<std::size_t> next_take{0}, next_deliver{0};
-  // Wake-ups only when someone sleeps: per-file condition-variable traffic cost more than the checks themselves.
-  // Each side publishes (full / next_deliver) and then reads the other's waiting flag, both sequentially
-  // consistent, and notifies under the mutex, so a wake-up cannot be lost.
+  // The calling thread is one of the `jobs` workers: when the result it must deliver next is not ready, it
+  // checks a file itself instead of sleeping. Wake-ups happen only when someone really sleeps (per-file
+  // condition-variable traffic cost more than the checks). Each side publishes (full / next_deliver) and then
+  // reads the other's waiting flag, all sequentially consistent, and notifies under the mutex: no lost wake-up.
   std::mutex mu;
   std::condition_variable ready, room;
   std::atomic<bool> main_waiting{false};
   std::atomic<int> room_waiters{0};
 
+  auto run_one = [&](std::size_t i) {
+    Slot& s = slots[i % window];
+    s.r.emplace(work(i));
+    s.full.store(true);
+    if (main_waiting.load()) {
+      std::lock_guard lk(mu);
+      ready.notify_one();
+    }
+  };
   auto worker = [&] {
     for (;;) {
       const std::size_t i = next_take.fetch_add(1);
@@ -44,24 +53,25 @@ void parallel_ordered(std::size_t n, const ParallelOptions& opt, const std::func
         room.wait(lk, [&] { return i < next_deliver.load() + window; });
         --room_waiters;
       }
-      Slot& s = slots[i % window];
-      s.r.emplace(work(i));
-      s.full.store(true);
-      if (main_waiting.load()) {
-        std::lock_guard lk(mu);
-        ready.notify_one();
-      }
+      run_one(i);
     }
   };
   std::vector<std::thread> threads;
-  for (unsigned t = 0; t < jobs; ++t) threads.emplace_back(worker);
+  for (unsigned t = 1; t < jobs; ++t) threads.emplace_back(worker);
 
   const auto start = std::chrono::steady_clock::now();
   auto last = start;
   bool shown = false;
   for (std::size_t i = 0; i < n; ++i) {
     Slot& s = slots[i % window];
-    if (!s.full.load()) {
+    while (!s.full.load()) {
+      // Help: take the next file if its slot is inside the window this thread is delivering.
+      std::size_t j = next_take.load();
+      if (j < n && j < i + window && next_take.compare_exchange_weak(j, j + 1)) {
+        run_one(j);
+        continue;
+      }
+      if (j < n && j < i + window) continue;  // lost the race for j: try again
       std::unique_lock lk(mu);
       main_waiting.store(true);
       ready.wait(lk, [&] { return s.full.load(); });

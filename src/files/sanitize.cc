@@ -71,68 +71,89 @@ bool copy_range(int src, int dst, std::uint64_t from) {
   }
 }
 
-// A name in `dir` that does not exist yet: name, name.1, name.2, ...
-fs::path free_name(const fs::path& dir, const std::string& name) {
-  fs::path p = dir / name;
-  std::error_code ec;
-  for (int i = 1; fs::exists(p, ec) && i < 100000; ++i) p = dir / fmt::format("{}.{}", name, i);
-  return p;
+// Gives `src` (an existing path) a new name in `dir` without ever replacing a file: name, name.1, name.2, ...
+// link() fails with EEXIST instead of overwriting, so parallel workers cannot take each other's names.
+// Returns the name taken, or an empty path with errno set.
+fs::path link_noreplace(const std::string& src, const fs::path& dir, const std::string& name) {
+  for (int i = 0; i < 100000; ++i) {
+    fs::path p = i ? dir / fmt::format("{}.{}", name, i) : dir / name;
+    if (::link(src.c_str(), p.c_str()) == 0) return p;
+    if (errno != EEXIST) return {};
+  }
+  errno = EEXIST;
+  return {};
 }
 
-// Durable copy of `src` into `dest` (temporary name, fsync, rename, fsync folder).
-std::string copy_durably(const std::string& src, const fs::path& dest) {
+// Durable copy of `src` into `dir` under a fresh name (temporary file, fsync, link to a free name, fsync folder).
+std::string copy_durably(const std::string& src, const fs::path& dir, const std::string& name, std::string& out) {
   Fd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
   if (in.fd < 0) return errno_msg("open " + src);
-  std::string tmpl = (dest.parent_path() / ("." + dest.filename().string() + ".dicomguard-tmp-XXXXXX")).string();
-  Fd out(::mkstemp(tmpl.data()));
-  if (out.fd < 0) return errno_msg("create " + tmpl);
+  std::string tmpl = (dir / ("." + name + ".dicomguard-tmp-XXXXXX")).string();
+  Fd o(::mkstemp(tmpl.data()));
+  if (o.fd < 0) return errno_msg("create " + tmpl);
   struct stat st {};
   ::fstat(in.fd, &st);
-  ::fchmod(out.fd, st.st_mode & 07777);
-  if (!copy_range(in.fd, out.fd, 0) || ::fsync(out.fd) != 0) {
-    std::string e = errno_msg("copy to " + dest.string());
+  ::fchmod(o.fd, st.st_mode & 07777);
+  if (!copy_range(in.fd, o.fd, 0) || ::fsync(o.fd) != 0) {
+    std::string e = errno_msg("copy into " + dir.string());
     ::unlink(tmpl.c_str());
     return e;
   }
-  if (::rename(tmpl.c_str(), dest.c_str()) != 0) {
-    std::string e = errno_msg("rename to " + dest.string());
-    ::unlink(tmpl.c_str());
-    return e;
+  fs::path dest = link_noreplace(tmpl, dir, name);
+  std::string e = dest.empty() ? errno_msg("name a copy in " + dir.string()) : "";
+  ::unlink(tmpl.c_str());
+  if (!e.empty()) return e;
+  fsync_dir(dir);
+  out = dest.string();
+  return {};
+}
+
+// Creates a folder for kept files and marks it, so later runs (with other flags) never sanitize what it keeps.
+std::string make_kept_dir(const fs::path& dir, const char* what) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return fmt::format("cannot create {} folder {}: {}", what, dir.string(), ec.message());
+  const fs::path marker = dir / kKeptMarker;
+  if (!fs::exists(marker, ec)) {
+    Fd m(::open(marker.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    static constexpr char kText[] =
+        "This folder holds files kept by dicomguard sanitize (originals or quarantined files).\n"
+        "dicomguard sanitize never rewrites files in a folder holding this marker.\n";
+    if (m.fd >= 0) write_all(m.fd, kText, sizeof kText - 1);
   }
-  fsync_dir(dest.parent_path());
   return {};
 }
 
 // Keeps the original: a hard link when the backup folder is on the same filesystem, else a durable copy.
 std::string keep_backup(const std::string& path, const fs::path& dir, std::string& out_path) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return fmt::format("cannot create backup folder {}: {}", dir.string(), ec.message());
-  fs::path dest = free_name(dir, fs::path(path).filename().string());
-  if (::link(path.c_str(), dest.c_str()) == 0) {
+  if (std::string e = make_kept_dir(dir, "backup"); !e.empty()) return e;
+  const std::string name = fs::path(path).filename().string();
+  fs::path dest = link_noreplace(path, dir, name);
+  if (!dest.empty()) {
     fsync_dir(dir);
-  } else if (std::string e = copy_durably(path, dest); !e.empty()) {
-    return "backup failed: " + e;
+    out_path = dest.string();
+    return {};
   }
-  out_path = dest.string();
+  if (errno != EXDEV && errno != EPERM && errno != EMLINK) return errno_msg("backup into " + dir.string());
+  if (std::string e = copy_durably(path, dir, name, out_path); !e.empty()) return "backup failed: " + e;
   return {};
 }
 
 std::string move_to(const std::string& path, const fs::path& dir, std::string& out_path) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return fmt::format("cannot create quarantine folder {}: {}", dir.string(), ec.message());
-  fs::path dest = free_name(dir, fs::path(path).filename().string());
-  if (::rename(path.c_str(), dest.c_str()) == 0) {
-    fsync_dir(dir);
-    fsync_dir(fs::path(path).parent_path());
-  } else if (errno == EXDEV) {
-    if (std::string e = copy_durably(path, dest); !e.empty()) return "quarantine failed: " + e;
-    if (::unlink(path.c_str()) != 0) return errno_msg("quarantined a copy but could not remove " + path);
-    fsync_dir(fs::path(path).parent_path());
+  if (std::string e = make_kept_dir(dir, "quarantine"); !e.empty()) return e;
+  const std::string name = fs::path(path).filename().string();
+  // Link under a free name, then remove the original name: never replaces a file already in quarantine.
+  fs::path dest = link_noreplace(path, dir, name);
+  if (dest.empty()) {
+    if (errno != EXDEV && errno != EPERM && errno != EMLINK) return errno_msg("move into " + dir.string());
+    std::string copied;
+    if (std::string e = copy_durably(path, dir, name, copied); !e.empty()) return "quarantine failed: " + e;
+    dest = copied;
   } else {
-    return errno_msg("move to " + dest.string());
+    fsync_dir(dir);
   }
+  if (::unlink(path.c_str()) != 0) return errno_msg("quarantined a copy at " + dest.string() + " but could not remove " + path);
+  fsync_dir(fs::path(path).parent_path());
   out_path = dest.string();
   return {};
 }
@@ -148,6 +169,9 @@ Record sanitize_file(const std::string& path, const SanitizeOptions& opt, const 
     return std::move(rec);
   };
 
+  struct stat lst {};
+  if (::lstat(path.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode))
+    return done("refused", "a symbolic link: sanitize the file it points to, not the link");
   FileReport rep = analyze_file(path, aopt);
   if (rep.verdict == Verdict::error) return done("error", rep.error);
   json checks = json::array();
@@ -170,9 +194,11 @@ Record sanitize_file(const std::string& path, const SanitizeOptions& opt, const 
   const PreambleKind k = rep.preamble.kind;
   if (k == PreambleKind::zero || (opt.keep_tiff && (k == PreambleKind::tiff || k == PreambleKind::bigtiff))) {
     rec.fields["preamble_after"] = rec.fields["preamble_before"];
-    return done("unchanged", k == PreambleKind::zero ? "preamble already zero" : "TIFF preamble kept (--keep-tiff)");
+    std::string msg = k == PreambleKind::zero ? "preamble already zero" : "TIFF preamble kept (--keep-tiff)";
+    if (rep.has_payload) msg += "; an executable payload remains in the dataset (use --quarantine DIR)";
+    return done("unchanged", msg);
   }
-  if (opt.dry_run) return done("would-rewrite", fmt::format("would zero a {} preamble", preamble_kind_name(k)));
+  if (opt.dry_run) return done("would-rewrite", fmt::format("would zero the {} preamble", preamble_kind_name(k)));
 
   // 1. Hash the part that must not change.
   Fd in(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -235,8 +261,9 @@ Record sanitize_file(const std::string& path, const SanitizeOptions& opt, const 
   rec.fields["sha256_128_to_eof_before"] = h_before;
   rec.fields["sha256_128_to_eof_after"] = h_after;
   rec.fields["bytes_changed"] = rep.preamble.nonzero_bytes;
-  return done("rewritten", fmt::format("{} preamble zeroed; bytes 128..EOF identical (SHA-256 {}...)",
-                                       preamble_kind_name(k), h_after.substr(0, 16)));
+  return done("rewritten", fmt::format("{} preamble zeroed; bytes 128..EOF identical (SHA-256 {}...){}",
+                                       preamble_kind_name(k), h_after.substr(0, 16),
+                                       rep.has_payload ? "; an executable payload remains in the dataset (use --quarantine DIR)" : ""));
 }
 
 }  // namespace dg::files

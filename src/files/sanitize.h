@@ -17,6 +17,9 @@ struct SanitizeOptions {
   std::string quarantine_dir;   // move files with executable payloads here instead of rewriting them
 };
 
+// Marker file written into every backup and quarantine folder: sanitize skips folders that hold it.
+inline constexpr const char* kKeptMarker = ".dicomguard-kept";
+
 // Builds the record for one file: type "sanitize", status = action
 // (rewritten, unchanged, quarantined, would-rewrite, would-quarantine, refused, error).
 Record sanitize_file(const std::string& path, const SanitizeOptions& opt, const AnalyzeOptions& aopt = {});

@@ -126,9 +126,11 @@ class JsonlSink : public Sink {
   void record(const Record& r) override {
     json obj = r.fields;
     obj["type"] = r.type;
-    json checks = json::array();
-    for (const Finding& f : r.findings) checks.push_back(f.check);
-    obj["checks"] = checks;
+    if (!obj.contains("checks")) {
+      json checks = json::array();
+      for (const Finding& f : r.findings) checks.push_back(f.check);
+      obj["checks"] = checks;
+    }
     put(obj);
     for (const Finding& f : r.findings) put(finding_json(f));
   }
