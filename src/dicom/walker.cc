@@ -114,9 +114,9 @@ class Walker {
     stack_.pop_back();
   }
 
-  bool push(Frame f, Tag t) {
+  bool push(Frame f, Tag t, std::uint64_t at) {
     if (static_cast<int>(stack_.size()) >= 2 * lim_.max_depth + 1) {
-      issue(Problem::excess_nesting, t, pos_, fmt::format("nesting deeper than {} levels", lim_.max_depth));
+      issue(Problem::excess_nesting, t, at, fmt::format("nesting deeper than {} levels", lim_.max_depth));
       return false;
     }
     stack_.push_back(f);
@@ -166,7 +166,7 @@ class Walker {
         }
         pos_ += 8;
         count(t, at);
-        push(Frame{Kind::item, false, 0, f.enc, f.seq_tag}, t);
+        push(Frame{Kind::item, false, 0, f.enc, f.seq_tag}, t, at);
         return;
       }
       if (len > lim - at - 8) {
@@ -183,7 +183,7 @@ class Walker {
       }
       pos_ += 8;
       count(t, at);
-      push(Frame{Kind::item, true, pos_ + len, f.enc, f.seq_tag}, t);
+      push(Frame{Kind::item, true, pos_ + len, f.enc, f.seq_tag}, t, at);
       return;
     }
     if (t == kItemDelim && f.kind == Kind::item && !f.defined) {
@@ -296,7 +296,7 @@ class Walker {
         Encoding inner = (v == kUN && f.enc.explicit_vr) ? Encoding{false, false} : f.enc;
         pos_ += hdr;
         v_.sequence(e);
-        push(Frame{Kind::sequence, false, 0, inner, t}, t);
+        push(Frame{Kind::sequence, false, 0, inner, t}, t, at);
         return;
       }
       if ((t == kPixelData || t == kFloatPixelData || t == kDoubleFloatPixelData) &&
@@ -304,7 +304,7 @@ class Walker {
         pos_ += hdr;
         if (top) r_.has_pixel_data = true;
         v_.sequence(e);
-        push(Frame{Kind::fragments, false, 0, f.enc, t}, t);
+        push(Frame{Kind::fragments, false, 0, f.enc, t}, t, at);
         return;
       }
       char name[3];
@@ -327,7 +327,7 @@ class Walker {
     }
     if (v == kSQ) {
       v_.sequence(e);
-      push(Frame{Kind::sequence, true, pos_ + len, f.enc, t}, t);
+      push(Frame{Kind::sequence, true, pos_ + len, f.enc, t}, t, at);
       return;
     }
     v_.element(e, d_.subspan(pos_, len));

@@ -312,9 +312,14 @@ class Analysis {
     json mj = json::object();
     if (meta.have_ts) mj["transfer_syntax"] = printable(meta.ts);
     if (meta.have_meta_class) mj["media_storage_sop_class"] = printable(meta.meta_sop_class);
-    if (!meta.have_meta_class) meta_problem("sop-class-missing", "(0002,0002) Media Storage SOP Class UID is missing");
+    if (!meta.have_meta_class)
+      meta_problem("sop-class-missing", "(0002,0002) Media Storage SOP Class UID is missing");
+    else if (uid_value(meta.meta_sop_class).empty())
+      meta_problem("sop-class-empty", "(0002,0002) Media Storage SOP Class UID is empty (it is Type 1)");
     if (!meta.have_meta_instance)
       meta_problem("sop-instance-missing", "(0002,0003) Media Storage SOP Instance UID is missing");
+    else if (uid_value(meta.meta_sop_instance).empty())
+      meta_problem("sop-instance-empty", "(0002,0003) Media Storage SOP Instance UID is empty (it is Type 1)");
     r_.fields["meta"] = mj;
 
     const std::uint64_t ds_start = kPreamble + 4 + mw.end;
@@ -394,9 +399,11 @@ class Analysis {
     if (w.fatal && !w.issues.empty()) stop = w.issues.back();
     bool trailing_stop = false;
     if (stop && w.stopped_at_boundary && !inflated) {
-      const bool cannot_be_element =
-          stop->problem == Problem::truncated_header || stop->problem == Problem::invalid_vr;
-      trailing_stop = w.elements > 0 && (w.has_pixel_data || cannot_be_element || stop->tag < w.last_top_tag);
+      // After the pixel data, bytes that do not form an element are appended data. Before it, only a tail too
+      // short for a header or a tag that goes backwards reads as "something else follows"; an invalid VR with an
+      // ascending tag is a broken element in the middle of the dataset.
+      trailing_stop = w.elements > 0 && (w.has_pixel_data || stop->problem == Problem::truncated_header ||
+                                         stop->tag < w.last_top_tag);
     }
     for (std::size_t i = 0; i < w.issues.size(); ++i) {
       if (trailing_stop && i + 1 == w.issues.size()) break;

@@ -124,14 +124,31 @@ class JsonlSink : public Sink {
  public:
   explicit JsonlSink(std::FILE* out) : out_(out) {}
   void record(const Record& r) override {
-    json obj = r.fields;
-    obj["type"] = r.type;
-    if (!obj.contains("checks")) {
-      json checks = json::array();
+    // Written field by field (keys sorted as nlohmann would): no deep copy of the record's fields.
+    std::string line = "{";
+    bool first = true;
+    auto field = [&](const std::string& k, const json& v) {
+      if (!first) line.push_back(',');
+      first = false;
+      line += json(k).dump();
+      line.push_back(':');
+      line += v.dump(-1, ' ', false, json::error_handler_t::replace);
+    };
+    json checks = json::array();
+    const bool own_checks = !r.fields.contains("checks");
+    if (own_checks)
       for (const Finding& f : r.findings) checks.push_back(f.check);
-      obj["checks"] = checks;
+    bool type_done = false, checks_done = !own_checks;
+    for (auto it = r.fields.begin(); it != r.fields.end(); ++it) {
+      if (it.key() == "type") continue;
+      if (!checks_done && it.key() > "checks") { field("checks", checks); checks_done = true; }
+      if (!type_done && it.key() > "type") { field("type", r.type); type_done = true; }
+      field(it.key(), it.value());
     }
-    put(obj);
+    if (!checks_done) field("checks", checks);
+    if (!type_done) field("type", r.type);
+    line += "}\n";
+    std::fwrite(line.data(), 1, line.size(), out_);
     for (const Finding& f : r.findings) put(finding_json(f));
   }
   std::string end(const json& s) override {

@@ -300,6 +300,61 @@ def find_element(data, group, elem, vr=None, start=132):
     return i, i + (12 if v in LONG_VRS else 8)
 
 
+def _skip_undefined(data, pos):
+    """Returns the offset after the sequence delimiter closing the undefined-length value starting at pos."""
+    while pos + 8 <= len(data):
+        g, e, n = struct.unpack_from("<HHI", data, pos)
+        if (g, e) == (0xFFFE, 0xE0DD):
+            return pos + 8
+        if (g, e) != (0xFFFE, 0xE000):
+            raise ValueError(f"expected an item at {pos}")
+        pos += 8
+        if n == UNDEFINED:
+            pos = _skip_items_content(data, pos)
+        else:
+            pos += n
+    raise ValueError("no sequence delimiter")
+
+
+def _skip_items_content(data, pos):
+    """Skips explicit VR LE elements of an undefined-length item up to and including its item delimiter."""
+    while pos + 8 <= len(data):
+        g, e = struct.unpack_from("<HH", data, pos)
+        if (g, e) == (0xFFFE, 0xE00D):
+            return pos + 8
+        _, _, pos = _element_extent(data, pos)
+    raise ValueError("no item delimiter")
+
+
+def _element_extent(data, pos):
+    """(tag, VR, end offset) of the explicit VR LE element at pos, skipping nested undefined-length values."""
+    g, e = struct.unpack_from("<HH", data, pos)
+    vr = data[pos + 4:pos + 6].decode("latin-1")
+    if vr in LONG_VRS:
+        n = struct.unpack_from("<I", data, pos + 8)[0]
+        hdr = 12
+    else:
+        n = struct.unpack_from("<H", data, pos + 6)[0]
+        hdr = 8
+    if n == UNDEFINED:
+        return (g, e), vr, _skip_undefined(data, pos + hdr)
+    return (g, e), vr, pos + hdr + n
+
+
+def explicit_le_top_level(data, start):
+    """[(tag, header offset, value offset, declared length)] of the top-level elements of an explicit VR little
+    endian dataset starting at `start`: an independent, minimal reader for cross-checking evidence offsets."""
+    out = []
+    pos = start
+    while pos + 8 <= len(data):
+        tag, vr, end = _element_extent(data, pos)
+        hdr = 12 if vr in LONG_VRS else 8
+        n = struct.unpack_from("<I" if hdr == 12 else "<H", data, pos + (8 if hdr == 12 else 6))[0]
+        out.append((tag, pos, pos + hdr, n))
+        pos = end
+    return out
+
+
 def patch(data, offset, new):
     return data[:offset] + new + data[offset + len(new):]
 
