@@ -7,7 +7,7 @@
 #include "cli/output.h"
 #include "cli/summary.h"
 #include "files/analyze.h"
-#include "files/runner.h"
+#include "cli/per_file.h"
 
 namespace dg::cli {
 
@@ -37,24 +37,12 @@ Action add_files(CLI::App& app) {
   return [f]() {
     auto sinks = f->out.make_sinks();
     Tally tally("files", "files");
-    files::ExpandResult ex = files::expand_paths(f->paths);
-    for (const auto& [path, msg] : ex.errors) {
-      Record r{"file", path, "error", {{"path", path}, {"verdict", "error"}, {"error", msg}}, {}};
-      tally.add(r);
-      sinks->record(r);
-    }
-    files::ParallelOptions po;
-    po.jobs = f->jobs;
-    po.progress = f->progress == "always" || (f->progress == "auto" && ::isatty(2));
+    PerFile pf{"files", "error", "verdict", {}, {}, {}};
+    pf.parallel.jobs = f->jobs;
+    pf.parallel.progress = f->progress == "always" || (f->progress == "auto" && ::isatty(2));
     files::AnalyzeOptions ao;
-    files::parallel_ordered<Record>(
-        ex.files.size(), po,
-        [&](std::size_t i) { return files::to_record(ex.files[i], files::analyze_file(ex.files[i], ao)); },
-        [&](std::size_t, Record&& r) {
-          tally.add(r);
-          sinks->record(r);
-        });
-    if (std::string err = sinks->end(tally.summary()); !err.empty()) {
+    pf.job = [&ao](const std::string& p) { return files::to_record(p, files::analyze_file(p, ao)); };
+    if (std::string err = run_per_file(f->paths, pf, *sinks, tally); !err.empty()) {
       std::fprintf(stderr, "dicomguard files: %s\n", err.c_str());
       return kExitError;
     }

@@ -8,7 +8,7 @@
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "cli/summary.h"
-#include "files/runner.h"
+#include "cli/per_file.h"
 #include "files/sanitize.h"
 
 namespace dg::cli {
@@ -46,12 +46,6 @@ Action add_sanitize(CLI::App& app) {
     f->opt.backup = !f->no_backup;
     auto sinks = f->out.make_sinks();
     Tally tally("sanitize", "files");
-    files::ExpandResult ex = files::expand_paths(f->paths);
-    for (const auto& [path, msg] : ex.errors) {
-      Record r{"sanitize", path, "error", {{"path", path}, {"action", "error"}, {"message", msg}}, {}};
-      tally.add(r);
-      sinks->record(r);
-    }
     // Never touch our own backups, quarantine or temporary files, wherever those folders are.
     namespace fs = std::filesystem;
     std::vector<std::string> own;
@@ -59,40 +53,32 @@ Action add_sanitize(CLI::App& app) {
       std::error_code ec;
       if (!d.empty()) own.push_back(fs::weakly_canonical(d, ec).string() + "/");
     }
-    std::vector<std::string> todo;
     std::map<std::string, bool> kept_dir;  // folder -> holds the kept-files marker
-    for (auto& p : ex.files) {
+    PerFile pf{"sanitize", "message", "action", {}, {}, {}};
+    pf.parallel.jobs = f->jobs;
+    pf.parallel.progress = ::isatty(2);
+    pf.skip = [&](const std::string& p) {
       if (p.find("/.dicomguard-backup/") != std::string::npos || p.find(".dicomguard-tmp-") != std::string::npos)
-        continue;
+        return true;
       const fs::path parent = fs::path(p).parent_path();
       auto [it, fresh] = kept_dir.try_emplace(parent.string(), false);
       if (fresh) {
         std::error_code ec;
         it->second = fs::exists(parent / files::kKeptMarker, ec);
       }
-      if (it->second) continue;
+      if (it->second) return true;
       std::error_code ec;
       const std::string canon = fs::weakly_canonical(fs::absolute(p, ec), ec).string();
-      bool skip = false;
-      for (const std::string& o : own) skip |= canon.compare(0, o.size(), o) == 0;
-      if (!skip) todo.push_back(std::move(p));
-    }
-    int refused = 0;
-    files::ParallelOptions po;
-    po.jobs = f->jobs;
-    po.progress = ::isatty(2);
-    files::parallel_ordered<Record>(
-        todo.size(), po, [&](std::size_t i) { return files::sanitize_file(todo[i], f->opt); },
-        [&](std::size_t, Record&& r) {
-          refused += r.status == "refused";
-          tally.add(r);
-          sinks->record(r);
-        });
-    if (std::string err = sinks->end(tally.summary()); !err.empty()) {
+      for (const std::string& o : own)
+        if (canon.compare(0, o.size(), o) == 0) return true;
+      return false;
+    };
+    pf.job = [f](const std::string& p) { return files::sanitize_file(p, f->opt); };
+    if (std::string err = run_per_file(f->paths, pf, *sinks, tally); !err.empty()) {
       std::fprintf(stderr, "dicomguard sanitize: %s\n", err.c_str());
       return kExitError;
     }
-    return (tally.errors() || refused) ? kExitError : kExitClean;
+    return (tally.errors() || tally.count("refused")) ? kExitError : kExitClean;
   };
 }
 

@@ -17,6 +17,10 @@ class Tally {
   void add_error() { ++errors_; }
   bool failed(Severity fail_on) const;  // a finding at or above fail_on
   int errors() const { return errors_; }
+  std::uint64_t count(const std::string& status) const {
+    auto it = status_.find(status);
+    return it == status_.end() ? 0 : it->second;
+  }
   // {"type":"summary", ...} plus "line": the text sink's closing line.
   nlohmann::json summary() const;
 

@@ -29,11 +29,32 @@ MappedFile::~MappedFile() {
 std::string MappedFile::open(const std::string& path, std::size_t map_threshold) {
   Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)};
   if (f.fd < 0) return err("open");
+  // One buffer per thread, reused across files: no allocation or zero-fill per file.
+  static thread_local std::unique_ptr<std::uint8_t[]> buf;
+  static thread_local std::size_t cap = 0;
+  constexpr std::size_t kFirst = 64u << 10;
+  if (cap < kFirst) {
+    cap = kFirst;
+    buf.reset(new std::uint8_t[cap]);
+  }
+  // Most files are small: one read that comes back short is the whole file, and saves an fstat per file.
+  // A read of 0 bytes (empty file, FIFO, /dev/null) or a full buffer goes on with fstat.
+  ssize_t first;
+  do {
+    first = ::read(f.fd, buf.get(), kFirst);
+  } while (first < 0 && errno == EINTR);
+  if (first < 0 && errno != EAGAIN) return err("read");
+  if (first > 0 && static_cast<std::size_t>(first) < kFirst) {
+    size_ = static_cast<std::size_t>(first);
+    data_ = buf.get();
+    return {};
+  }
   struct stat st {};
   if (::fstat(f.fd, &st) != 0) return err("stat");
   if (!S_ISREG(st.st_mode)) return "not a regular file";
   size_ = static_cast<std::size_t>(st.st_size);
-  if (size_ == 0) {
+  if (size_ == 0 || first <= 0) {
+    size_ = 0;
     data_ = nullptr;
     return {};
   }
@@ -44,14 +65,13 @@ std::string MappedFile::open(const std::string& path, std::size_t map_threshold)
     data_ = static_cast<const std::uint8_t*>(m);
     return {};
   }
-  // One buffer per thread, reused across files: no allocation or zero-fill per file.
-  static thread_local std::unique_ptr<std::uint8_t[]> buf;
-  static thread_local std::size_t cap = 0;
   if (cap < size_) {
-    cap = std::max(size_, std::size_t{64} << 10);
-    buf.reset(new std::uint8_t[cap]);
+    auto bigger = std::unique_ptr<std::uint8_t[]>(new std::uint8_t[size_]);
+    std::memcpy(bigger.get(), buf.get(), static_cast<std::size_t>(first));
+    buf = std::move(bigger);
+    cap = size_;
   }
-  std::size_t got = 0;
+  std::size_t got = static_cast<std::size_t>(first);
   while (got < size_) {
     ssize_t n = ::read(f.fd, buf.get() + got, size_ - got);
     if (n < 0) {

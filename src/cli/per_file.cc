@@ -1,0 +1,26 @@
+#include "cli/per_file.h"
+
+namespace dg::cli {
+
+std::string run_per_file(const std::vector<std::string>& paths, const PerFile& pf, Sink& sinks, Tally& tally) {
+  files::ExpandResult ex = files::expand_paths(paths);
+  const std::string type = pf.command == "files" ? "file" : pf.command;
+  for (const auto& [path, msg] : ex.errors) {
+    Record r{type, path, "error", {{"path", path}, {pf.status_field, "error"}, {pf.error_field, msg}}, {}};
+    tally.add(r);
+    sinks.record(r);
+  }
+  std::vector<std::string> todo;
+  todo.reserve(ex.files.size());
+  for (auto& p : ex.files)
+    if (!pf.skip || !pf.skip(p)) todo.push_back(std::move(p));
+  files::parallel_ordered<Record>(
+      todo.size(), pf.parallel, [&](std::size_t i) { return pf.job(todo[i]); },
+      [&](std::size_t, Record&& r) {
+        tally.add(r);
+        sinks.record(r);
+      });
+  return sinks.end(tally.summary());
+}
+
+}  // namespace dg::cli

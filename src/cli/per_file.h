@@ -1,0 +1,27 @@
+// The loop both file subcommands share: expand paths, run a per-file job in parallel, send records to the sinks
+// in sorted order and count them. Unreadable paths become error records.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "cli/summary.h"
+#include "files/runner.h"
+#include "findings/sink.h"
+
+namespace dg::cli {
+
+struct PerFile {
+  std::string command;                                   // "files", "sanitize": the summary's command
+  std::string error_field;                               // "error" or "message": where an error record puts its text
+  std::string status_field;                              // "verdict" or "action": an error record's status field
+  files::ParallelOptions parallel;
+  std::function<bool(const std::string&)> skip;          // optional: paths to leave out
+  std::function<Record(const std::string&)> job;
+};
+
+// Returns the sinks' end() error, or an empty string.
+std::string run_per_file(const std::vector<std::string>& paths, const PerFile& pf, Sink& sinks, Tally& tally);
+
+}  // namespace dg::cli
