@@ -21,6 +21,10 @@ int main(int argc, char** argv) {
   reg(dg::cli::add_files);
   reg(dg::cli::add_sanitize);
   reg(dg::cli::add_checks);
+  if (argc < 2) {
+    std::fputs(app.help().c_str(), stderr);
+    return dg::cli::kExitError;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -28,9 +28,11 @@ nlohmann::json Tally::summary() const {
   std::string by_sev;
   for (Severity s : {Severity::critical, Severity::high, Severity::medium, Severity::low, Severity::info})
     if (sev_.count(s)) by_sev += fmt::format("{}{} {}", by_sev.empty() ? "" : ", ", sev_.at(s), to_string(s));
-  std::string line = fmt::format("{} {} in {:.2f} s ({:.0f}/s): {}", subjects_, noun_, secs,
-                                 secs > 0 ? static_cast<double>(subjects_) / secs : 0.0,
-                                 by_status.empty() ? "nothing" : by_status);
+  std::string noun = noun_;
+  if (subjects_ == 1 && !noun.empty() && noun.back() == 's') noun.pop_back();
+  std::string line = fmt::format("{} {} in {:.2f} s", subjects_, noun, secs);
+  if (secs >= 0.5) line += fmt::format(" ({:.0f}/s)", static_cast<double>(subjects_) / secs);
+  line += ": " + (by_status.empty() ? std::string("nothing") : by_status);
   line += by_sev.empty() ? "; no findings" : "; findings: " + by_sev;
   if (errors_) line += fmt::format("; {} could not be read", errors_);
   return nlohmann::json{{"type", "summary"}, {"command", command_}, {noun_, subjects_}, {"status", st},

@@ -56,17 +56,11 @@ const DictEntry* lookup(Tag t) {
   return nullptr;
 }
 
-bool dict_allows(const DictEntry& e, VR v) {
-  for (const char* s : e.vrs)
-    if (s[0] && vr(std::string_view(s, 2)) == v) return true;
-  return false;
-}
-
 VR implicit_vr(Tag t) {
   if (element(t) == 0x0000) return kUL;  // group length
   const DictEntry* e = lookup(t);
   if (!e) return kUN;
-  return vr(std::string_view(e->vrs[0], 2));
+  return e->codes[0];
 }
 
 }  // namespace dg::dicom

@@ -11,6 +11,7 @@ namespace dg::dicom {
 struct DictEntry {
   std::uint32_t tag;
   const char* vrs[3];  // allowed VRs ("US or SS" gives two); unused slots are ""
+  VR codes[3];         // the same as VR codes; unused slots are 0
   const char* keyword;
   bool retired;
 };
@@ -18,7 +19,7 @@ struct DictEntry {
 // nullptr for private, unknown or group-length tags.
 const DictEntry* lookup(Tag t);
 // True when the dictionary lists v among the VRs of t.
-bool dict_allows(const DictEntry& e, VR v);
+inline bool dict_allows(const DictEntry& e, VR v) { return v && (e.codes[0] == v || e.codes[1] == v || e.codes[2] == v); }
 // The first dictionary VR for implicit VR decoding; UN when the tag is unknown.
 VR implicit_vr(Tag t);
 

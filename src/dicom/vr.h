@@ -16,10 +16,35 @@ inline constexpr VR kOB = vr("OB"), kOW = vr("OW"), kUN = vr("UN"), kSQ = vr("SQ
                     kUI = vr("UI"), kUC = vr("UC"), kUR = vr("UR"), kOD = vr("OD"), kOF = vr("OF"), kOL = vr("OL"),
                     kOV = vr("OV"), kSV = vr("SV"), kUV = vr("UV"), kLO = vr("LO"), kCS = vr("CS");
 
-// One of the 34 VRs of PS3.5 Table 6.2-1.
-bool is_known_vr(VR v);
+namespace detail {
+// 26x26 bit table over the two upper-case letters of the 34 VRs of PS3.5 Table 6.2-1.
+struct KnownVrTable {
+  std::uint32_t rows[26] = {};
+  constexpr KnownVrTable() {
+    constexpr const char* kAll[] = {"AE", "AS", "AT", "CS", "DA", "DS", "DT", "FD", "FL", "IS", "LO", "LT",
+                                    "OB", "OD", "OF", "OL", "OV", "OW", "PN", "SH", "SL", "SQ", "SS", "ST",
+                                    "SV", "TM", "UC", "UI", "UL", "UN", "UR", "US", "UT", "UV"};
+    for (const char* v : kAll) rows[v[0] - 'A'] |= 1u << (v[1] - 'A');
+  }
+};
+inline constexpr KnownVrTable kKnownVrs;
+}  // namespace detail
+
+// One of the 34 VRs of PS3.5 Table 6.2-1 (one table lookup: called for every element header).
+constexpr bool is_known_vr(VR v) {
+  const unsigned a = static_cast<unsigned>(v >> 8) - 'A', b = static_cast<unsigned>(v & 0xFF) - 'A';
+  return a < 26 && b < 26 && (detail::kKnownVrs.rows[a] >> b & 1u);
+}
 // VRs with a 2-byte reserved field and a 4-byte length in explicit VR encodings (PS3.5 7.1.2).
-bool has_long_length(VR v);
+constexpr bool has_long_length(VR v) {
+  switch (v) {
+    case vr("OB"): case vr("OD"): case vr("OF"): case vr("OL"): case vr("OV"): case vr("OW"): case vr("SQ"):
+    case vr("SV"): case vr("UC"): case vr("UN"): case vr("UR"): case vr("UT"): case vr("UV"):
+      return true;
+    default:
+      return false;
+  }
+}
 // Binary/opaque VRs whose value may hide arbitrary bytes.
 bool is_opaque(VR v);
 // Writes the two characters, or "??" for an unprintable code, into out (3 bytes incl. NUL).

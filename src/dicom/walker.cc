@@ -86,11 +86,8 @@ class Walker {
   bool stopped_ = false;
   WalkResult r_;
 
-  int depth() const {
-    int n = 0;
-    for (const Frame& f : stack_) n += f.kind == Kind::item;
-    return n;
-  }
+  int depth_ = 0;  // items open on the stack: the nesting level of the current element
+  int depth() const { return depth_; }
 
   void issue(Problem p, Tag t, std::uint64_t at, std::string detail = {}) {
     if (r_.issues.size() < 1000) r_.issues.push_back({p, t, origin_ + at, std::move(detail)});
@@ -111,6 +108,7 @@ class Walker {
 
   void pop() {
     close_group(stack_.back(), pos_);
+    depth_ -= stack_.back().kind == Kind::item;
     stack_.pop_back();
   }
 
@@ -120,6 +118,7 @@ class Walker {
       return false;
     }
     stack_.push_back(f);
+    depth_ += f.kind == Kind::item;
     r_.max_depth_seen = std::max<std::uint64_t>(r_.max_depth_seen, static_cast<std::uint64_t>(depth()));
     return true;
   }

@@ -165,7 +165,11 @@ Inflated inflate_raw(std::span<const std::uint8_t> in, std::uint64_t cap) {
       r.limit = true;
       break;
     }
-    const std::size_t chunk = static_cast<std::size_t>(std::min<std::uint64_t>(1u << 20, cap - r.data.size()));
+    // Grow geometrically from a guess of 4x the input: no large zero-filled tail for small datasets.
+    const std::uint64_t want = std::max<std::uint64_t>(64u << 10, std::min<std::uint64_t>(r.data.size(), 16u << 20));
+    const std::uint64_t first = std::max<std::uint64_t>(64u << 10, 4 * std::min<std::uint64_t>(in.size(), 1u << 20));
+    const std::size_t chunk =
+        static_cast<std::size_t>(std::min<std::uint64_t>(r.data.empty() ? first : want, cap - r.data.size()));
     const std::size_t old = r.data.size();
     r.data.resize(old + chunk);
     zs.next_out = r.data.data() + old;
@@ -645,8 +649,12 @@ FileReport analyze_file(const std::string& path, const AnalyzeOptions& opt) {
 
 Record to_record(const std::string& path, FileReport&& r) {
   Record rec{"file", path, verdict_name(r.verdict), std::move(r.fields), std::move(r.findings)};
+  rec.fields["type"] = "file";
   rec.fields["path"] = path;
   rec.fields["verdict"] = verdict_name(r.verdict);
+  nlohmann::json checks = nlohmann::json::array();
+  for (const Finding& f : rec.findings) checks.push_back(f.check);
+  rec.fields["checks"] = std::move(checks);
   if (!r.error.empty()) rec.fields["error"] = r.error;
   return rec;
 }

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <fmt/format.h>
@@ -120,35 +121,87 @@ class TextSink : public Sink {
 };
 
 // ---------------------------------------------------------------- JSON Lines
+// A compact JSON writer for the hot path (one line per file, thousands of files a second): plain ASCII strings
+// and integers are appended directly; anything else (escapes, non-ASCII or invalid UTF-8, floats) goes through
+// nlohmann's serializer, which replaces invalid UTF-8. Output is identical to nlohmann's dump().
+void append_json(std::string& out, const json& j);
+
+void append_string(std::string& out, const std::string& s) {
+  bool plain = true;
+  for (unsigned char c : s)
+    if (c < 0x20 || c >= 0x7F || c == '"' || c == '\\') {
+      plain = false;
+      break;
+    }
+  if (!plain) {
+    out += json(s).dump(-1, ' ', false, json::error_handler_t::replace);
+    return;
+  }
+  out.push_back('"');
+  out += s;
+  out.push_back('"');
+}
+
+void append_json(std::string& out, const json& j) {
+  char num[24];
+  switch (j.type()) {
+    case json::value_t::object: {
+      out.push_back('{');
+      bool first = true;
+      for (auto it = j.begin(); it != j.end(); ++it) {
+        if (!first) out.push_back(',');
+        first = false;
+        append_string(out, it.key());
+        out.push_back(':');
+        append_json(out, it.value());
+      }
+      out.push_back('}');
+      return;
+    }
+    case json::value_t::array: {
+      out.push_back('[');
+      bool first = true;
+      for (const json& v : j) {
+        if (!first) out.push_back(',');
+        first = false;
+        append_json(out, v);
+      }
+      out.push_back(']');
+      return;
+    }
+    case json::value_t::string: append_string(out, j.get_ref<const std::string&>()); return;
+    case json::value_t::boolean: out += j.get<bool>() ? "true" : "false"; return;
+    case json::value_t::null: out += "null"; return;
+    case json::value_t::number_unsigned: {
+      auto r = std::to_chars(num, num + sizeof num, j.get<std::uint64_t>());
+      out.append(num, r.ptr);
+      return;
+    }
+    case json::value_t::number_integer: {
+      auto r = std::to_chars(num, num + sizeof num, j.get<std::int64_t>());
+      out.append(num, r.ptr);
+      return;
+    }
+    default: out += j.dump(-1, ' ', false, json::error_handler_t::replace); return;
+  }
+}
+
 class JsonlSink : public Sink {
  public:
   explicit JsonlSink(std::FILE* out) : out_(out) {}
   void record(const Record& r) override {
-    // Written field by field (keys sorted as nlohmann would): no deep copy of the record's fields.
-    std::string line = "{";
-    bool first = true;
-    auto field = [&](const std::string& k, const json& v) {
-      if (!first) line.push_back(',');
-      first = false;
-      line += json(k).dump();
-      line.push_back(':');
-      line += v.dump(-1, ' ', false, json::error_handler_t::replace);
-    };
-    json checks = json::array();
-    const bool own_checks = !r.fields.contains("checks");
-    if (own_checks)
-      for (const Finding& f : r.findings) checks.push_back(f.check);
-    bool type_done = false, checks_done = !own_checks;
-    for (auto it = r.fields.begin(); it != r.fields.end(); ++it) {
-      if (it.key() == "type") continue;
-      if (!checks_done && it.key() > "checks") { field("checks", checks); checks_done = true; }
-      if (!type_done && it.key() > "type") { field("type", r.type); type_done = true; }
-      field(it.key(), it.value());
+    if (r.fields.contains("type") && r.fields.contains("checks")) {
+      put(r.fields);  // the producer already gave the record its type and check list: no copy
+    } else {
+      json obj = r.fields;
+      obj["type"] = r.type;
+      if (!obj.contains("checks")) {
+        json checks = json::array();
+        for (const Finding& f : r.findings) checks.push_back(f.check);
+        obj["checks"] = std::move(checks);
+      }
+      put(obj);
     }
-    if (!checks_done) field("checks", checks);
-    if (!type_done) field("type", r.type);
-    line += "}\n";
-    std::fwrite(line.data(), 1, line.size(), out_);
     for (const Finding& f : r.findings) put(finding_json(f));
   }
   std::string end(const json& s) override {
@@ -161,10 +214,12 @@ class JsonlSink : public Sink {
 
  private:
   void put(const json& j) {
-    std::string line = j.dump(-1, ' ', false, json::error_handler_t::replace);
-    line.push_back('\n');
-    std::fwrite(line.data(), 1, line.size(), out_);
+    line_.clear();
+    append_json(line_, j);
+    line_.push_back('\n');
+    std::fwrite(line_.data(), 1, line_.size(), out_);
   }
+  std::string line_;
   std::FILE* out_;
 };
 
