@@ -81,9 +81,8 @@ json tag_json(Tag t) { return tag_string(t); }
 // Collects what the checks need from a walk; never keeps a value beyond this file's analysis.
 class Collector : public Visitor {
  public:
-  Collector(std::span<const std::uint8_t> stream, const AnalyzeOptions& opt, const MappedFile* mf,
-            std::vector<std::uint64_t> pointers, bool file_offsets)
-      : stream_(stream), opt_(opt), mf_(mf), pointers_(std::move(pointers)), file_offsets_(file_offsets) {}
+  Collector(const AnalyzeOptions& opt, const MappedFile* mf, std::vector<std::uint64_t> pointers, bool file_offsets)
+      : opt_(opt), mf_(mf), pointers_(std::move(pointers)), file_offsets_(file_offsets) {}
 
   std::span<const std::uint8_t> sop_class, sop_instance, mime, document;
   bool have_sop_class = false, have_sop_instance = false, have_document = false, have_mime = false;
@@ -136,7 +135,6 @@ class Collector : public Visitor {
 
  private:
   std::uint64_t budget_left() const { return spent_ >= opt_.full_scan_budget ? 0 : opt_.full_scan_budget - spent_; }
-  std::span<const std::uint8_t> stream_;
   const AnalyzeOptions& opt_;
   const MappedFile* mf_;
   std::vector<std::uint64_t> pointers_;
@@ -279,7 +277,7 @@ class Analysis {
       meta_problem("encoding", "File Meta group is not encoded as explicit VR little endian");
       meta_enc.explicit_vr = false;
     }
-    Collector meta(f_, opt_, mf_, {}, false);
+    Collector meta(opt_, mf_, {}, false);
     Limits ml;
     ml.only_group = 0x0002;
     WalkResult mw = walk(meta_bytes, kPreamble + 4, meta_enc, meta, ml);
@@ -330,7 +328,7 @@ class Analysis {
     auto ds = f_.subspan(ds_start);
     Encoding enc = ts_usable ? Encoding{ts.explicit_vr, ts.big_endian} : sniff_encoding(ds);
 
-    Collector c(f_, opt_, mf_, exec_points_, true);
+    Collector c(opt_, mf_, exec_points_, true);
     WalkResult w;
     bool inflated = false;
     Inflated inf;
@@ -345,9 +343,9 @@ class Analysis {
       if (inf.corrupt)
         add("file.structure.invalid", json{{"problem", "deflate-corrupt"}, {"offset", ds_start}},
             "Deflated dataset is not a valid deflate stream");
-      Collector ci({inf.data.data(), inf.data.size()}, opt_, nullptr, {}, false);
+      Collector ci(opt_, nullptr, {}, false);
       w = walk({inf.data.data(), inf.data.size()}, 0, {true, false}, ci, {});
-      dataset_done(w, ci, meta, /*inflated=*/true, ds_start);
+      dataset_done(w, ci, meta, /*inflated=*/true);
       if (inf.complete && inf.consumed < ds.size()) {
         auto rest = ds.subspan(inf.consumed);
         // A gzip-style trailer (CRC-32 and size of the inflated data) is what some writers leave: benign.
@@ -366,19 +364,19 @@ class Analysis {
           w.issues.back().problem == Problem::invalid_vr) {
         // Some writers label an implicit VR dataset with an explicit transfer syntax; readers such as pydicom
         // fall back to implicit VR, so the checks must see what those readers see.
-        Collector ci(f_, opt_, mf_, exec_points_, true);
+        Collector ci(opt_, mf_, exec_points_, true);
         WalkResult wi = walk(ds, ds_start, Encoding{false, enc.big_endian}, ci, {});
         if (wi.elements > 0) {
           meta_problem("transfer-syntax-mismatch",
                        "the dataset is encoded implicit VR, but (0002,0010) names an explicit VR transfer syntax");
           enc.explicit_vr = false;
           w = std::move(wi);
-          dataset_done(w, ci, meta, false, ds_start);
+          dataset_done(w, ci, meta, false);
           finish_dataset(w, ts_usable, ts, enc, false, inf);
           return;
         }
       }
-      dataset_done(w, c, meta, false, ds_start);
+      dataset_done(w, c, meta, false);
     }
     finish_dataset(w, ts_usable, ts, enc, inflated, inf);
   }
@@ -396,7 +394,7 @@ class Analysis {
   }
 
   // Applies the structure, trailing-data, payload and document checks to a finished dataset walk.
-  void dataset_done(WalkResult& w, Collector& c, const Collector& meta, bool inflated, std::uint64_t ds_start) {
+  void dataset_done(WalkResult& w, Collector& c, const Collector& meta, bool inflated) {
     // A fatal stop at a top-level element boundary after the pixel data (or on bytes that cannot be an
     // element) means the dataset ended and something else follows it.
     std::optional<Issue> stop;
@@ -425,7 +423,6 @@ class Analysis {
     r_.fields["scan_complete"] = c.scan_complete;
     if (c.have_document) document(c);
     if (r_.preamble.exec) preamble_exec(c, inflated);
-    (void)ds_start;
   }
 
   void meta_match(const Collector& meta, const Collector& c) {
@@ -567,14 +564,14 @@ class Analysis {
         const std::uint16_t g = enc.big_endian ? g_be : g_le;
         if (g != 0x0002 && g != 0x0008) continue;
         if (enc.explicit_vr != is_known_vr(static_cast<VR>(f_[4] << 8 | f_[5]))) continue;
-        Collector c(f_, opt_, mf_, {}, false);
+        Collector c(opt_, mf_, {}, false);
         WalkResult w = walk(f_, 0, enc, c, {});
         if (w.elements < 3 || (w.fatal && !w.stopped_at_boundary)) continue;
         r_.fields["raw_dataset"] = enc.explicit_vr ? (enc.big_endian ? "explicit big endian" : "explicit little endian")
                                                    : "implicit little endian";
         meta_problem("no-meta", "no preamble and File Meta group: a raw dataset, not a DICOM Part 10 file");
-        Collector none(f_, opt_, nullptr, {}, false);
-        dataset_done(w, c, none, false, 0);
+        Collector none(opt_, nullptr, {}, false);
+        dataset_done(w, c, none, false);
         r_.fields["elements"] = w.elements;
         r_.parseable = !w.fatal || trailing_stop_;
         return;
