@@ -15,7 +15,12 @@ std::string run_per_file(const std::vector<std::string>& paths, const PerFile& p
   for (auto& p : ex.files)
     if (!pf.skip || !pf.skip(p)) todo.push_back(std::move(p));
   files::parallel_ordered<Record>(
-      todo.size(), pf.parallel, [&](std::size_t i) { return pf.job(todo[i]); },
+      todo.size(), pf.parallel,
+      [&](std::size_t i) {
+        Record r = pf.job(todo[i]);
+        sinks.prepare(r);  // format on this worker thread; the ordered output only writes
+        return r;
+      },
       [&](std::size_t, Record&& r) {
         tally.add(r);
         sinks.record(r);

@@ -189,20 +189,11 @@ void append_json(std::string& out, const json& j) {
 class JsonlSink : public Sink {
  public:
   explicit JsonlSink(std::FILE* out) : out_(out) {}
+  void prepare(Record& r) const override { r.rendered = render(r); }
   void record(const Record& r) override {
-    if (r.fields.contains("type") && r.fields.contains("checks")) {
-      put(r.fields);  // the producer already gave the record its type and check list: no copy
-    } else {
-      json obj = r.fields;
-      obj["type"] = r.type;
-      if (!obj.contains("checks")) {
-        json checks = json::array();
-        for (const Finding& f : r.findings) checks.push_back(f.check);
-        obj["checks"] = std::move(checks);
-      }
-      put(obj);
-    }
-    for (const Finding& f : r.findings) put(finding_json(f));
+    const std::string text = r.rendered.empty() ? render(r) : std::string();
+    const std::string& out = r.rendered.empty() ? text : r.rendered;
+    std::fwrite(out.data(), 1, out.size(), out_);
   }
   std::string end(const json& s) override {
     json o = s;
@@ -213,13 +204,34 @@ class JsonlSink : public Sink {
   }
 
  private:
-  void put(const json& j) {
-    line_.clear();
-    append_json(line_, j);
-    line_.push_back('\n');
-    std::fwrite(line_.data(), 1, line_.size(), out_);
+  // The record's line (with its "type" and check list), then one line per finding.
+  static std::string render(const Record& r) {
+    std::string out;
+    if (r.fields.contains("type") && r.fields.contains("checks")) {
+      append_json(out, r.fields);  // the producer already gave the record its type and check list: no copy
+    } else {
+      json obj = r.fields;
+      obj["type"] = r.type;
+      if (!obj.contains("checks")) {
+        json checks = json::array();
+        for (const Finding& f : r.findings) checks.push_back(f.check);
+        obj["checks"] = std::move(checks);
+      }
+      append_json(out, obj);
+    }
+    out.push_back('\n');
+    for (const Finding& f : r.findings) {
+      append_json(out, finding_json(f));
+      out.push_back('\n');
+    }
+    return out;
   }
-  std::string line_;
+  void put(const json& j) {
+    std::string line;
+    append_json(line, j);
+    line.push_back('\n');
+    std::fwrite(line.data(), 1, line.size(), out_);
+  }
   std::FILE* out_;
 };
 

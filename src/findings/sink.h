@@ -14,6 +14,9 @@ namespace dg {
 class Sink {
  public:
   virtual ~Sink() = default;
+  // Optional, thread-safe: formats the record ahead of time on the thread that produced it (into
+  // Record::rendered), so that record() in the ordered output thread only writes.
+  virtual void prepare(Record&) const {}
   virtual void record(const Record& r) = 0;
   // summary is a JSON object with "type":"summary"; sinks that write a file do so here.
   // Returns an empty string, or an error message (e.g. the SARIF file could not be written).
@@ -33,6 +36,9 @@ std::unique_ptr<Sink> make_sarif_sink(std::string path, std::string tool_version
 class MultiSink : public Sink {
  public:
   void add(std::unique_ptr<Sink> s) { sinks_.push_back(std::move(s)); }
+  void prepare(Record& r) const override {
+    for (const auto& s : sinks_) s->prepare(r);
+  }
   void record(const Record& r) override {
     for (auto& s : sinks_) s->record(r);
   }
