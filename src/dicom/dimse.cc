@@ -1,0 +1,125 @@
+#include "dicom/dimse.h"
+
+#include "dicom/tag.h"
+#include "dicom/walker.h"
+
+namespace dg::dicom::dimse {
+
+namespace {
+
+using Bytes = std::vector<std::uint8_t>;
+
+void le16(Bytes& b, std::uint16_t v) {
+  b.push_back(static_cast<std::uint8_t>(v));
+  b.push_back(static_cast<std::uint8_t>(v >> 8));
+}
+void le32(Bytes& b, std::uint32_t v) {
+  le16(b, static_cast<std::uint16_t>(v));
+  le16(b, static_cast<std::uint16_t>(v >> 16));
+}
+Bytes padded(const std::string& s, char pad) {
+  Bytes v(s.begin(), s.end());
+  if (v.size() & 1) v.push_back(static_cast<std::uint8_t>(pad));
+  return v;
+}
+// Element in implicit VR (command sets) or explicit VR little endian (identifiers); only short-form VRs here.
+void el(Bytes& b, Tag t, const char* vr, const Bytes& value, bool explicit_vr) {
+  le16(b, group(t));
+  le16(b, element(t));
+  if (explicit_vr) {
+    b.push_back(static_cast<std::uint8_t>(vr[0]));
+    b.push_back(static_cast<std::uint8_t>(vr[1]));
+    le16(b, static_cast<std::uint16_t>(value.size()));
+  } else {
+    le32(b, static_cast<std::uint32_t>(value.size()));
+  }
+  b.insert(b.end(), value.begin(), value.end());
+}
+Bytes us(std::uint16_t v) {
+  Bytes b;
+  le16(b, v);
+  return b;
+}
+
+// Command set: the elements in tag order, preceded by (0000,0000) Command Group Length.
+Bytes command(const std::string& sop_class, std::uint16_t field, std::uint16_t id, bool dataset,
+              const std::string& move_destination = {}) {
+  Bytes body;
+  el(body, tag(0, 0x0002), "UI", padded(sop_class, '\0'), false);
+  el(body, tag(0, 0x0100), "US", us(field), false);
+  el(body, tag(0, 0x0110), "US", us(id), false);
+  if (!move_destination.empty()) el(body, tag(0, 0x0600), "AE", padded(move_destination, ' '), false);
+  if (field != c_echo_rq) el(body, tag(0, 0x0700), "US", us(0), false);  // priority MEDIUM
+  el(body, tag(0, 0x0800), "US", us(dataset ? 0x0000 : 0x0101), false);
+  Bytes b;
+  Bytes len;
+  le32(len, static_cast<std::uint32_t>(body.size()));
+  el(b, tag(0, 0), "UL", len, false);
+  b.insert(b.end(), body.begin(), body.end());
+  return b;
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> echo_rq(std::uint16_t id) { return command(kVerification, c_echo_rq, id, false); }
+std::vector<std::uint8_t> find_rq(std::uint16_t id, const std::string& sop_class) {
+  return command(sop_class, c_find_rq, id, true);
+}
+std::vector<std::uint8_t> move_rq(std::uint16_t id, const std::string& sop_class, const std::string& dest) {
+  return command(sop_class, c_move_rq, id, true, dest);
+}
+
+std::vector<std::uint8_t> study_identifier(const std::string& patient_id, bool explicit_vr) {
+  Bytes b;
+  el(b, tag(0x0008, 0x0052), "CS", padded("STUDY", ' '), explicit_vr);
+  el(b, tag(0x0010, 0x0020), "LO", padded(patient_id, ' '), explicit_vr);
+  el(b, tag(0x0020, 0x000D), "UI", {}, explicit_vr);
+  return b;
+}
+
+std::vector<std::uint8_t> move_identifier(const std::string& study_uid, bool explicit_vr) {
+  Bytes b;
+  el(b, tag(0x0008, 0x0052), "CS", padded("STUDY", ' '), explicit_vr);
+  el(b, tag(0x0020, 0x000D), "UI", padded(study_uid, '\0'), explicit_vr);
+  return b;
+}
+
+namespace {
+struct CommandReader : Visitor {
+  Response& r;
+  explicit CommandReader(Response& out) : r(out) {}
+  void element(const Element& e, std::span<const std::uint8_t> v) override {
+    if (e.depth != 0 || v.size() != 2) return;
+    const std::uint16_t x = static_cast<std::uint16_t>(v[0] | v[1] << 8);
+    switch (e.tag) {
+      case tag(0, 0x0100): r.command_field = x; break;
+      case tag(0, 0x0120): r.responded_id = x; break;
+      case tag(0, 0x0800): r.has_dataset = x != 0x0101; break;
+      case tag(0, 0x0900): r.status = x; r.has_status = true; break;
+      default: break;
+    }
+  }
+};
+}  // namespace
+
+Response parse_response(std::span<const std::uint8_t> cs) {
+  Response r;
+  CommandReader reader(r);
+  Limits lim;
+  lim.max_depth = 4;
+  lim.max_elements = 256;
+  WalkResult w = walk(cs, 0, Encoding{false, false}, reader, lim);
+  if (w.fatal) r.error = std::string("command set: ") + problem_name(w.issues.back().problem);
+  else if (!r.has_status && (r.command_field & 0x8000)) r.error = "response without a Status (0000,0900)";
+  return r;
+}
+
+const char* status_category(std::uint16_t s) {
+  if (s == 0x0000) return "success";
+  if (s == 0xFF00 || s == 0xFF01) return "pending";
+  if (s == 0xFE00) return "cancel";
+  if (s == 0x0001 || (s & 0xF000) == 0xB000 || s == 0x0107 || s == 0x0116) return "warning";
+  return "failure";
+}
+
+}  // namespace dg::dicom::dimse

@@ -1,0 +1,49 @@
+// DIMSE command sets and query identifiers (PS3.7 section 9 and Annex E): what the scan probe sends, and a
+// bounded reading of what comes back. Command sets are always implicit VR little endian.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace dg::dicom::dimse {
+
+enum CommandField : std::uint16_t {
+  c_store_rq = 0x0001, c_store_rsp = 0x8001, c_get_rq = 0x0010, c_get_rsp = 0x8010, c_find_rq = 0x0020,
+  c_find_rsp = 0x8020, c_move_rq = 0x0021, c_move_rsp = 0x8021, c_echo_rq = 0x0030, c_echo_rsp = 0x8030,
+  c_cancel_rq = 0x0FFF
+};
+
+inline constexpr const char* kVerification = "1.2.840.10008.1.1";
+inline constexpr const char* kStudyRootFind = "1.2.840.10008.5.1.4.1.2.2.1";
+inline constexpr const char* kStudyRootMove = "1.2.840.10008.5.1.4.1.2.2.2";
+inline constexpr const char* kPatientRootFind = "1.2.840.10008.5.1.4.1.2.1.1";
+inline constexpr const char* kPatientRootMove = "1.2.840.10008.5.1.4.1.2.1.2";
+
+std::vector<std::uint8_t> echo_rq(std::uint16_t message_id);
+std::vector<std::uint8_t> find_rq(std::uint16_t message_id, const std::string& sop_class);
+std::vector<std::uint8_t> move_rq(std::uint16_t message_id, const std::string& sop_class,
+                                  const std::string& destination_ae);
+
+// A STUDY-level identifier: Query/Retrieve Level, Patient ID (the value given: a random, never-existing ID proves
+// a query is answered without matching anyone) and an empty Study Instance UID to return.
+std::vector<std::uint8_t> study_identifier(const std::string& patient_id, bool explicit_vr);
+// A STUDY-level C-MOVE identifier naming one Study Instance UID.
+std::vector<std::uint8_t> move_identifier(const std::string& study_uid, bool explicit_vr);
+
+struct Response {
+  std::uint16_t command_field = 0;
+  std::uint16_t responded_id = 0;   // (0000,0120)
+  std::uint16_t status = 0xFFFF;    // (0000,0900)
+  bool has_status = false;
+  bool has_dataset = false;         // (0000,0800) != 0x0101
+  std::string error;                // empty when the command set walked cleanly
+};
+// Reads a command set with the bounded walker; never throws.
+Response parse_response(std::span<const std::uint8_t> command_set);
+
+// "success", "pending", "cancel", "warning" or "failure" (PS3.7 Annex C).
+const char* status_category(std::uint16_t status);
+
+}  // namespace dg::dicom::dimse

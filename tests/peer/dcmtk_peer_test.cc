@@ -1,0 +1,196 @@
+// The PDU and DIMSE codec against a real DCMTK storescp on a loopback port: association, presentation context
+// results, C-ECHO, release. Only 127.0.0.1 is contacted.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "dicom/dimse.h"
+#include "dicom/pdu.h"
+
+extern char** environ;
+
+using namespace dg::dicom;
+
+namespace {
+
+int free_port() {
+  int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(s);
+  return ntohs(a.sin_port);
+}
+
+int connect_loopback(int port) {
+  int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(s);
+    return -1;
+  }
+  int one = 1;
+  ::setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  timeval tv{10, 0};  // a hung peer fails the test instead of hanging it
+  ::setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return s;
+}
+
+std::string hex(std::span<const std::uint8_t> b) {
+  std::string out;
+  char buf[4];
+  for (std::uint8_t c : b) {
+    std::snprintf(buf, sizeof buf, "%02x ", c);
+    out += buf;
+  }
+  return out;
+}
+
+bool send_all(int s, const std::vector<std::uint8_t>& b) {
+  return ::send(s, b.data(), b.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(b.size());
+}
+
+bool recv_exact(int s, std::uint8_t* p, std::size_t n) {
+  while (n) {
+    ssize_t r = ::recv(s, p, n, 0);
+    if (r <= 0) return false;
+    p += r;
+    n -= static_cast<std::size_t>(r);
+  }
+  return true;
+}
+
+std::vector<std::uint8_t> read_pdu(int s) {
+  std::vector<std::uint8_t> b(6);
+  if (!recv_exact(s, b.data(), 6)) return {};
+  std::string err;
+  auto total = pdu::total_length(b, err);
+  if (!total) return {};
+  b.resize(*total);
+  if (!recv_exact(s, b.data() + 6, *total - 6)) return {};
+  return b;
+}
+
+class StoreScp : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    port_ = free_port();
+    dir_ = ::testing::TempDir() + "/storescp-" + std::to_string(port_);
+    std::string mk = "mkdir -p '" + dir_ + "'";
+    ASSERT_EQ(std::system(mk.c_str()), 0);
+    std::string port = std::to_string(port_);
+    std::vector<std::string> args = {"storescp", "--aetitle", "STORESCP", "--output-directory", dir_, port};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ASSERT_EQ(::posix_spawnp(&pid_, "storescp", nullptr, nullptr, argv.data(), environ), 0)
+        << "storescp (DCMTK) must be installed: scripts/setup-debian.sh";
+    // Wait until it listens: a bounded number of tries, not a time limit on the test.
+    for (int i = 0; i < 200; ++i) {
+      int s = connect_loopback(port_);
+      if (s >= 0) {
+        ::close(s);
+        return;
+      }
+      ::usleep(25'000);
+    }
+    FAIL() << "storescp did not start listening on 127.0.0.1:" << port_;
+  }
+  void TearDown() override {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    std::string rm = "rm -rf '" + dir_ + "'";
+    (void)std::system(rm.c_str());
+  }
+  pdu::AssociateRq request(std::vector<pdu::ContextRq> contexts, std::string called = "STORESCP") {
+    return pdu::AssociateRq{called, "DICOMGUARD", std::move(contexts), 16384, "1.2.826.0.1.3680043.10.1411",
+                            "DICOMGUARD_010"};
+  }
+  int port_ = 0;
+  pid_t pid_ = -1;
+  std::string dir_;
+};
+
+}  // namespace
+
+TEST_F(StoreScp, AssociatesEchoesAndReleases) {
+  int s = connect_loopback(port_);
+  ASSERT_GE(s, 0);
+  ASSERT_TRUE(send_all(s, pdu::encode(request({{1, dimse::kVerification, {"1.2.840.10008.1.2"}}}))));
+  auto reply = pdu::parse(read_pdu(s));
+  ASSERT_TRUE(reply.error.empty()) << reply.error;
+  ASSERT_EQ(reply.type, 2) << pdu::type_name(reply.type);
+  ASSERT_TRUE(reply.ac);
+  ASSERT_EQ(reply.ac->contexts.size(), 1u);
+  EXPECT_EQ(reply.ac->contexts[0].result, 0);
+  EXPECT_EQ(reply.ac->contexts[0].transfer_syntax, "1.2.840.10008.1.2");
+  EXPECT_EQ(reply.ac->implementation_uid.rfind("1.2.276.0.7230010.3", 0), 0u) << reply.ac->implementation_uid;
+  EXPECT_EQ(reply.ac->implementation_version.rfind("OFFIS_DCMTK_", 0), 0u) << reply.ac->implementation_version;
+
+  ASSERT_TRUE(send_all(s, pdu::encode_pdata(1, true, true, dimse::echo_rq(42))));
+  auto rsp = pdu::parse(read_pdu(s));
+  ASSERT_TRUE(rsp.error.empty()) << rsp.error;
+  ASSERT_EQ(rsp.pdvs.size(), 1u);
+  EXPECT_TRUE(rsp.pdvs[0].command);
+  auto r = dimse::parse_response(rsp.pdvs[0].data);
+  EXPECT_TRUE(r.error.empty()) << r.error << ": " << hex(rsp.pdvs[0].data);
+  EXPECT_EQ(r.command_field, dimse::c_echo_rsp);
+  EXPECT_EQ(r.responded_id, 42);
+  EXPECT_EQ(r.status, 0x0000);
+  EXPECT_STREQ(dimse::status_category(r.status), "success");
+
+  ASSERT_TRUE(send_all(s, pdu::encode_release_rq()));
+  auto rp = pdu::parse(read_pdu(s));
+  EXPECT_EQ(rp.type, 6) << pdu::type_name(rp.type);
+  ::close(s);
+}
+
+TEST_F(StoreScp, UnsupportedAbstractSyntaxIsRefusedPerContext) {
+  int s = connect_loopback(port_);
+  ASSERT_GE(s, 0);
+  ASSERT_TRUE(send_all(s, pdu::encode(request({{1, dimse::kVerification, {"1.2.840.10008.1.2"}},
+                                                {3, dimse::kStudyRootFind, {"1.2.840.10008.1.2"}}}))));
+  auto reply = pdu::parse(read_pdu(s));
+  ASSERT_TRUE(reply.ac) << reply.error;
+  ASSERT_EQ(reply.ac->contexts.size(), 2u);
+  EXPECT_EQ(reply.ac->contexts[0].result, 0);
+  EXPECT_EQ(reply.ac->contexts[1].id, 3);
+  EXPECT_EQ(reply.ac->contexts[1].result, 3);  // abstract syntax not supported: storescp answers no queries
+  ASSERT_TRUE(send_all(s, pdu::encode_release_rq()));
+  EXPECT_EQ(pdu::parse(read_pdu(s)).type, 6);
+  ::close(s);
+}
+
+TEST_F(StoreScp, NonDicomBytesGetAnAbortOrAClosedConnection) {
+  // What a scanner sees when it speaks the wrong protocol: DCMTK answers an unrecognised PDU type by closing the
+  // connection (it logs "Unrecognized PDU type"); an A-ABORT would be acceptable too, anything else is not.
+  int s = connect_loopback(port_);
+  ASSERT_GE(s, 0);
+  std::vector<std::uint8_t> http = {'G', 'E', 'T', ' ', '/', ' ', 'H', 'T', 'T', 'P', '/', '1', '.', '0', '\r', '\n', '\r', '\n'};
+  ASSERT_TRUE(send_all(s, http));
+  std::uint8_t first[6];
+  const bool got = recv_exact(s, first, sizeof first);
+  if (got) EXPECT_EQ(first[0], 7) << "expected an A-ABORT, got PDU type " << int(first[0]);
+  ::close(s);
+}
