@@ -641,7 +641,31 @@ FileReport analyze_file(const std::string& path, const AnalyzeOptions& opt) {
     r.error = err;
     return r;
   }
-  return analyze_impl(mf.bytes(), path, opt, &mf);
+  if (!mf.mapped()) return analyze_impl(mf.bytes(), path, opt, &mf);
+  // A mapped file truncated by another process while we read it raises SIGBUS: turn that into an error verdict.
+  struct Job {
+    const MappedFile& mf;
+    const std::string& path;
+    const AnalyzeOptions& opt;
+    FileReport result;
+  };
+  auto* job = new Job{mf, path, opt, {}};
+  const bool ok = run_guarded_against_sigbus(
+      [](void* p) {
+        auto* j = static_cast<Job*>(p);
+        j->result = analyze_impl(j->mf.bytes(), j->path, j->opt, &j->mf);
+      },
+      job);
+  if (!ok) {
+    // `job` is abandoned, not deleted: the interrupted analysis may have left it half-assigned.
+    FileReport r;
+    r.verdict = Verdict::error;
+    r.error = "the file shrank while it was being read (changed by another program?)";
+    return r;
+  }
+  FileReport r = std::move(job->result);
+  delete job;
+  return r;
 }
 
 Record to_record(const std::string& path, FileReport&& r) {

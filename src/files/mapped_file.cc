@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,6 +11,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <mutex>
 
 namespace dg::files {
 
@@ -21,6 +24,38 @@ struct Fd {
 };
 std::string err(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
 }  // namespace
+
+namespace {
+thread_local sigjmp_buf* t_jump = nullptr;
+struct sigaction g_previous_bus {};
+
+void on_sigbus(int sig, siginfo_t*, void*) {
+  if (t_jump) siglongjmp(*t_jump, 1);
+  ::sigaction(SIGBUS, &g_previous_bus, nullptr);  // not ours: behave as before we were installed
+  ::raise(sig);
+}
+}  // namespace
+
+bool run_guarded_against_sigbus(void (*fn)(void*), void* arg) {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction sa {};
+    sa.sa_sigaction = on_sigbus;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGBUS, &sa, &g_previous_bus);
+  });
+  sigjmp_buf env;
+  sigjmp_buf* const outer = t_jump;
+  if (sigsetjmp(env, 1) != 0) {
+    t_jump = outer;
+    return false;
+  }
+  t_jump = &env;
+  fn(arg);
+  t_jump = outer;
+  return true;
+}
 
 MappedFile::~MappedFile() {
   if (map_) ::munmap(map_, size_);

@@ -21,11 +21,17 @@ class MappedFile {
   std::span<const std::uint8_t> bytes() const { return {data_, size_}; }
   // Tells the kernel the caller is done with [offset, offset+len): mapped pages may be dropped.
   void release(std::uint64_t offset, std::uint64_t len) const;
+  bool mapped() const { return map_ != nullptr; }
 
  private:
   const std::uint8_t* data_ = nullptr;
   std::size_t size_ = 0;
   void* map_ = nullptr;
 };
+
+// Runs fn on this thread so that a SIGBUS (reading a mapped file that another process truncated meanwhile)
+// returns false instead of killing the process. fn's allocations are not freed when that happens: the caller
+// keeps its result on the heap and abandons it (rare, bounded by one file's analysis).
+bool run_guarded_against_sigbus(void (*fn)(void*), void* arg);
 
 }  // namespace dg::files
