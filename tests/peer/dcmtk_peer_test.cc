@@ -194,3 +194,130 @@ TEST_F(StoreScp, NonDicomBytesGetAnAbortOrAClosedConnection) {
   if (got) EXPECT_EQ(first[0], 7) << "expected an A-ABORT, got PDU type " << int(first[0]);
   ::close(s);
 }
+
+namespace {
+
+// DCMTK's dcmqrscp with an empty database that answers any calling AE on called AE "COMMON".
+class QrScp : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    port_ = free_port();
+    dir_ = ::testing::TempDir() + "/dcmqrscp-" + std::to_string(port_);
+    std::string mk = "mkdir -p '" + dir_ + "/db'";
+    ASSERT_EQ(std::system(mk.c_str()), 0);
+    const std::string cfg = dir_ + "/dcmqrscp.cfg";
+    std::FILE* f = std::fopen(cfg.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fprintf(f,
+                 "NetworkTCPPort = %d\nMaxPDUSize = 16384\nMaxAssociations = 4\n"
+                 "HostTable BEGIN\nHostTable END\nVendorTable BEGIN\nVendorTable END\n"
+                 "AETable BEGIN\nCOMMON %s/db RW (10, 64mb) ANY\nAETable END\n",
+                 port_, dir_.c_str());
+    std::fclose(f);
+    std::vector<std::string> args = {"dcmqrscp", "-c", cfg};  // default (forking) mode: --single-process crashes
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ASSERT_EQ(::posix_spawnp(&pid_, "dcmqrscp", nullptr, nullptr, argv.data(), environ), 0);
+    for (int i = 0; i < 200; ++i) {
+      int s = connect_loopback(port_);
+      if (s >= 0) {
+        ::close(s);
+        return;
+      }
+      ::usleep(25'000);
+    }
+    FAIL() << "dcmqrscp did not start listening on 127.0.0.1:" << port_;
+  }
+  void TearDown() override {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    std::string rm = "rm -rf '" + dir_ + "'";
+    (void)std::system(rm.c_str());
+  }
+  // Associates with one context for `abstract_syntax` (implicit VR LE); returns the socket or -1.
+  int associate(const std::string& abstract_syntax, const std::string& called = "COMMON") {
+    int s = connect_loopback(port_);
+    if (s < 0) return -1;
+    pdu::AssociateRq rq{called, "DICOMGUARD", {{1, abstract_syntax, {"1.2.840.10008.1.2"}}}, 16384,
+                        "1.2.826.0.1.3680043.10.1411", "DICOMGUARD_010"};
+    send_all(s, pdu::encode(rq));
+    last_ = pdu::parse(read_pdu(s));
+    return s;
+  }
+  // Sends a command and its identifier, returns the final (non-pending) response and how many were pending.
+  dimse::Response exchange(int s, const std::vector<std::uint8_t>& cmd, const std::vector<std::uint8_t>& ident,
+                           int& pending) {
+    send_all(s, pdu::encode_pdata(1, true, true, cmd));
+    send_all(s, pdu::encode_pdata(1, false, true, ident));
+    pending = 0;
+    for (int guard = 0; guard < 1000; ++guard) {
+      auto p = pdu::parse(read_pdu(s));
+      if (!p.error.empty() || p.pdvs.empty()) return dimse::Response{0, 0, 0xFFFF, false, false, p.error};
+      for (const auto& pdv : p.pdvs) {
+        if (!pdv.command) continue;  // a pending match's identifier: only counted, never kept
+        auto r = dimse::parse_response(pdv.data);
+        if (std::string(dimse::status_category(r.status)) == "pending") {
+          ++pending;
+          continue;
+        }
+        return r;
+      }
+    }
+    return dimse::Response{0, 0, 0xFFFF, false, false, "too many responses"};
+  }
+  int port_ = 0;
+  pid_t pid_ = -1;
+  std::string dir_;
+  pdu::Parsed last_;
+};
+
+}  // namespace
+
+TEST_F(QrScp, ZeroMatchStudyQueryProvesQueriesAreOpen) {
+  int s = associate(dimse::kStudyRootFind);
+  ASSERT_GE(s, 0);
+  ASSERT_TRUE(last_.ac) << last_.error << " " << pdu::type_name(last_.type);
+  ASSERT_EQ(last_.ac->contexts.at(0).result, 0);
+  int pending = -1;
+  auto r = exchange(s, dimse::find_rq(1, dimse::kStudyRootFind),
+                    dimse::study_identifier("DG-NEVER-EXISTS-7f3a9c", false), pending);
+  EXPECT_TRUE(r.error.empty()) << r.error;
+  EXPECT_EQ(r.command_field, dimse::c_find_rsp);
+  EXPECT_EQ(r.status, 0x0000);  // success ...
+  EXPECT_EQ(pending, 0);        // ... with zero matches: no patient data came back
+  send_all(s, pdu::encode_release_rq());
+  EXPECT_EQ(pdu::parse(read_pdu(s)).type, 6);
+  ::close(s);
+}
+
+TEST_F(QrScp, MoveOfANeverExistingStudyIsAnsweredWithoutSubOperations) {
+  // dcmqrscp 3.6.7 matches first and looks up the destination only for sub-operations: a random study UID gives
+  // a final success with zero sub-operations, whatever the destination. That answer alone proves C-MOVE is open
+  // to this caller; a server that checks the destination first answers 0xA801 instead (both count as answered).
+  int s = associate(dimse::kStudyRootMove);
+  ASSERT_GE(s, 0);
+  ASSERT_TRUE(last_.ac) << last_.error;
+  ASSERT_EQ(last_.ac->contexts.at(0).result, 0);
+  int pending = -1;
+  auto r = exchange(s, dimse::move_rq(3, dimse::kStudyRootMove, "DGNOSUCHAE"),
+                    dimse::move_identifier("2.25.123456789012345678901234567890", false), pending);
+  EXPECT_TRUE(r.error.empty()) << r.error;
+  EXPECT_EQ(r.command_field, dimse::c_move_rsp);
+  EXPECT_EQ(r.status, 0x0000) << std::hex << r.status;
+  EXPECT_EQ(pending, 0);
+  send_all(s, pdu::encode_release_rq());
+  EXPECT_EQ(pdu::parse(read_pdu(s)).type, 6);
+  ::close(s);
+}
+
+TEST_F(QrScp, UnknownCalledAeIsRejectedWithADecodedReason) {
+  int s = associate(dimse::kVerification, "NOT-COMMON");
+  ASSERT_GE(s, 0);
+  ASSERT_TRUE(last_.rj) << pdu::type_name(last_.type) << " " << last_.error;
+  EXPECT_EQ(last_.rj->source, 1);
+  EXPECT_STREQ(pdu::rj_reason_name(last_.rj->source, last_.rj->reason), "called-AE-title-not-recognized");
+  ::close(s);
+}
