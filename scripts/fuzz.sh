@@ -20,6 +20,14 @@ for fuzzer in "$build"/fuzz_*; do
     find "$seeds" -type f -size -64k -exec cp -t "$corpus" {} + 2>/dev/null || true
   fi
   log="$work/$name.log"
+  # Inputs that once crashed a target are replayed first, every run.
+  regressions="$root/fuzz/regressions/$name"
+  if [[ -d "$regressions" ]]; then
+    if ! "$fuzzer" "$regressions"/* >"$work/$name-regressions.log" 2>&1; then
+      echo "fuzz: $name FAILED on a kept regression input:"; tail -40 "$work/$name-regressions.log"; status=1; continue
+    fi
+    echo "fuzz: $name: $(ls "$regressions" | wc -l) regression inputs pass"
+  fi
   echo "fuzz: $name for ${seconds}s"
   set +e
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \

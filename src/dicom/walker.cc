@@ -51,7 +51,7 @@ enum class Kind : std::uint8_t { dataset, item, sequence, fragments };
 struct Frame {
   Kind kind;
   bool defined;
-  std::uint64_t end;  // relative to data; meaningful when defined
+  std::uint64_t end;  // relative to data: the frame's own end when defined, else the nearest defined ancestor's end
   Encoding enc;
   Tag seq_tag;        // enclosing sequence tag (for items, sequences, fragments)
   Tag last_tag = 0;
@@ -125,15 +125,20 @@ class Walker {
 
   void step() {
     Frame& f = stack_.back();
-    const std::uint64_t lim = f.defined ? f.end : d_.size();
+    // Every frame carries a bound (its own end, or for an undefined-length frame the end of the nearest
+    // defined-length container, or of the data); nothing inside a frame may read past it.
+    const std::uint64_t lim = f.end;
     if (pos_ == lim) {
       if (f.defined) {
         pop();
         return;
       }
-      // Reached the end of data inside an undefined-length sequence or item: its delimiter is missing.
-      issue(Problem::delimiter_imbalance, f.seq_tag, pos_, "end of data inside an undefined-length sequence or item");
-      while (!stack_.empty()) pop();
+      // Reached the end of data, or of an enclosing defined-length element, inside an undefined-length sequence
+      // or item: its delimiter is missing. Close the undefined frames up to the container that ends here.
+      issue(Problem::delimiter_imbalance, f.seq_tag, pos_,
+            lim == d_.size() ? "end of data inside an undefined-length sequence or item"
+                             : "an undefined-length sequence or item runs to the end of its defined-length container");
+      while (!stack_.empty() && !stack_.back().defined) pop();
       return;
     }
     if (lim - pos_ < 8) {
@@ -165,7 +170,7 @@ class Walker {
         }
         pos_ += 8;
         count(t, at);
-        push(Frame{Kind::item, false, 0, f.enc, f.seq_tag}, t, at);
+        push(Frame{Kind::item, false, f.end, f.enc, f.seq_tag}, t, at);
         return;
       }
       if (len > lim - at - 8) {
@@ -295,7 +300,7 @@ class Walker {
         Encoding inner = (v == kUN && f.enc.explicit_vr) ? Encoding{false, false} : f.enc;
         pos_ += hdr;
         v_.sequence(e);
-        push(Frame{Kind::sequence, false, 0, inner, t}, t, at);
+        push(Frame{Kind::sequence, false, f.end, inner, t}, t, at);
         return;
       }
       if ((t == kPixelData || t == kFloatPixelData || t == kDoubleFloatPixelData) &&
@@ -303,7 +308,7 @@ class Walker {
         pos_ += hdr;
         if (top) r_.has_pixel_data = true;
         v_.sequence(e);
-        push(Frame{Kind::fragments, false, 0, f.enc, t}, t, at);
+        push(Frame{Kind::fragments, false, f.end, f.enc, t}, t, at);
         return;
       }
       char name[3];

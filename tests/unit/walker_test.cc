@@ -219,3 +219,35 @@ TEST(Walker, ElementCountIsCapped) {
   ASSERT_TRUE(w.fatal);
   EXPECT_EQ(w.issues.back().problem, Problem::too_many_elements);
 }
+
+// An undefined-length item inside a defined-length sequence is bounded by the sequence: its content may not run
+// past the sequence's end (found by fuzz_pdu: the walker read past the buffer).
+TEST(Walker, UndefinedItemIsBoundedByItsDefinedSequence) {
+  Bytes content = el(0x8, 0x100, "SH", str("CODE"));
+  Bytes body = item(content, true);  // undefined-length item with its delimiter
+  // The sequence's length covers the item header and half of the element: the element header crosses the end.
+  Bytes cut(body.begin(), body.begin() + 8 + 6);
+  Bytes d = el(0x8, 0x1115, "SQ", cut, false, static_cast<std::uint32_t>(cut.size()));
+  append(d, el(0x10, 0x10, "PN", str("A^B")));  // bytes after the sequence must not complete the cut element
+  Rec r;
+  auto w = run(d, {}, &r);
+  ASSERT_TRUE(w.fatal);
+  EXPECT_EQ(w.issues.back().problem, Problem::truncated_header);
+  EXPECT_TRUE(r.els.empty());
+}
+
+TEST(Walker, UndefinedItemEndingWithItsDefinedSequenceIsClosedThere) {
+  Bytes content = el(0x8, 0x100, "SH", str("CODE"));
+  Bytes it = item(content, true);
+  Bytes no_delim(it.begin(), it.end() - 8);  // the item delimiter is missing
+  Bytes d = el(0x8, 0x1115, "SQ", no_delim, false, static_cast<std::uint32_t>(no_delim.size()));
+  append(d, el(0x10, 0x10, "PN", str("A^B")));
+  Rec r;
+  auto w = run(d, {}, &r);
+  EXPECT_FALSE(w.fatal);
+  EXPECT_EQ(problems(w), std::vector<Problem>{Problem::delimiter_imbalance});
+  ASSERT_EQ(r.els.size(), 2u);
+  EXPECT_EQ(r.els[0].depth, 1);
+  EXPECT_EQ(r.els[1].tag, tag(0x10, 0x10));
+  EXPECT_EQ(r.els[1].depth, 0);
+}
