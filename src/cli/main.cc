@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <exception>
 #include <map>
+#include <string>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/output.h"
@@ -27,6 +29,7 @@ int main(int argc, char** argv) {
     dg::cli::Action a = add(app);
     actions[app.get_subcommands({})[before]] = std::move(a);
   };
+  reg(dg::cli::add_scan);
   reg(dg::cli::add_files);
   reg(dg::cli::add_sanitize);
   reg(dg::cli::add_checks);
@@ -34,8 +37,11 @@ int main(int argc, char** argv) {
     std::fputs(app.help().c_str(), stderr);
     return dg::cli::kExitError;
   }
+  // nmap's and masscan's '-iL FILE' (CLI11 has no two-letter short options).
+  std::vector<std::string> args;
+  for (int i = argc - 1; i >= 1; --i) args.push_back(std::string(argv[i]) == "-iL" ? "--input-list" : argv[i]);
   try {
-    app.parse(argc, argv);
+    app.parse(args);
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : dg::cli::kExitError;

@@ -69,6 +69,10 @@ std::vector<std::uint8_t> move_rq(std::uint16_t id, const std::string& sop_class
   return command(sop_class, c_move_rq, id, true, dest);
 }
 
+std::vector<std::uint8_t> get_rq(std::uint16_t id, const std::string& sop_class) {
+  return command(sop_class, c_get_rq, id, true);
+}
+
 std::vector<std::uint8_t> study_identifier(const std::string& patient_id, bool explicit_vr) {
   Bytes b;
   el(b, tag(0x0008, 0x0052), "CS", padded("STUDY", ' '), explicit_vr);
@@ -77,10 +81,19 @@ std::vector<std::uint8_t> study_identifier(const std::string& patient_id, bool e
   return b;
 }
 
-std::vector<std::uint8_t> move_identifier(const std::string& study_uid, bool explicit_vr) {
+std::vector<std::uint8_t> move_identifier(const std::string& study_uid, bool explicit_vr,
+                                          const std::string& patient_id) {
   Bytes b;
   el(b, tag(0x0008, 0x0052), "CS", padded("STUDY", ' '), explicit_vr);
+  if (!patient_id.empty()) el(b, tag(0x0010, 0x0020), "LO", padded(patient_id, ' '), explicit_vr);
   el(b, tag(0x0020, 0x000D), "UI", padded(study_uid, '\0'), explicit_vr);
+  return b;
+}
+
+std::vector<std::uint8_t> universal_study_identifier(bool explicit_vr) {
+  Bytes b;
+  el(b, tag(0x0008, 0x0052), "CS", padded("STUDY", ' '), explicit_vr);
+  el(b, tag(0x0020, 0x000D), "UI", {}, explicit_vr);
   return b;
 }
 
@@ -96,6 +109,10 @@ struct CommandReader : Visitor {
       case tag(0, 0x0120): r.responded_id = x; break;
       case tag(0, 0x0800): r.has_dataset = x != 0x0101; break;
       case tag(0, 0x0900): r.status = x; r.has_status = true; break;
+      case tag(0, 0x1020): r.remaining = x; break;
+      case tag(0, 0x1021): r.completed = x; break;
+      case tag(0, 0x1022): r.failed = x; break;
+      case tag(0, 0x1023): r.warning = x; break;
       default: break;
     }
   }

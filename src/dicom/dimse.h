@@ -20,17 +20,27 @@ inline constexpr const char* kStudyRootFind = "1.2.840.10008.5.1.4.1.2.2.1";
 inline constexpr const char* kStudyRootMove = "1.2.840.10008.5.1.4.1.2.2.2";
 inline constexpr const char* kPatientRootFind = "1.2.840.10008.5.1.4.1.2.1.1";
 inline constexpr const char* kPatientRootMove = "1.2.840.10008.5.1.4.1.2.1.2";
+inline constexpr const char* kPatientRootGet = "1.2.840.10008.5.1.4.1.2.1.3";
+inline constexpr const char* kStudyRootGet = "1.2.840.10008.5.1.4.1.2.2.3";
+inline constexpr const char* kWorklistFind = "1.2.840.10008.5.1.4.31";
+inline constexpr const char* kStorageCommitment = "1.2.840.10008.1.20.1";
+inline constexpr const char* kMpps = "1.2.840.10008.3.1.2.3.3";
 
 std::vector<std::uint8_t> echo_rq(std::uint16_t message_id);
 std::vector<std::uint8_t> find_rq(std::uint16_t message_id, const std::string& sop_class);
 std::vector<std::uint8_t> move_rq(std::uint16_t message_id, const std::string& sop_class,
                                   const std::string& destination_ae);
+std::vector<std::uint8_t> get_rq(std::uint16_t message_id, const std::string& sop_class);
 
 // A STUDY-level identifier: Query/Retrieve Level, Patient ID (the value given: a random, never-existing ID proves
 // a query is answered without matching anyone) and an empty Study Instance UID to return.
 std::vector<std::uint8_t> study_identifier(const std::string& patient_id, bool explicit_vr);
-// A STUDY-level C-MOVE identifier naming one Study Instance UID.
-std::vector<std::uint8_t> move_identifier(const std::string& study_uid, bool explicit_vr);
+// A STUDY-level C-MOVE/C-GET identifier naming one Study Instance UID (and a Patient ID when not empty: the
+// Patient Root model needs it at STUDY level).
+std::vector<std::uint8_t> move_identifier(const std::string& study_uid, bool explicit_vr,
+                                          const std::string& patient_id = {});
+// A universal STUDY-level identifier (every study matches): for --count-records, which counts answers only.
+std::vector<std::uint8_t> universal_study_identifier(bool explicit_vr);
 
 struct Response {
   std::uint16_t command_field = 0;
@@ -38,6 +48,8 @@ struct Response {
   std::uint16_t status = 0xFFFF;    // (0000,0900)
   bool has_status = false;
   bool has_dataset = false;         // (0000,0800) != 0x0101
+  // C-MOVE/C-GET sub-operation counts (0000,1020..1023); -1 when absent.
+  int remaining = -1, completed = -1, failed = -1, warning = -1;
   std::string error;                // empty when the command set walked cleanly
 };
 // Reads a command set with the bounded walker; never throws.

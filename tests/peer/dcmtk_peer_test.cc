@@ -191,7 +191,9 @@ TEST_F(StoreScp, NonDicomBytesGetAnAbortOrAClosedConnection) {
   ASSERT_TRUE(send_all(s, http));
   std::uint8_t first[6];
   const bool got = recv_exact(s, first, sizeof first);
-  if (got) EXPECT_EQ(first[0], 7) << "expected an A-ABORT, got PDU type " << int(first[0]);
+  if (got) {
+    EXPECT_EQ(first[0], 7) << "expected an A-ABORT, got PDU type " << int(first[0]);
+  }
   ::close(s);
 }
 
@@ -255,7 +257,11 @@ class QrScp : public ::testing::Test {
     pending = 0;
     for (int guard = 0; guard < 1000; ++guard) {
       auto p = pdu::parse(read_pdu(s));
-      if (!p.error.empty() || p.pdvs.empty()) return dimse::Response{0, 0, 0xFFFF, false, false, p.error};
+      if (!p.error.empty() || p.pdvs.empty()) {
+        dimse::Response bad;
+        bad.error = p.error.empty() ? "no PDV" : p.error;
+        return bad;
+      }
       for (const auto& pdv : p.pdvs) {
         if (!pdv.command) continue;  // a pending match's identifier: only counted, never kept
         auto r = dimse::parse_response(pdv.data);
@@ -266,7 +272,9 @@ class QrScp : public ::testing::Test {
         return r;
       }
     }
-    return dimse::Response{0, 0, 0xFFFF, false, false, "too many responses"};
+    dimse::Response bad;
+    bad.error = "too many responses";
+    return bad;
   }
   int port_ = 0;
   pid_t pid_ = -1;

@@ -1,0 +1,179 @@
+// dicomguard scan TARGET...: find exposed DICOM services and prove what they let a stranger do.
+#include <unistd.h>
+
+#include <chrono>
+#include <map>
+#include <cstdio>
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "cli/output.h"
+#include "cli/summary.h"
+#include "scan/dimse_probe.h"
+#include "scan/engine.h"
+#include "scan/service.h"
+#include "scan/targets.h"
+
+namespace dg::cli {
+
+namespace {
+struct ScanFlags {
+  std::vector<std::string> targets;
+  std::vector<std::string> lists;
+  std::string ports = scan::kDefaultPorts;
+  std::vector<std::string> exclude;
+  bool discover = false;
+  double rate = 0;
+  std::size_t max_inflight = 1024;
+  int per_host = 2;
+  double timeout = 5;
+  bool no_tls = false;
+  bool tls_first = false;
+  std::vector<std::string> called_aes;
+  bool count_records = false;
+  std::string fail_on = "medium";
+  std::string tls_cert, tls_key;
+  std::uint64_t seed = 0;
+  OutputFlags out;
+};
+}  // namespace
+
+Action add_scan(CLI::App& app) {
+  auto* sub = app.add_subcommand("scan", "Find DICOM services and prove, without touching patient data, what they let "
+                                         "a stranger do");
+  auto f = std::make_shared<ScanFlags>();
+  sub->add_option("TARGET", f->targets,
+                  "Host names, addresses, CIDR blocks (10.0.0.0/24), ranges (10.0.0.1-20), addr:port, [v6]:port");
+  sub->add_option("--input-list", f->lists,
+                  "Read targets from a file ('-iL FILE' also works): one per line, or masscan -oL/-oG or zmap "
+                  "output");
+  sub->add_option("-p,--ports", f->ports, fmt::format("Ports and ranges (default: {})", scan::kDefaultPorts));
+  sub->add_option("--exclude", f->exclude, "Addresses, ranges or CIDR blocks never to contact (comma-separated)");
+  sub->add_flag("--discover", f->discover,
+                "Discovery only: one association per service (random AE titles, all service classes), classify, "
+                "release");
+  sub->add_option("--rate", f->rate, "New connections per second across the scan (default: unlimited)")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--max-inflight", f->max_inflight, "Services probed at once (default: 1024)")
+      ->check(CLI::Range(1, 1 << 20));
+  sub->add_option("--per-host", f->per_host, "Concurrent connections to one address (default: 2)")
+      ->check(CLI::Range(1, 64));
+  sub->add_option("--timeout", f->timeout, "Seconds per step: connect, TLS handshake, each reply (default: 5)")
+      ->check(CLI::Range(0.05, 600.0));
+  sub->add_flag("--no-tls", f->no_tls, "Never retry inside TLS");
+  sub->add_flag("--tls", f->tls_first, "Start every connection with TLS (for ports known to be DICOM-TLS)");
+  sub->add_option("--tls-cert", f->tls_cert, "Client certificate (PEM) for TLS connections");
+  sub->add_option("--tls-key", f->tls_key, "Private key (PEM) of --tls-cert (default: the same file)");
+  sub->add_option("--called-ae", f->called_aes,
+                  "AE titles to try when a random one is refused, before the built-in defaults (repeatable)");
+  sub->add_flag("--count-records", f->count_records,
+                "Opt-in: count the studies a universal STUDY-level C-FIND returns (the number only)");
+  sub->add_option("--fail-on", f->fail_on, "Exit 1 when a finding has at least this severity (default: medium)")
+      ->check(CLI::IsMember({"info", "low", "medium", "high", "critical"}));
+  sub->add_option("--seed", f->seed, "Seed for random AE titles and identifiers (default: random)")
+      ->group("");  // for reproducing a run; hidden
+  f->out.add_to(*sub);
+  sub->footer("Only services that answer DICOM are reported; refused, silent and non-DICOM ports are counted in "
+              "the summary. Every association is released. Nothing is stored and no patient data is read.\n"
+              "Exposure ladder: reachable < identified < ae-open < query-open < retrieve-open < write-open.");
+
+  return [f]() {
+    scan::TargetSet targets;
+    std::string err;
+    auto ports = scan::parse_ports(f->ports, err);
+    if (ports.empty()) {
+      std::fprintf(stderr, "dicomguard scan: --ports: %s\n", err.c_str());
+      return kExitError;
+    }
+    targets.set_ports(ports);
+    for (const auto& t : f->targets)
+      if (!targets.add(t, err)) {
+        std::fprintf(stderr, "dicomguard scan: %s\n", err.c_str());
+        return kExitError;
+      }
+    for (const auto& l : f->lists)
+      if (!targets.add_file(l, err)) {
+        std::fprintf(stderr, "dicomguard scan: %s\n", err.c_str());
+        return kExitError;
+      }
+    for (const auto& e : f->exclude)
+      if (!targets.exclude(e, err)) {
+        std::fprintf(stderr, "dicomguard scan: --exclude: %s\n", err.c_str());
+        return kExitError;
+      }
+    if (targets.blocks().empty()) {
+      std::fprintf(stderr, "dicomguard scan: no targets (give TARGET... or -iL FILE)\n");
+      return kExitError;
+    }
+
+    scan::DimseOptions dopt;
+    dopt.discover = f->discover;
+    dopt.try_tls = !f->no_tls;
+    dopt.tls_only = f->tls_first;
+    dopt.count_records = f->count_records;
+    dopt.timeout = scan::Ms(static_cast<long>(f->timeout * 1000));
+    dopt.called_aes = f->called_aes;
+    dopt.seed = f->seed;
+
+    scan::EngineOptions eopt;
+    eopt.max_inflight = f->max_inflight;
+    eopt.per_host = f->per_host;
+    eopt.rate = f->rate;
+    eopt.tls_cert = f->tls_cert;
+    eopt.tls_key = f->tls_key;
+
+    auto sinks = f->out.make_sinks();
+    Tally tally("scan", "services");
+    std::map<std::string, std::uint64_t> answers;
+    std::uint64_t endpoints = 0, n = 0;
+    std::unique_ptr<scan::Engine> engine;
+    try {
+      engine = std::make_unique<scan::Engine>(eopt);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "dicomguard scan: TLS client setup: %s\n", e.what());
+      return kExitError;
+    }
+    scan::TargetSet::Cursor cursor(targets);
+    const auto t0 = std::chrono::steady_clock::now();
+    scan::EngineStats st = engine->run(
+        cursor,
+        [&](const scan::Endpoint& ep) {
+          scan::DimseOptions o = dopt;
+          if (o.seed) o.seed += ++n;
+          return std::make_unique<scan::DimseProbe>(ep, o);
+        },
+        [&](const scan::Endpoint&, std::unique_ptr<scan::Probe> p) {
+          ++endpoints;
+          const auto& r = static_cast<scan::DimseProbe&>(*p).result();
+          ++answers[r.answer];
+          Record rec = scan::dimse_record(r);
+          if (rec.type.empty()) return;
+          tally.add(rec);
+          sinks->prepare(rec);
+          sinks->record(rec);
+        });
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    nlohmann::json sum = tally.summary();
+    sum["endpoints"] = endpoints;
+    sum["answers"] = answers;
+    sum["connections"] = st.connections;
+    sum["tls_handshakes"] = st.tls_handshakes;
+    sum["peak_inflight"] = st.peak_inflight;
+    sum["seconds"] = secs;
+    sum["mode"] = f->discover ? "discover" : "assess";
+    std::string others;
+    for (const auto& [k, v] : answers)
+      if (k != "dicom") others += fmt::format("{}{} {}", others.empty() ? "" : ", ", v, k);
+    sum["line"] = sum["line"].get<std::string>() +
+                  fmt::format(" | {} endpoint{} probed with {} connection{}{}", endpoints, endpoints == 1 ? "" : "s",
+                              st.connections, st.connections == 1 ? "" : "s",
+                              others.empty() ? "" : " (not DICOM: " + others + ")");
+    if (std::string e = sinks->end(sum); !e.empty()) {
+      std::fprintf(stderr, "dicomguard scan: %s\n", e.c_str());
+      return kExitError;
+    }
+    return tally.failed(*parse_severity(f->fail_on)) ? kExitFindings : kExitClean;
+  };
+}
+
+}  // namespace dg::cli

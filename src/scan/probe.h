@@ -1,0 +1,59 @@
+// The probe interface between the scan engine and a protocol, in the spirit of zmap's probe modules: the engine
+// owns sockets, TLS, timers, the per-host limit and the rate, and knows no protocol; a probe is a state machine
+// that never touches a socket. It says what to do next (a Step) and is told what happened. Probes can therefore
+// be tested and fuzzed without a network.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace dg::scan {
+
+using Bytes = std::vector<std::uint8_t>;
+using Ms = std::chrono::milliseconds;
+
+struct Step {
+  enum class Kind : std::uint8_t {
+    connect,  // close any open connection and open a new one (after a per-host slot and a rate token)
+    send,     // write `out`, then wait for bytes
+    receive,  // wait for more bytes
+    finish,   // close; the probe is done
+  };
+  Kind kind = Kind::finish;
+  bool tls = false;  // connect: wrap the connection in TLS (certificates are not verified)
+  Bytes out;         // send
+  Ms timeout{5000};  // connect (TCP and TLS handshake together) and receive
+
+  static Step connect(bool tls, Ms timeout) { return {Kind::connect, tls, {}, timeout}; }
+  static Step send(Bytes b, Ms timeout) { return {Kind::send, false, std::move(b), timeout}; }
+  static Step receive(Ms timeout) { return {Kind::receive, false, {}, timeout}; }
+  static Step finish() { return {}; }
+};
+
+enum class Failure : std::uint8_t {
+  refused,       // connection refused (RST to SYN)
+  unreachable,   // no route, host unreachable, network down
+  timeout,       // connect, TLS handshake or receive took longer than the step's timeout
+  closed,        // the peer closed the connection (FIN) while we waited for bytes
+  reset,         // the peer reset the connection
+  tls_failed,    // TCP connected but the TLS handshake failed
+  error,         // any other socket error
+};
+const char* failure_name(Failure f);
+
+class Probe {
+ public:
+  virtual ~Probe() = default;
+  virtual Step begin() = 0;
+  // The connection asked for by the last connect step is open (and TLS is established when asked for);
+  // tls_version/alpn are empty for plain TCP.
+  virtual Step on_connected(const std::string& tls_version, const std::string& alpn) = 0;
+  // Bytes that arrived (only the new ones; the probe keeps what it needs).
+  virtual Step on_data(std::span<const std::uint8_t> bytes) = 0;
+  virtual Step on_failure(Failure f, const std::string& detail) = 0;
+};
+
+}  // namespace dg::scan
