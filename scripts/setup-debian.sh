@@ -8,10 +8,10 @@ packages=(
   # toolchain
   build-essential g++ clang libclang-rt-14-dev cmake ninja-build make pkg-config git ca-certificates
   # libraries
-  libssl-dev zlib1g-dev nlohmann-json3-dev libcli11-dev libfmt-dev
+  libssl-dev zlib1g-dev nlohmann-json3-dev libcli11-dev libfmt-dev libasio-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   # real peers used by tests and benchmarks
-  dcmtk dicom3tools python3 python3-pydicom
+  dcmtk dicom3tools python3 python3-pydicom orthanc nmap openssl
   # tools used by tests (kill -9 test, process inspection)
   procps coreutils util-linux time
 )

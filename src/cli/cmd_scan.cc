@@ -167,7 +167,7 @@ Action add_scan(CLI::App& app) {
     sum["line"] = sum["line"].get<std::string>() +
                   fmt::format(" | {} endpoint{} probed with {} connection{}{}", endpoints, endpoints == 1 ? "" : "s",
                               st.connections, st.connections == 1 ? "" : "s",
-                              others.empty() ? "" : " (not DICOM: " + others + ")");
+                              others.empty() ? "" : " (no DICOM answer: " + others + ")");
     if (std::string e = sinks->end(sum); !e.empty()) {
       std::fprintf(stderr, "dicomguard scan: %s\n", e.c_str());
       return kExitError;

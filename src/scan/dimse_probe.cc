@@ -197,8 +197,8 @@ Step DimseProbe::on_failure(Failure f, const std::string& detail) {
   switch (state_) {
     case State::connecting:
       if (tls_now_) r_.attempts.push_back({called_, calling_, true, failure_name(f), -1, -1, -1, detail});
-      // Keep what plain TCP told us ("tls", "silent") when the TLS retry fails; a first failure names the answer.
-      if (r_.answer.empty()) r_.answer = failure_name(f);
+      if (tls_now_ && f == Failure::tls_failed && !r_.is_dicom()) r_.answer = "tls-handshake-failed";
+      else if (r_.answer.empty()) r_.answer = failure_name(f);  // a first failure names the answer
       return finish();
     case State::await_assoc: {
       r_.attempts.push_back({called_, calling_, tls_now_, failure_name(f), -1, -1, -1, detail});
@@ -208,7 +208,9 @@ Step DimseProbe::on_failure(Failure f, const std::string& detail) {
         r_.answer = "silent";
         return retry_in_tls_or_finish();
       }
-      if (!r_.is_dicom()) r_.answer = "silent";
+      // Inside TLS: the handshake worked but no DICOM answer came (TLS 1.3 servers that require a client
+      // certificate send their refusal here).
+      if (!r_.is_dicom()) r_.answer = tls_now_ ? "tls-no-dicom-answer" : "silent";
       return finish();
     }
     case State::await_response:
@@ -244,6 +246,7 @@ Step DimseProbe::on_pdu(const std::vector<std::uint8_t>& p) {
                  pdu::rj_source_name(parsed.rj->source) + ", " +
                  pdu::rj_reason_name(parsed.rj->source, parsed.rj->reason);
       r_.attempts.push_back(a);
+      if (resuming_) return finish();
       return next_attempt_after_reject(r_.attempts.back());
     }
     if (parsed.abort) {
@@ -295,6 +298,17 @@ Step DimseProbe::next_attempt_after_reject(const AssocAttempt& a) {
 Step DimseProbe::on_accept(const std::vector<std::uint8_t>& p) {
   const pdu::Parsed parsed = pdu::parse(p);
   const pdu::AssociateAc& ac = *parsed.ac;
+  if (resuming_) {  // a new association after the server aborted one: carry on with the remaining commands
+    resuming_ = false;
+    for (Context& mine : contexts_) mine.accepted = false;
+    for (const pdu::ContextAc& c : ac.contexts)
+      for (Context& mine : contexts_)
+        if (mine.id == c.id && c.result == 0) {
+          mine.accepted = true;
+          mine.explicit_vr = c.transfer_syntax == kExplicitLE;
+        }
+    return next_command();
+  }
   r_.accepted_called = called_;
   if (called_is_random_) {
     r_.called_enforced = false;
@@ -396,10 +410,15 @@ Step DimseProbe::on_command_pdu(const std::vector<std::uint8_t>& p) {
   const pdu::Parsed parsed = pdu::parse(p);
   CommandResult& res = slot(current_);
   if (parsed.abort) {
+    // Some servers (Orthanc) refuse a command by aborting the association: that is an answer, "refused".
     res.error = std::string("the server aborted the association: ") + pdu::abort_source_name(parsed.abort->source) +
                 ", " + pdu::abort_reason_name(parsed.abort->reason);
-    res.category = "no-response";
-    return finish();
+    res.category = "aborted";
+    if (queue_.empty() || resumes_ >= 3) return finish();
+    ++resumes_;
+    resuming_ = true;
+    state_ = State::connecting;
+    return Step::connect(tls_now_, opt_.timeout);
   }
   if (parsed.type == static_cast<std::uint8_t>(pdu::Type::release_rq)) {
     res.error = "the server asked to release the association";

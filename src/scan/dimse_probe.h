@@ -49,7 +49,7 @@ struct CommandResult {
   bool sent = false;
   std::string sop_class;
   int status = -1;          // final status, -1 when none arrived
-  std::string category;     // success, pending, warning, failure, cancel, or "no-response"
+  std::string category;     // success, pending, warning, failure, cancel, aborted (refused by A-ABORT), no-response
   std::uint64_t pending = 0;  // pending responses (matches); their datasets are discarded unread
   int completed = -1, failed = -1, warning = -1;  // sub-operations (C-MOVE/C-GET)
   std::string error;
@@ -125,6 +125,8 @@ class DimseProbe : public Probe {
   std::size_t default_i_ = 0;   // next entry of the called AE candidates
   std::vector<std::pair<std::string, bool>> candidates_;  // AE title, from the built-in default list
   bool called_is_builtin_ = false;
+  bool resuming_ = false;  // reconnecting after an abort to run the remaining commands
+  int resumes_ = 0;
   std::vector<Context> contexts_;
   std::vector<Cmd> queue_;
   Cmd current_{};

@@ -1,0 +1,227 @@
+"""`dicomguard scan` against real DCMTK and Orthanc servers on loopback ports.
+
+Every configuration is a real server started here; the tests assert the exact set of check IDs a user would see
+for it, the AE-title verdicts, and that the patient names stored in the test PACS never appear in dicomguard's
+output. Only 127.0.0.1 is contacted.
+"""
+
+import os
+import subprocess
+import unittest
+import xml.etree.ElementTree as ET
+
+import helpers
+import peers
+from helpers import TempDir, parse_jsonl, run
+
+PLAIN_OPEN_STORE = {"dimse.ae.any-called", "dimse.ae.any-calling", "dimse.echo.open", "dimse.store.open",
+                    "dimse.plaintext"}
+
+
+def scan(*args):
+    cp = run("scan", "--json", "--timeout", "5", *args)
+    objs = parse_jsonl(cp.stdout)
+    services = {f"{o['address']}:{o['port']}": o for o in objs if o["type"] == "service"}
+    findings = {}
+    for o in objs:
+        if o["type"] == "finding":
+            findings.setdefault(o["target"], set()).add(o["check"])
+    summary = [o for o in objs if o["type"] == "summary"]
+    return cp, services, findings, summary[-1] if summary else None
+
+
+class ScanAgainstRealServers(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = TempDir("dg-scan-")
+        root = cls.tmp.path
+        key, cert = peers.self_signed(root)
+        cls.sample = os.path.join(root, "patient.dcm")
+        with open(cls.sample, "wb") as f:
+            f.write(helpers.clean_image())
+        known_port = peers.free_port()  # a peer that exists only in the allow-lists
+        cls.s = {
+            "storescp": peers.storescp(root, "storescp"),
+            "storescp_tls": peers.storescp(root, "storescp_tls", "+tls", key, cert, "-ic"),
+            "qr_open": peers.dcmqrscp(root, "qr_open", ae="COMMON", peers="ANY"),
+            "qr_locked": peers.dcmqrscp(root, "qr_locked", ae="SITEPACS", peers="known",
+                                        hosts=[("known", "KNOWNSCU", known_port)]),
+            "orthanc_default": peers.orthanc(root, "orthanc_default"),
+            "orthanc_called": peers.orthanc(root, "orthanc_called", DicomCheckCalledAet=True),
+            "orthanc_allowlist": peers.orthanc(root, "orthanc_allowlist",
+                                               DicomModalities={"known": ["KNOWNSCU", "127.0.0.1", known_port]},
+                                               DicomAlwaysAllowEcho=False, DicomAlwaysAllowStore=False,
+                                               DicomCheckModalityHost=True),
+            "orthanc_find": peers.orthanc(root, "orthanc_find", DicomAlwaysAllowFind=True),
+        }
+        cls.closed_port = peers.free_port()
+        try:
+            for s in cls.s.values():
+                s.start()
+            for s in cls.s.values():
+                s.wait()
+            # The test PACS holds a patient whose name must never leave it through dicomguard.
+            peers.store(cls.s["qr_open"].port, cls.sample, called="COMMON")
+            peers.store(cls.s["orthanc_default"].port, cls.sample, called="ORTHANC")
+            peers.store(cls.s["orthanc_find"].port, cls.sample, called="ORTHANC")
+        except Exception:
+            cls.tearDownClass()
+            raise
+        targets = [s.target for s in cls.s.values()] + [f"127.0.0.1:{cls.closed_port}"]
+        cls.cp, cls.services, cls.findings, cls.summary = scan(*targets, "--called-ae", "COMMON",
+                                                               "--count-records")
+
+    @classmethod
+    def tearDownClass(cls):
+        for s in cls.s.values():
+            s.stop()
+        cls.tmp.cleanup()
+
+    def checks(self, name):
+        return self.findings.get(self.s[name].target, set())
+
+    def service(self, name):
+        self.assertIn(self.s[name].target, self.services, f"{name} was not reported: {self.cp.stdout[-2000:]}")
+        return self.services[self.s[name].target]
+
+    def test_exit_code_and_summary(self):
+        self.assertEqual(self.cp.returncode, 1, self.cp.stderr)  # findings at or above medium
+        self.assertEqual(self.summary["endpoints"], len(self.s) + 1)
+        self.assertEqual(self.summary["services"], len(self.s))
+        self.assertEqual(self.summary["answers"].get("refused"), 1)
+
+    def test_storescp_accepts_anyone_and_any_storage(self):
+        self.assertEqual(self.checks("storescp"), PLAIN_OPEN_STORE)
+        svc = self.service("storescp")
+        self.assertEqual(svc["protocol"], "dimse")
+        self.assertEqual(svc["exposure"], "write-open")
+        self.assertEqual(svc["product"]["product"], "DCMTK")
+        self.assertTrue(svc["released"])
+        self.assertIsNone(svc["find"])  # storescp offers no query service: nothing to prove
+
+    def test_dicom_inside_tls_is_found_and_not_called_plaintext(self):
+        svc = self.service("storescp_tls")
+        self.assertEqual(svc["protocol"], "dimse-tls")
+        self.assertTrue(svc["tls"]["version"].startswith("TLS"))
+        self.assertEqual(self.checks("storescp_tls"), PLAIN_OPEN_STORE - {"dimse.plaintext"})
+
+    def test_dcmqrscp_enforcing_called_ae_with_known_title(self):
+        svc = self.service("qr_open")
+        self.assertEqual(svc["called_ae_check"], "enforced")
+        self.assertEqual(svc["ae_titles"], ["COMMON"])
+        self.assertEqual(self.checks("qr_open"),
+                         {"dimse.ae.any-calling", "dimse.echo.open", "dimse.query.open", "dimse.retrieve.open",
+                          "dimse.store.open", "dimse.plaintext"})
+        self.assertEqual(svc["find"]["pending"], 0)  # the random Patient ID matched no one
+        self.assertEqual(svc["study_count"], 1)       # --count-records: the number, nothing else
+
+    def test_dcmqrscp_with_a_peer_allow_list_gives_a_stranger_nothing(self):
+        self.assertEqual(self.checks("qr_locked"), {"dimse.plaintext"})
+        svc = self.service("qr_locked")
+        self.assertEqual(svc["exposure"], "reachable")
+        self.assertEqual(svc["called_ae_check"], "enforced")
+        self.assertTrue(all(a["outcome"] == "rejected" for a in svc["associations"]))
+
+    def test_orthanc_defaults_echo_and_store_open_find_refused(self):
+        self.assertEqual(self.checks("orthanc_default"), PLAIN_OPEN_STORE)
+        svc = self.service("orthanc_default")
+        self.assertEqual(svc["find"]["result"], "aborted")  # Orthanc refuses C-FIND by aborting
+
+    def test_orthanc_checking_called_ae_answers_its_default_title(self):
+        self.assertEqual(self.checks("orthanc_called"),
+                         {"dimse.ae.default-called", "dimse.ae.any-calling", "dimse.echo.open",
+                          "dimse.store.open", "dimse.plaintext"})
+        svc = self.service("orthanc_called")
+        self.assertEqual(svc["called_ae_check"], "enforced")
+        self.assertEqual(svc["ae_titles"], ["ORTHANC"])
+        self.assertEqual(svc["associations"][0]["reason"], 7)
+
+    def test_orthanc_modality_allow_list_rejects_unknown_calling_ae(self):
+        self.assertEqual(self.checks("orthanc_allowlist"), {"dimse.plaintext"})
+        svc = self.service("orthanc_allowlist")
+        self.assertEqual(svc["calling_ae_check"], "enforced")
+        self.assertEqual(svc["associations"][0]["reason"], 3)
+
+    def test_orthanc_with_find_allowed_is_query_open(self):
+        self.assertEqual(self.checks("orthanc_find"), PLAIN_OPEN_STORE | {"dimse.query.open"})
+        self.assertEqual(self.service("orthanc_find")["find"]["result"], "success")
+
+    def test_no_patient_data_in_any_output(self):
+        for text in (self.cp.stdout, self.cp.stderr):
+            self.assertNotIn(helpers.SECRET_NAME, text)
+            self.assertNotIn(helpers.SECRET_NAME.split("^")[0], text)
+            self.assertNotIn(helpers.SECRET_ID, text)
+
+    def test_text_output_names_each_service_and_its_ladder_step(self):
+        cp = run("scan", self.s["qr_locked"].target, self.s["storescp"].target, "--timeout", "5")
+        self.assertEqual(cp.returncode, 1)
+        self.assertRegex(cp.stdout, r"WRITE-OPEN\s+127\.0\.0\.1:%d dimse DCMTK 3\.6\.\d" % self.s["storescp"].port)
+        self.assertRegex(cp.stdout, r"REACHABLE\s+127\.0\.0\.1:%d dimse" % self.s["qr_locked"].port)
+        self.assertIn("dimse.store.open", cp.stdout)
+
+    def test_discover_makes_one_association_per_service_and_releases(self):
+        targets = [self.s[n].target for n in ("storescp", "qr_locked", "orthanc_default")]
+        cp, services, findings, summary = scan(*targets, "--discover")
+        self.assertEqual(summary["connections"], 3)
+        self.assertEqual(summary["mode"], "discover")
+        for t in targets:
+            self.assertEqual(len(services[t]["associations"]), 1)
+        self.assertTrue(services[self.s["storescp"].target]["released"])
+        self.assertNotIn("dimse.echo.open", findings.get(self.s["storescp"].target, set()))
+
+    @unittest.skipUnless(peers.have("nmap"), "nmap not installed")
+    def test_nmap_dicom_ping_finds_nothing_we_miss(self):
+        # nmap's dicom-ping, forced onto our ports with '+'; every service it flags must be one we report.
+        ports = ",".join(str(s.port) for s in self.s.values()) + f",{self.closed_port}"
+        cp = subprocess.run(["nmap", "-Pn", "-n", "-p", ports, "--script", "+dicom-ping", "-oX", "-", "127.0.0.1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300, text=True)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        flagged = set()
+        for port in ET.fromstring(cp.stdout).iter("port"):
+            for script in port.iter("script"):
+                if script.get("id") == "dicom-ping" and "DICOM Service Provider discovered" in script.get("output", ""):
+                    flagged.add(int(port.get("portid")))
+        ours = {svc["port"] for svc in self.services.values()}
+        self.assertTrue(flagged, "nmap flagged nothing: " + cp.stdout[-1500:])
+        self.assertLessEqual(flagged, ours)
+        # What we find and nmap does not: DICOM inside TLS (nmap's probe is plaintext only).
+        self.assertNotIn(self.s["storescp_tls"].port, flagged)
+        self.assertIn(self.s["storescp_tls"].port, ours)
+
+
+class ScanArguments(unittest.TestCase):
+    def test_no_targets_is_a_usage_error(self):
+        cp = run("scan")
+        self.assertEqual(cp.returncode, 2)
+        self.assertIn("no targets", cp.stderr)
+
+    def test_bad_port_and_bad_cidr_are_named(self):
+        cp = run("scan", "127.0.0.1", "-p", "104,70000")
+        self.assertEqual(cp.returncode, 2)
+        self.assertIn("70000", cp.stderr)
+        cp = run("scan", "127.0.0.1/33")
+        self.assertEqual(cp.returncode, 2)
+        self.assertIn("127.0.0.1/33", cp.stderr)
+
+    def test_unreadable_target_list(self):
+        cp = run("scan", "-iL", "/nonexistent/targets.txt")
+        self.assertEqual(cp.returncode, 2)
+        self.assertIn("/nonexistent/targets.txt", cp.stderr)
+
+    def test_target_list_formats_and_exclusions(self):
+        with TempDir() as d:
+            lst = os.path.join(d.path, "t.txt")
+            p1, p2, p3 = peers.free_port(), peers.free_port(), peers.free_port()
+            with open(lst, "w") as f:
+                f.write(f"# plain, masscan -oL and zmap csv\n127.0.0.1:{p1}\nopen tcp {p2} 127.0.0.2 1700000000\n"
+                        f"saddr,sport\n127.0.0.3,{p3}\n")
+            cp = run("scan", "-iL", lst, "-p", str(p3), "--exclude", "127.0.0.2", "--json", "--timeout", "2")
+            self.assertEqual(cp.returncode, 0, cp.stderr)
+            summary = [o for o in parse_jsonl(cp.stdout) if o["type"] == "summary"][0]
+            # 127.0.0.1:p1 and 127.0.0.3 on -p's port; 127.0.0.2 is excluded.
+            self.assertEqual(summary["endpoints"], 2)
+            self.assertEqual(summary["answers"], {"refused": 2})
+
+
+if __name__ == "__main__":
+    unittest.main()
