@@ -229,8 +229,11 @@ Step DimseProbe::on_failure(Failure f, const std::string& detail) {
 Step DimseProbe::on_pdu(const std::vector<std::uint8_t>& p) {
   const pdu::Parsed parsed = pdu::parse(p);
   if (state_ == State::await_assoc) {
-    r_.answer = "dicom";
-    r_.tls = tls_now_;
+    // Only the three answers PS3.8 allows to an A-ASSOCIATE-RQ prove a DICOM service.
+    if (parsed.ac || parsed.rj || parsed.abort) {
+      r_.answer = "dicom";
+      r_.tls = tls_now_;
+    }
     AssocAttempt a{called_, calling_, tls_now_, {}, -1, -1, -1, {}};
     if (parsed.ac) {
       a.outcome = "accepted";
@@ -259,6 +262,7 @@ Step DimseProbe::on_pdu(const std::vector<std::uint8_t>& p) {
     a.outcome = "not-dicom";
     a.detail = parsed.error.empty() ? std::string("unexpected ") + pdu::type_name(parsed.type) : parsed.error;
     r_.attempts.push_back(a);
+    if (!r_.is_dicom()) r_.answer = "not-dicom";
     return finish();
   }
   if (state_ == State::await_release) {

@@ -1,0 +1,158 @@
+"""The scan engine's politeness and robustness, against scripted servers on 127.0.0.1 (Python asyncio, in a
+thread): the per-host connection limit, the connection rate, and servers that answer garbage, stay silent, or
+flood. Only 127.0.0.1 is contacted."""
+
+import asyncio
+import struct
+import threading
+import time
+import unittest
+
+import peers
+from helpers import parse_jsonl, run
+
+REJECT_NO_REASON = bytes([3, 0, 0, 0, 0, 4, 0, 1, 1, 1])  # A-ASSOCIATE-RJ, service-user, no reason given
+
+
+class ScriptedServers:
+    """Listens on `count` ports; each connection runs `behaviour(reader, writer, done)`; records concurrency:
+    a connection counts from its accept until the behaviour calls done() (or ends), so the count does not
+    include the moments between our answer and the client's close."""
+
+    def __init__(self, count, behaviour):
+        self.ports = [peers.free_port() for _ in range(count)]
+        self.behaviour = behaviour
+        self.active = 0
+        self.max_active = 0
+        self.connect_times = []
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    async def _handle(self, reader, writer):
+        self.active += 1
+        self.max_active = max(self.max_active, self.active)
+        self.connect_times.append(time.monotonic())
+        counted = [True]
+
+        def done():
+            if counted[0]:
+                counted[0] = False
+                self.active -= 1
+
+        try:
+            await self.behaviour(reader, writer, done)
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            pass
+        finally:
+            done()
+            writer.close()
+
+    def _run(self):
+        asyncio.set_event_loop(self.loop)
+        servers = [self.loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", p))
+                   for p in self.ports]
+        self.servers = servers
+        self.ready.set()
+        self.loop.run_forever()
+
+    def __enter__(self):
+        self.thread.start()
+        self.ready.wait(10)
+        return self
+
+    def __exit__(self, *exc):
+        async def shutdown():
+            for srv in self.servers:
+                srv.close()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self.loop.stop()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self.loop)
+        self.thread.join(10)
+        self.loop.close()
+
+    @property
+    def port_list(self):
+        return ",".join(map(str, self.ports))
+
+
+async def slow_reject(reader, writer, done):
+    await reader.readexactly(6)
+    await asyncio.sleep(0.3)
+    done()  # before the answer: the client may connect again once it has it
+    writer.write(REJECT_NO_REASON)
+    await writer.drain()
+    await reader.read()  # until the client closes
+
+
+def summary_of(cp):
+    return [o for o in parse_jsonl(cp.stdout) if o["type"] == "summary"][-1]
+
+
+class Politeness(unittest.TestCase):
+    def test_at_most_two_connections_per_host_by_default(self):
+        with ScriptedServers(8, slow_reject) as s:
+            cp = run("scan", "127.0.0.1", "-p", s.port_list, "--json", "--timeout", "5")
+            self.assertEqual(summary_of(cp)["services"], 8, cp.stderr)
+            self.assertEqual(s.max_active, 2)
+
+    def test_per_host_limit_is_the_one_asked_for(self):
+        with ScriptedServers(8, slow_reject) as s:
+            run("scan", "127.0.0.1", "-p", s.port_list, "--per-host", "4", "--json", "--timeout", "5")
+            self.assertEqual(s.max_active, 4)
+
+    def test_rate_spaces_new_connections(self):
+        async def reject(reader, writer, done):
+            await reader.readexactly(6)
+            writer.write(REJECT_NO_REASON)
+            await writer.drain()
+
+        with ScriptedServers(6, reject) as s:
+            run("scan", "127.0.0.1", "-p", s.port_list, "--rate", "10", "--json", "--timeout", "5")
+            times = sorted(s.connect_times)
+            self.assertEqual(len(times), 6)
+            gaps = [b - a for a, b in zip(times, times[1:])]
+            self.assertGreaterEqual(min(gaps), 0.08, gaps)  # 10 per second, with a little scheduling slack
+
+
+class HostileServers(unittest.TestCase):
+    def test_garbage_silence_and_floods_end_in_verdicts(self):
+        async def garbage(reader, writer, done):
+            await reader.read(100)
+            writer.write(b"\x02\x00\xff\xff\xff\xff" + b"A" * 1000)  # an A-ASSOCIATE-AC claiming 4 GiB
+            await writer.drain()
+            await asyncio.sleep(1)
+
+        async def silent(reader, writer, done):
+            await asyncio.sleep(3)
+
+        async def banner(reader, writer, done):
+            writer.write(b"SSH-2.0-OpenSSH_9.2\r\n")
+            await writer.drain()
+            await asyncio.sleep(0.5)
+
+        async def endless(reader, writer, done):  # P-DATA fragments that never complete a command
+            await reader.read(100)
+            pdv = struct.pack(">BBIIBB", 4, 0, 6 + 4, 4 + 2, 1, 0) + b"\0\0\0\0"
+            for _ in range(2000):
+                writer.write(pdv)
+                await writer.drain()
+
+        with ScriptedServers(1, garbage) as g, ScriptedServers(1, silent) as q, \
+                ScriptedServers(1, banner) as b, ScriptedServers(1, endless) as e:
+            targets = [f"127.0.0.1:{x.ports[0]}" for x in (g, q, b, e)]
+            cp = run("scan", *targets, "--json", "--timeout", "0.5", "--no-tls", timeout=60)
+            self.assertIn(cp.returncode, (0, 1), cp.stderr)
+            s = summary_of(cp)
+            self.assertEqual(s["endpoints"], 4)
+            self.assertEqual(s["services"], 0)
+            self.assertEqual(sum(s["answers"].values()), 4)
+            self.assertGreaterEqual(s["answers"].get("not-dicom", 0), 2)  # the 4 GiB PDU and the SSH banner
+
+
+if __name__ == "__main__":
+    unittest.main()
