@@ -12,6 +12,7 @@
 #include "scan/dimse_probe.h"
 #include "scan/engine.h"
 #include "scan/service.h"
+#include "scan/service_probe.h"
 #include "scan/targets.h"
 
 namespace dg::cli {
@@ -31,6 +32,7 @@ struct ScanFlags {
   bool tls_first = false;
   std::vector<std::string> called_aes;
   bool count_records = false;
+  bool default_credentials = false;
   std::string fail_on = "medium";
   std::string tls_cert, tls_key;
   std::uint64_t seed = 0;
@@ -68,6 +70,8 @@ Action add_scan(CLI::App& app) {
                   "AE titles to try when a random one is refused, before the built-in defaults (repeatable)");
   sub->add_flag("--count-records", f->count_records,
                 "Opt-in: count the studies a universal STUDY-level C-FIND returns (the number only)");
+  sub->add_flag("--try-default-credentials", f->default_credentials,
+                "Opt-in: when Orthanc's REST API asks for a password, try its documented default (orthanc:orthanc)");
   sub->add_option("--fail-on", f->fail_on, "Exit 1 when a finding has at least this severity (default: medium)")
       ->check(CLI::IsMember({"info", "low", "medium", "high", "critical"}));
   sub->add_option("--seed", f->seed, "Seed for random AE titles and identifiers (default: random)")
@@ -125,7 +129,7 @@ Action add_scan(CLI::App& app) {
     auto sinks = f->out.make_sinks();
     Tally tally("scan", "services");
     std::map<std::string, std::uint64_t> answers;
-    std::uint64_t endpoints = 0, n = 0;
+    std::uint64_t endpoints = 0;
     std::unique_ptr<scan::Engine> engine;
     try {
       engine = std::make_unique<scan::Engine>(eopt);
@@ -133,25 +137,75 @@ Action add_scan(CLI::App& app) {
       std::fprintf(stderr, "dicomguard scan: TLS client setup: %s\n", e.what());
       return kExitError;
     }
+    scan::HttpOptions hopt;
+    hopt.try_default_credentials = f->default_credentials;
+    hopt.timeout = dopt.timeout;
+    hopt.seed = f->seed;
+
+    auto emit = [&](Record rec) {
+      tally.add(rec);
+      sinks->prepare(rec);
+      sinks->record(rec);
+    };
+    // DICOM services whose called AE title is checked and that refused every title tried are held back until
+    // the HTTP probes have run: Orthanc's /system may name the title (learned), and they are probed again with it.
+    struct Deferred {
+      scan::Endpoint ep;
+      Record rec;
+    };
+    std::vector<Deferred> deferred;
+    std::map<std::pair<scan::Addr, int>, std::string> learned;
+    std::uint64_t n = 0;
+    auto make = [&](const scan::Endpoint& ep, std::vector<std::string> extra_aes) {
+      scan::DimseOptions o = dopt;
+      if (o.seed) o.seed += ++n;
+      o.called_aes.insert(o.called_aes.begin(), extra_aes.begin(), extra_aes.end());
+      return std::make_unique<scan::ServiceProbe>(ep, o, hopt);
+    };
+    auto finished = [&](const scan::Endpoint& ep, std::unique_ptr<scan::Probe> p, bool second_pass) {
+      if (!second_pass) ++endpoints;
+      const auto& sp = static_cast<scan::ServiceProbe&>(*p);
+      const scan::DimseResult& r = sp.dimse();
+      if (!second_pass) ++answers[r.answer];
+      if (const scan::HttpResult* h = sp.http()) {
+        if (!h->dicom_aet.empty() && h->dicom_port > 0) learned[{ep.addr, h->dicom_port}] = h->dicom_aet;
+        Record rec = scan::http_record(*h);
+        if (!rec.type.empty()) emit(std::move(rec));
+        return;
+      }
+      Record rec = scan::dimse_record(r);
+      if (rec.type.empty()) return;
+      if (!second_pass && !f->discover && r.called_enforced == true && !r.association_accepted())
+        deferred.push_back({ep, std::move(rec)});
+      else
+        emit(std::move(rec));
+    };
     scan::TargetSet::Cursor cursor(targets);
     const auto t0 = std::chrono::steady_clock::now();
     scan::EngineStats st = engine->run(
-        cursor,
-        [&](const scan::Endpoint& ep) {
-          scan::DimseOptions o = dopt;
-          if (o.seed) o.seed += ++n;
-          return std::make_unique<scan::DimseProbe>(ep, o);
-        },
-        [&](const scan::Endpoint&, std::unique_ptr<scan::Probe> p) {
-          ++endpoints;
-          const auto& r = static_cast<scan::DimseProbe&>(*p).result();
-          ++answers[r.answer];
-          Record rec = scan::dimse_record(r);
-          if (rec.type.empty()) return;
-          tally.add(rec);
-          sinks->prepare(rec);
-          sinks->record(rec);
-        });
+        cursor, [&](const scan::Endpoint& ep) { return make(ep, {}); },
+        [&](const scan::Endpoint& ep, std::unique_ptr<scan::Probe> p) { finished(ep, std::move(p), false); });
+    // Second pass: the deferred services whose AE title an HTTP API disclosed.
+    scan::TargetSet again;
+    std::map<std::string, std::string> again_ae;
+    for (Deferred& d : deferred) {
+      auto it = learned.find({d.ep.addr, d.ep.port});
+      if (it == learned.end()) {
+        emit(std::move(d.rec));
+        continue;
+      }
+      std::string e;
+      again.add(d.ep.str(), e);
+      again_ae[d.ep.str()] = it->second;
+    }
+    if (!again.blocks().empty()) {
+      scan::TargetSet::Cursor c2(again);
+      scan::EngineStats st2 = engine->run(
+          c2, [&](const scan::Endpoint& ep) { return make(ep, {again_ae[ep.str()]}); },
+          [&](const scan::Endpoint& ep, std::unique_ptr<scan::Probe> p) { finished(ep, std::move(p), true); });
+      st.connections = st2.connections;  // the engine's counters are cumulative
+      st.tls_handshakes = st2.tls_handshakes;
+    }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     nlohmann::json sum = tally.summary();
     sum["endpoints"] = endpoints;

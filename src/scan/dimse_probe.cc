@@ -174,6 +174,7 @@ Step DimseProbe::classify_non_dicom(std::span<const std::uint8_t> b) {
     r_.attempts.back().detail = "the answer is a TLS record";
     return retry_in_tls_or_finish();
   }
+  r_.answer_tls = tls_now_;
   if (b.size() >= 5 && std::equal(b.begin(), b.begin() + 5, "HTTP/")) r_.answer = "http";
   else r_.answer = "not-dicom";
   r_.banner = printable(b);

@@ -60,6 +60,7 @@ struct DimseResult {
   bool tcp_open = false;           // a TCP connection was made
   std::string answer;              // dicom, tls-only, http, not-dicom, silent, refused, unreachable, timeout, ...
   std::string banner;              // first bytes of a non-DICOM answer, printable only (no more than 32)
+  bool answer_tls = false;         // the answer (DICOM or not) came inside TLS
   bool tls = false;                // DICOM was found inside TLS
   std::string tls_version, alpn;
   std::vector<AssocAttempt> attempts;

@@ -183,4 +183,60 @@ Record dimse_record(const DimseResult& r) {
   return rec;
 }
 
+Record http_record(const HttpResult& r) {
+  Record rec;
+  if (r.orthanc == "absent" && r.dicomweb == "absent") return rec;
+  const std::string target = r.ep.str();
+  const std::string proto = r.tls ? "https" : "http";
+  rec.type = "service";
+  rec.subject = target + " " + proto;
+  Exposure level = Exposure::reachable;
+  if (!r.orthanc_version.empty()) {
+    level = Exposure::identified;
+    rec.subject += " Orthanc " + r.orthanc_version;
+  }
+  if (r.orthanc == "open") {
+    level = Exposure::retrieve_open;  // the REST API reads, downloads and deletes everything
+    json ev{{"path", "/system"}, {"note", "the REST API answered without authentication"}};
+    if (r.patient_count) ev["patients_listed"] = *r.patient_count;
+    rec.findings.push_back(make_finding("http.orthanc.open", target, ev));
+  }
+  if (r.default_credentials) {
+    level = Exposure::retrieve_open;
+    rec.findings.push_back(make_finding("http.default-credentials", target,
+                                        {{"user", "orthanc"}, {"note", "Orthanc's documented default account"}}));
+  }
+  if (r.dicomweb == "open") {
+    level = std::max(level, Exposure::query_open);
+    rec.findings.push_back(make_finding(
+        "http.dicomweb.open", target,
+        {{"path", r.dicomweb_path}, {"status", r.dicomweb_status},
+         {"note", "QIDO-RS study query for a random, never-existing Patient ID answered without authentication"}}));
+  }
+  if (!r.tls) rec.findings.push_back(make_finding("http.plaintext", target, {{"port", r.ep.port}}));
+  if (r.cors_credentials)
+    rec.findings.push_back(make_finding("http.cors.credentials", target,
+                                        {{"note", "Access-Control-Allow-Origin matched an arbitrary origin, "
+                                                  "Access-Control-Allow-Credentials: true"}}));
+  rec.status = exposure_name(level);
+  rec.fields = json{
+      {"address", r.ep.addr.str()},
+      {"port", r.ep.port},
+      {"protocol", proto},
+      {"exposure", exposure_name(level)},
+      {"ae_titles", r.dicom_aet.empty() ? json::array() : json::array({r.dicom_aet})},
+      {"product", r.orthanc_version.empty() ? json(nullptr)
+                                            : json{{"vendor", "Orthanc project"}, {"product", "Orthanc"},
+                                                   {"version", r.orthanc_version}}},
+      {"orthanc", r.orthanc},
+      {"dicomweb", r.dicomweb},
+      {"cors_any_origin", r.cors_any_origin},
+  };
+  if (!r.dicomweb_path.empty()) rec.fields["dicomweb_path"] = r.dicomweb_path;
+  if (r.dicom_port) rec.fields["dicom_port"] = r.dicom_port;
+  if (!r.server.empty()) rec.fields["server"] = r.server;
+  if (!r.errors.empty()) rec.fields["errors"] = r.errors;
+  return rec;
+}
+
 }  // namespace dg::scan

@@ -6,6 +6,7 @@
 
 #include "findings/finding.h"
 #include "scan/dimse_probe.h"
+#include "scan/http_probe.h"
 
 namespace dg::scan {
 
@@ -19,5 +20,7 @@ std::string sop_class_name(const std::string& uid);
 // A record for a DICOM service (protocol dimse or dimse-tls); nullopt-like empty type for endpoints that did not
 // answer DICOM (closed, silent, HTTP, other protocols): the caller counts those.
 Record dimse_record(const DimseResult& r);
+// A record for an Orthanc REST API or DICOMweb service (protocol http or https); empty type when neither answered.
+Record http_record(const HttpResult& r);
 
 }  // namespace dg::scan

@@ -14,6 +14,7 @@ import helpers
 import peers
 from helpers import TempDir, parse_jsonl, run
 
+DICOMWEB_PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"  # Debian orthanc-dicomweb
 PLAIN_OPEN_STORE = {"dimse.ae.any-called", "dimse.ae.any-calling", "dimse.echo.open", "dimse.store.open",
                     "dimse.plaintext"}
 
@@ -53,7 +54,12 @@ class ScanAgainstRealServers(unittest.TestCase):
                                                DicomAlwaysAllowEcho=False, DicomAlwaysAllowStore=False,
                                                DicomCheckModalityHost=True),
             "orthanc_find": peers.orthanc(root, "orthanc_find", DicomAlwaysAllowFind=True),
+            "orthanc_auth": peers.orthanc(root, "orthanc_auth", AuthenticationEnabled=True,
+                                          RegisteredUsers={"orthanc": "orthanc"}),
+            "orthanc_learn": peers.orthanc(root, "orthanc_learn", DicomCheckCalledAet=True, DicomAet="SITEPACS2"),
         }
+        if os.path.exists(DICOMWEB_PLUGIN):
+            cls.s["orthanc_web"] = peers.orthanc(root, "orthanc_web", Plugins=[DICOMWEB_PLUGIN])
         cls.closed_port = peers.free_port()
         try:
             for s in cls.s.values():
@@ -67,9 +73,10 @@ class ScanAgainstRealServers(unittest.TestCase):
         except Exception:
             cls.tearDownClass()
             raise
-        targets = [s.target for s in cls.s.values()] + [f"127.0.0.1:{cls.closed_port}"]
+        cls.http_targets = [f"127.0.0.1:{s.http_port}" for s in cls.s.values() if hasattr(s, "http_port")]
+        targets = [s.target for s in cls.s.values()] + [f"127.0.0.1:{cls.closed_port}"] + cls.http_targets
         cls.cp, cls.services, cls.findings, cls.summary = scan(*targets, "--called-ae", "COMMON",
-                                                               "--count-records")
+                                                               "--count-records", "--try-default-credentials")
 
     @classmethod
     def tearDownClass(cls):
@@ -77,8 +84,11 @@ class ScanAgainstRealServers(unittest.TestCase):
             s.stop()
         cls.tmp.cleanup()
 
-    def checks(self, name):
-        return self.findings.get(self.s[name].target, set())
+    def checks(self, name, http=False):
+        return self.findings.get(self.http(name) if http else self.s[name].target, set())
+
+    def http(self, name):
+        return f"127.0.0.1:{self.s[name].http_port}"
 
     def service(self, name):
         self.assertIn(self.s[name].target, self.services, f"{name} was not reported: {self.cp.stdout[-2000:]}")
@@ -86,8 +96,8 @@ class ScanAgainstRealServers(unittest.TestCase):
 
     def test_exit_code_and_summary(self):
         self.assertEqual(self.cp.returncode, 1, self.cp.stderr)  # findings at or above medium
-        self.assertEqual(self.summary["endpoints"], len(self.s) + 1)
-        self.assertEqual(self.summary["services"], len(self.s))
+        self.assertEqual(self.summary["endpoints"], len(self.s) + 1 + len(self.http_targets))
+        self.assertEqual(self.summary["services"], len(self.s) + len(self.http_targets))
         self.assertEqual(self.summary["answers"].get("refused"), 1)
 
     def test_storescp_accepts_anyone_and_any_storage(self):
@@ -145,6 +155,35 @@ class ScanAgainstRealServers(unittest.TestCase):
     def test_orthanc_with_find_allowed_is_query_open(self):
         self.assertEqual(self.checks("orthanc_find"), PLAIN_OPEN_STORE | {"dimse.query.open"})
         self.assertEqual(self.service("orthanc_find")["find"]["result"], "success")
+
+    def test_orthanc_rest_api_open_by_default(self):
+        self.assertEqual(self.checks("orthanc_default", http=True), {"http.orthanc.open", "http.plaintext"})
+        svc = self.services[self.http("orthanc_default")]
+        self.assertEqual(svc["protocol"], "http")
+        self.assertEqual(svc["product"]["product"], "Orthanc")
+        self.assertEqual(svc["ae_titles"], ["ORTHANC"])
+        self.assertEqual(svc["dicom_port"], self.s["orthanc_default"].port)
+
+    def test_orthanc_default_password_found_only_when_asked(self):
+        self.assertEqual(self.checks("orthanc_auth", http=True), {"http.default-credentials", "http.plaintext"})
+        cp, services, findings, _ = scan(self.http("orthanc_auth"))
+        self.assertEqual(findings.get(self.http("orthanc_auth")), {"http.plaintext"})
+        self.assertEqual(services[self.http("orthanc_auth")]["orthanc"], "auth-required")
+
+    def test_dicomweb_zero_match_query_proves_it_open(self):
+        if "orthanc_web" not in self.s:
+            self.skipTest("orthanc-dicomweb not installed")
+        self.assertEqual(self.checks("orthanc_web", http=True),
+                         {"http.orthanc.open", "http.dicomweb.open", "http.plaintext"})
+        self.assertEqual(self.services[self.http("orthanc_web")]["dicomweb_path"], "/dicom-web/studies")
+        self.assertEqual(self.checks("orthanc_default", http=True) & {"http.dicomweb.open"}, set())
+
+    def test_ae_title_learned_from_orthanc_system_is_used(self):
+        # Called AE checked, and a site-specific title no list holds: /system on the HTTP port names it.
+        svc = self.service("orthanc_learn")
+        self.assertEqual(svc["ae_titles"], ["SITEPACS2"])
+        self.assertEqual(svc["called_ae_check"], "enforced")
+        self.assertEqual(self.checks("orthanc_learn"), PLAIN_OPEN_STORE - {"dimse.ae.any-called"})
 
     def test_no_patient_data_in_any_output(self):
         for text in (self.cp.stdout, self.cp.stderr):

@@ -4,6 +4,7 @@
 #include "dicom/dimse.h"
 #include "dicom/pdu.h"
 #include "scan/dimse_probe.h"
+#include "scan/http.h"
 #include "scan/service.h"
 #include "scan/targets.h"
 
@@ -242,4 +243,44 @@ TEST(DimseProbe, ResponsesSplitAcrossReadsAreReassembled) {
   for (std::size_t i = 0; i < ac.size(); ++i) s = p.on_data(Bytes{ac[i]});
   ASSERT_EQ(s.kind, Step::Kind::send);  // C-ECHO once the whole A-ASSOCIATE-AC arrived
   EXPECT_EQ(p.result().implementation_version, "OFFIS_DCMTK_367");
+}
+
+namespace {
+std::span<const std::uint8_t> bytes_of(const std::string& s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+}  // namespace
+
+TEST(Http, ContentLengthChunkedAndEndOfConnectionBodies) {
+  std::string err;
+  const std::string cl = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nServer: x\r\n\r\nhello";
+  EXPECT_FALSE(http::parse(bytes_of(cl.substr(0, cl.size() - 1)), false, err).has_value());
+  auto r = http::parse(bytes_of(cl), false, err);
+  ASSERT_TRUE(r) << err;
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "hello");
+  EXPECT_EQ(*r->header("server"), "x");
+
+  const std::string ch = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+  r = http::parse(bytes_of(ch), false, err);
+  ASSERT_TRUE(r) << err;
+  EXPECT_EQ(r->body, "abcde");
+
+  const std::string eof = "HTTP/1.0 200 OK\r\n\r\nuntil close";
+  EXPECT_FALSE(http::parse(bytes_of(eof), false, err).has_value());
+  r = http::parse(bytes_of(eof), true, err);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "until close");
+}
+
+TEST(Http, LimitsAndNonHttpAreErrors) {
+  std::string err;
+  EXPECT_FALSE(http::parse(bytes_of("SSH-2.0-OpenSSH\r\n"), false, err).has_value());
+  EXPECT_EQ(err, "not an HTTP response");
+  err.clear();
+  EXPECT_FALSE(http::parse(bytes_of("HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n"), false, err));
+  EXPECT_FALSE(err.empty());
+  err.clear();
+  EXPECT_FALSE(http::parse(bytes_of("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"), false, err));
+  EXPECT_EQ(err, "malformed chunk size");
 }

@@ -1,0 +1,64 @@
+// The HTTP probe: Orthanc's REST API and DICOMweb (QIDO-RS) roots, proved open or closed without reading patient
+// data: /system (product, version, DICOM AE title), /patients (counted, never read), a QIDO-RS study query for a
+// random never-existing Patient ID (Orthanc's /dicom-web and dcm4chee's /dcm4chee-arc paths), CORS with
+// credentials, and opt-in Orthanc default credentials. One request per connection (Connection: close).
+#pragma once
+
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "scan/http.h"
+#include "scan/probe.h"
+#include "scan/targets.h"
+
+namespace dg::scan {
+
+struct HttpOptions {
+  bool tls = false;
+  bool try_default_credentials = false;  // opt-in: Orthanc's orthanc:orthanc
+  Ms timeout{5000};
+  std::uint64_t seed = 0;
+};
+
+struct HttpResult {
+  Endpoint ep;
+  bool tls = false;
+  std::string server;              // the Server header, when given
+  std::string orthanc;             // open, auth-required, absent
+  std::string orthanc_version, dicom_aet;
+  int dicom_port = 0;
+  std::optional<std::uint64_t> patient_count;  // entries in /patients (identifiers only; never printed)
+  bool default_credentials = false;
+  std::string dicomweb;            // open, auth-required, absent
+  std::string dicomweb_path;
+  int dicomweb_status = 0;
+  bool cors_any_origin = false, cors_credentials = false;
+  std::vector<std::string> errors;
+};
+
+class HttpProbe : public Probe {
+ public:
+  HttpProbe(Endpoint ep, HttpOptions opt);
+  Step begin() override;
+  Step on_connected(const std::string& tls_version, const std::string& alpn) override;
+  Step on_data(std::span<const std::uint8_t> bytes) override;
+  Step on_failure(Failure f, const std::string& detail) override;
+  const HttpResult& result() const { return r_; }
+
+ private:
+  enum class Req : std::uint8_t { system, system_default_creds, patients, qido_orthanc, qido_dcm4chee, done };
+  Step start(Req r);
+  Step handle(const http::Response& rsp);
+  Step next_after(Req r);
+  std::string path_of(Req r) const;
+
+  HttpOptions opt_;
+  HttpResult r_;
+  Req req_ = Req::system;
+  std::vector<std::uint8_t> buf_;
+  std::string random_pid_;
+};
+
+}  // namespace dg::scan
