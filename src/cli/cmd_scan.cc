@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <map>
+#include <set>
 #include <cstdio>
 #include <fmt/format.h>
 
@@ -11,6 +12,7 @@
 #include "cli/summary.h"
 #include "scan/dimse_probe.h"
 #include "scan/engine.h"
+#include "scan/baseline.h"
 #include "scan/service.h"
 #include "scan/service_probe.h"
 #include "scan/targets.h"
@@ -33,6 +35,7 @@ struct ScanFlags {
   std::vector<std::string> called_aes;
   bool count_records = false;
   bool default_credentials = false;
+  std::string baseline;
   std::string fail_on = "medium";
   std::string tls_cert, tls_key;
   std::uint64_t seed = 0;
@@ -72,6 +75,8 @@ Action add_scan(CLI::App& app) {
                 "Opt-in: count the studies a universal STUDY-level C-FIND returns (the number only)");
   sub->add_flag("--try-default-credentials", f->default_credentials,
                 "Opt-in: when Orthanc's REST API asks for a password, try its documented default (orthanc:orthanc)");
+  sub->add_option("--baseline", f->baseline,
+                  "An earlier 'scan --json' output: also report services that are new, gone or changed since");
   sub->add_option("--fail-on", f->fail_on, "Exit 1 when a finding has at least this severity (default: medium)")
       ->check(CLI::IsMember({"info", "low", "medium", "high", "critical"}));
   sub->add_option("--seed", f->seed, "Seed for random AE titles and identifiers (default: random)")
@@ -142,7 +147,16 @@ Action add_scan(CLI::App& app) {
     hopt.timeout = dopt.timeout;
     hopt.seed = f->seed;
 
+    scan::ServiceMap before, now;
+    std::set<std::string> probed;
+    if (!f->baseline.empty()) {
+      if (std::string e = scan::load_baseline(f->baseline, before); !e.empty()) {
+        std::fprintf(stderr, "dicomguard scan: --baseline: %s\n", e.c_str());
+        return kExitError;
+      }
+    }
     auto emit = [&](Record rec) {
+      if (!f->baseline.empty()) scan::add_state(now, rec);
       tally.add(rec);
       sinks->prepare(rec);
       sinks->record(rec);
@@ -164,6 +178,7 @@ Action add_scan(CLI::App& app) {
     };
     auto finished = [&](const scan::Endpoint& ep, std::unique_ptr<scan::Probe> p, bool second_pass) {
       if (!second_pass) ++endpoints;
+      if (!second_pass && !f->baseline.empty()) probed.insert(ep.str());
       const auto& sp = static_cast<scan::ServiceProbe&>(*p);
       const scan::DimseResult& r = sp.dimse();
       if (!second_pass) ++answers[r.answer];
@@ -215,6 +230,17 @@ Action add_scan(CLI::App& app) {
     sum["peak_inflight"] = st.peak_inflight;
     sum["seconds"] = secs;
     sum["mode"] = f->discover ? "discover" : "assess";
+    if (!f->baseline.empty()) {
+      std::map<std::string, int> counts = {{"new", 0}, {"gone", 0}, {"changed", 0}};
+      for (Record& c : scan::compare(before, now, [&](const std::string& t) { return probed.count(t) > 0; })) {
+        ++counts[c.status];
+        sinks->prepare(c);
+        sinks->record(c);
+      }
+      sum["baseline"] = counts;
+      sum["line"] = sum["line"].get<std::string>() + fmt::format(" | since the baseline: {} new, {} gone, {} changed",
+                                                                 counts["new"], counts["gone"], counts["changed"]);
+    }
     std::string others;
     for (const auto& [k, v] : answers)
       if (k != "dicom") others += fmt::format("{}{} {}", others.empty() ? "" : ", ", v, k);

@@ -5,6 +5,7 @@ for it, the AE-title verdicts, and that the patient names stored in the test PAC
 output. Only 127.0.0.1 is contacted.
 """
 
+import json
 import os
 import subprocess
 import unittest
@@ -184,6 +185,36 @@ class ScanAgainstRealServers(unittest.TestCase):
         self.assertEqual(svc["ae_titles"], ["SITEPACS2"])
         self.assertEqual(svc["called_ae_check"], "enforced")
         self.assertEqual(self.checks("orthanc_learn"), PLAIN_OPEN_STORE - {"dimse.ae.any-called"})
+
+    def test_baseline_reports_new_gone_and_changed(self):
+        with TempDir() as d:
+            old = os.path.join(d.path, "old.jsonl")
+            storescp, qr = self.s["storescp"].target, self.s["qr_locked"].target
+            closed = f"127.0.0.1:{self.closed_port}"
+            with open(old, "w") as f:
+                for line in self.cp.stdout.splitlines():
+                    o = json.loads(line)
+                    target = o.get("target") or (f"{o['address']}:{o['port']}" if o["type"] == "service" else "")
+                    if target == storescp:
+                        if o["type"] == "service":
+                            o["exposure"] = "ae-open"  # as if the server had been tightened before
+                        f.write(json.dumps(o) + "\n")
+                # A service seen before on a port that is closed now.
+                f.write(json.dumps({"type": "service", "address": "127.0.0.1", "port": self.closed_port,
+                                    "protocol": "dimse", "exposure": "reachable"}) + "\n")
+            cp, _, _, summary = scan(storescp, qr, closed, "--baseline", old, "--called-ae", "SITEPACS")
+            changes = {o["target"]: o for o in parse_jsonl(cp.stdout) if o["type"] == "change"}
+            self.assertEqual(changes[storescp]["change"], "changed")
+            self.assertEqual(changes[storescp]["before"]["exposure"], "ae-open")
+            self.assertEqual(changes[storescp]["after"]["exposure"], "write-open")
+            self.assertEqual(changes[closed]["change"], "gone")
+            self.assertEqual(changes[qr]["change"], "new")
+            self.assertEqual(summary["baseline"], {"new": 1, "gone": 1, "changed": 1})
+
+    def test_baseline_that_is_not_jsonl_is_an_error(self):
+        cp = run("scan", self.s["storescp"].target, "--baseline", helpers.__file__)
+        self.assertEqual(cp.returncode, 2)
+        self.assertIn("not a dicomguard JSON Lines record", cp.stderr)
 
     def test_no_patient_data_in_any_output(self):
         for text in (self.cp.stdout, self.cp.stderr):

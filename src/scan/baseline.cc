@@ -1,0 +1,46 @@
+#include "scan/baseline.h"
+
+#include <cstring>
+#include <fstream>
+
+namespace dg::scan {
+
+std::string load_baseline(const std::string& path, ServiceMap& out) {
+  std::ifstream in(path);
+  if (!in) return "cannot read baseline '" + path + "': " + std::strerror(errno);
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (line.empty()) continue;
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("type"))
+      return path + ":" + std::to_string(n) + ": not a dicomguard JSON Lines record";
+    const std::string type = j.value("type", "");
+    if (type == "service" && j.contains("address") && j.contains("port")) {
+      const std::string addr = j.value("address", "");
+      const int port = j.value("port", 0);
+      const std::string t = addr.find(':') != std::string::npos ? "[" + addr + "]:" + std::to_string(port)
+                                                                : addr + ":" + std::to_string(port);
+      ServiceState& s = out[t];
+      s.protocol = j.value("protocol", "");
+      s.exposure = j.value("exposure", "");
+    } else if (type == "finding" && j.contains("target") && j.contains("check")) {
+      const std::string t = j.value("target", "");
+      if (t.find(':') != std::string::npos) out[t].checks.insert(j.value("check", ""));
+    }
+  }
+  for (auto it = out.begin(); it != out.end();) it = it->second.protocol.empty() ? out.erase(it) : std::next(it);
+  return {};
+}
+
+void add_state(ServiceMap& m, const Record& r) {
+  if (r.type != "service") return;
+  const std::string target = r.findings.empty() ? r.subject.substr(0, r.subject.find(' ')) : r.findings[0].target;
+  ServiceState& s = m[target];
+  s.protocol = r.fields.value("protocol", "");
+  s.exposure = r.fields.value("exposure", "");
+  for (const Finding& f : r.findings) s.checks.insert(f.check);
+}
+
+}  // namespace dg::scan
