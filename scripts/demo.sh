@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The demo: check a bundled sample set (synthetic polyglots, active documents, malformed files, and real
-# files from Debian's python3-pydicom), then show how sanitize makes the dangerous ones safe.
-# Later issues extend this to the lab, the network scan and the report.
+# The demo: start the practice lab on 127.0.0.1 and scan it, then check a bundled sample set (synthetic
+# polyglots, active documents, malformed files, and real files from Debian's python3-pydicom), and show how
+# sanitize makes the dangerous ones safe. The report (a later issue) will be written from these results.
 set -euo pipefail
 bin=${1:-build/dicomguard}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -11,6 +11,24 @@ mkdir -p "$out"
 /usr/bin/python3 "$root/tools/make_samples.py" "$out/samples" >/dev/null
 mkdir -p "$out/samples/pydicom"
 cp /usr/lib/python3/dist-packages/pydicom/data/test_files/{CT_small,MR_small,JPEG2000,image_dfl,MR_truncated,rtplan}.dcm "$out/samples/pydicom/"
+
+echo "== dicomguard lab   (a leaky PACS and a hardened TLS-only one, on 127.0.0.1 only)"
+"$bin" lab >"$out/lab.txt" 2>"$out/lab.log" &
+lab_pid=$!
+trap 'kill -INT $lab_pid 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do [[ $(grep -c 127.0.0.1 "$out/lab.txt" 2>/dev/null) -ge 2 ]] && break; sleep 0.05; done
+cat "$out/lab.txt"
+mapfile -t lab_targets < <(awk '/^(leaky|hardened)/ {print $2}' "$out/lab.txt")
+echo
+echo "== dicomguard scan ${lab_targets[*]}   (JSON Lines written alongside)"
+set +e
+"$bin" scan "${lab_targets[@]}" --called-ae HARDENED_PACS
+"$bin" scan "${lab_targets[@]}" --called-ae HARDENED_PACS --json >"$out/scan.jsonl"
+set -e
+kill -INT $lab_pid 2>/dev/null || true
+wait $lab_pid 2>/dev/null || true
+trap - EXIT
+echo
 
 echo "== dicomguard files $out/samples   (text; JSON Lines and SARIF written alongside)"
 set +e
@@ -31,5 +49,5 @@ set +e
 "$bin" files "$out/sanitized"
 set -e
 echo
-echo "Results: $out/files.jsonl (JSON Lines), $out/files.sarif (SARIF 2.1.0)"
+echo "Results: $out/scan.jsonl and $out/files.jsonl (JSON Lines), $out/files.sarif (SARIF 2.1.0)"
 echo "Next: 'dicomguard checks' lists every check; 'dicomguard checks ID' explains one."

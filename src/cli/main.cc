@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   };
   reg(dg::cli::add_scan);
   reg(dg::cli::add_files);
+  reg(dg::cli::add_lab);
   reg(dg::cli::add_sanitize);
   reg(dg::cli::add_checks);
   if (argc < 2) {

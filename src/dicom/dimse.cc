@@ -61,6 +61,25 @@ Bytes command(const std::string& sop_class, std::uint16_t field, std::uint16_t i
 
 }  // namespace
 
+std::vector<std::uint8_t> response_command(const std::string& sop_class, std::uint16_t field, std::uint16_t responded_id,
+                                      std::uint16_t status, bool dataset, int remaining, int completed, int failed,
+                                      int warning) {
+  Bytes body;
+  el(body, tag(0, 0x0002), "UI", padded(sop_class, '\0'), false);
+  el(body, tag(0, 0x0100), "US", us(field), false);
+  el(body, tag(0, 0x0120), "US", us(responded_id), false);
+  el(body, tag(0, 0x0800), "US", us(dataset ? 0x0000 : 0x0101), false);
+  el(body, tag(0, 0x0900), "US", us(status), false);
+  const int counts[4] = {remaining, completed, failed, warning};
+  for (int i = 0; i < 4; ++i)
+    if (counts[i] >= 0) el(body, tag(0, static_cast<std::uint16_t>(0x1020 + i)), "US", us(static_cast<std::uint16_t>(counts[i])), false);
+  Bytes b, len;
+  le32(len, static_cast<std::uint32_t>(body.size()));
+  el(b, tag(0, 0), "UL", len, false);
+  b.insert(b.end(), body.begin(), body.end());
+  return b;
+}
+
 std::vector<std::uint8_t> echo_rq(std::uint16_t id) { return command(kVerification, c_echo_rq, id, false); }
 std::vector<std::uint8_t> find_rq(std::uint16_t id, const std::string& sop_class) {
   return command(sop_class, c_find_rq, id, true);
@@ -102,11 +121,20 @@ struct CommandReader : Visitor {
   Response& r;
   explicit CommandReader(Response& out) : r(out) {}
   void element(const Element& e, std::span<const std::uint8_t> v) override {
-    if (e.depth != 0 || v.size() != 2) return;
+    if (e.depth != 0) return;
+    auto str = [&] {
+      std::string out(v.begin(), v.begin() + static_cast<long>(std::min<std::size_t>(v.size(), 64)));
+      while (!out.empty() && (out.back() == ' ' || out.back() == '\0')) out.pop_back();
+      return out;
+    };
+    if (e.tag == tag(0, 0x0002)) r.affected_sop_class = str();
+    if (e.tag == tag(0, 0x0600)) r.move_destination = str();
+    if (v.size() != 2) return;
     const std::uint16_t x = static_cast<std::uint16_t>(v[0] | v[1] << 8);
     switch (e.tag) {
       case tag(0, 0x0100): r.command_field = x; break;
       case tag(0, 0x0120): r.responded_id = x; break;
+      case tag(0, 0x0110): r.message_id = x; break;
       case tag(0, 0x0800): r.has_dataset = x != 0x0101; break;
       case tag(0, 0x0900): r.status = x; r.has_status = true; break;
       case tag(0, 0x1020): r.remaining = x; break;
@@ -129,6 +157,47 @@ Response parse_response(std::span<const std::uint8_t> cs) {
   if (w.fatal) r.error = std::string("command set: ") + problem_name(w.issues.back().problem);
   else if (!r.has_status && (r.command_field & 0x8000)) r.error = "response without a Status (0000,0900)";
   return r;
+}
+
+namespace {
+struct IdentifierReader : Visitor {
+  Identifier& id;
+  explicit IdentifierReader(Identifier& out) : id(out) {}
+  void element(const Element& e, std::span<const std::uint8_t> v) override {
+    if (e.depth != 0) return;
+    std::string s(v.begin(), v.begin() + static_cast<long>(std::min<std::size_t>(v.size(), 64)));
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\0')) s.pop_back();
+    switch (e.tag) {
+      case tag(0x0008, 0x0052): id.level = s; break;
+      case tag(0x0010, 0x0010): id.patient_name = s; break;
+      case tag(0x0010, 0x0020): id.patient_id = s; break;
+      case tag(0x0020, 0x000D): id.study_uid = s; break;
+      default: break;
+    }
+  }
+};
+}  // namespace
+
+Identifier parse_identifier(std::span<const std::uint8_t> data, bool explicit_vr) {
+  Identifier id;
+  IdentifierReader reader(id);
+  Limits lim;
+  lim.max_depth = 8;
+  lim.max_elements = 4096;
+  WalkResult w = walk(data, 0, Encoding{explicit_vr, false}, reader, lim);
+  id.ok = !w.fatal;
+  return id;
+}
+
+std::vector<std::uint8_t> study_match(const std::string& patient_name, const std::string& patient_id,
+                                      const std::string& study_uid, const std::string& study_date, bool explicit_vr) {
+  Bytes b;
+  el(b, tag(0x0008, 0x0020), "DA", padded(study_date, ' '), explicit_vr);
+  el(b, tag(0x0008, 0x0052), "CS", padded("STUDY", ' '), explicit_vr);
+  el(b, tag(0x0010, 0x0010), "PN", padded(patient_name, ' '), explicit_vr);
+  el(b, tag(0x0010, 0x0020), "LO", padded(patient_id, ' '), explicit_vr);
+  el(b, tag(0x0020, 0x000D), "UI", padded(study_uid, '\0'), explicit_vr);
+  return b;
 }
 
 const char* status_category(std::uint16_t s) {

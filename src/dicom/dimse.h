@@ -51,9 +51,27 @@ struct Response {
   // C-MOVE/C-GET sub-operation counts (0000,1020..1023); -1 when absent.
   int remaining = -1, completed = -1, failed = -1, warning = -1;
   std::string error;                // empty when the command set walked cleanly
+  // Request fields (read by dicomguard lab): (0000,0002), (0000,0110), (0000,0600).
+  std::string affected_sop_class, move_destination;
+  std::uint16_t message_id = 0;
 };
 // Reads a command set with the bounded walker; never throws.
 Response parse_response(std::span<const std::uint8_t> command_set);
+
+// A response command set: C-ECHO/C-FIND/C-MOVE/C-GET/C-STORE-RSP with a status; sub-operation counts when >= 0.
+std::vector<std::uint8_t> response_command(const std::string& sop_class, std::uint16_t field, std::uint16_t responded_id,
+                                      std::uint16_t status, bool dataset, int remaining = -1, int completed = -1,
+                                      int failed = -1, int warning = -1);
+
+// A query identifier as the lab reads it (bounded walker; values trimmed, at most 64 characters each).
+struct Identifier {
+  std::string level, patient_id, patient_name, study_uid;
+  bool ok = false;
+};
+Identifier parse_identifier(std::span<const std::uint8_t> data, bool explicit_vr);
+// One STUDY-level match (the lab's synthetic patients only).
+std::vector<std::uint8_t> study_match(const std::string& patient_name, const std::string& patient_id,
+                                      const std::string& study_uid, const std::string& study_date, bool explicit_vr);
 
 // "success", "pending", "cancel", "warning" or "failure" (PS3.7 Annex C).
 const char* status_category(std::uint16_t status);

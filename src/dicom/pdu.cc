@@ -260,6 +260,94 @@ Parsed parse(std::span<const std::uint8_t> b) {
   }
 }
 
+std::optional<AssociateRq> parse_rq(std::span<const std::uint8_t> b, std::string& error) {
+  auto total = total_length(b, error);
+  if (!total) return std::nullopt;
+  if (b[0] != 1 || b.size() < *total || *total < 6 + 68) {
+    error = "not a complete A-ASSOCIATE-RQ";
+    return std::nullopt;
+  }
+  const std::uint8_t* body = b.data() + 6;
+  const std::size_t n = *total - 6;
+  AssociateRq rq;
+  rq.called_ae = text(body + 4, 16);
+  rq.calling_ae = text(body + 20, 16);
+  std::size_t i = 68;
+  while (i < n) {
+    if (n - i < 4) {
+      error = "truncated item header";
+      return std::nullopt;
+    }
+    const std::uint8_t type = body[i];
+    const std::size_t len = rd16(body + i + 2);
+    if (len > n - i - 4) {
+      error = "item length past the end of the PDU";
+      return std::nullopt;
+    }
+    const std::uint8_t* v = body + i + 4;
+    if (type == 0x20 && len >= 4 && rq.contexts.size() < 128) {
+      ContextRq c{v[0], {}, {}};
+      std::size_t j = 4;
+      while (j + 4 <= len) {
+        const std::size_t sl = rd16(v + j + 2);
+        if (sl > len - j - 4) {
+          error = "sub-item length past the end of its presentation context";
+          return std::nullopt;
+        }
+        if (v[j] == 0x30) c.abstract_syntax = text(v + j + 4, std::min<std::size_t>(sl, 64));
+        if (v[j] == 0x40 && c.transfer_syntaxes.size() < 64)
+          c.transfer_syntaxes.push_back(text(v + j + 4, std::min<std::size_t>(sl, 64)));
+        j += 4 + sl;
+      }
+      rq.contexts.push_back(std::move(c));
+    } else if (type == 0x50) {
+      std::size_t j = 0;
+      while (j + 4 <= len) {
+        const std::size_t sl = rd16(v + j + 2);
+        if (sl > len - j - 4) break;
+        if (v[j] == 0x51 && sl == 4) rq.max_pdu = rd32(v + j + 4);
+        if (v[j] == 0x52) rq.implementation_uid = text(v + j + 4, std::min<std::size_t>(sl, 64));
+        if (v[j] == 0x55) rq.implementation_version = text(v + j + 4, std::min<std::size_t>(sl, 16));
+        j += 4 + sl;
+      }
+    }
+    i += 4 + len;
+  }
+  return rq;
+}
+
+std::vector<std::uint8_t> encode(const AssociateAc& ac) {
+  std::vector<std::uint8_t> b = header(Type::associate_ac);
+  be16(b, 1);
+  be16(b, 0);
+  ae_field(b, ac.called_ae);
+  ae_field(b, ac.calling_ae);
+  b.insert(b.end(), 32, 0);
+  item(b, 0x10, kApplicationContext);
+  for (const ContextAc& c : ac.contexts) {
+    const std::size_t at = b.size();
+    b.insert(b.end(), {0x21, 0, 0, 0, c.id, 0, c.result, 0});
+    item(b, 0x40, c.transfer_syntax);
+    set_length(b, at + 2, b.size() - at - 4);
+  }
+  const std::size_t ui = b.size();
+  b.insert(b.end(), {0x50, 0, 0, 0});
+  b.insert(b.end(), {0x51, 0, 0, 4});
+  be32(b, ac.max_pdu ? ac.max_pdu : 16384);
+  item(b, 0x52, ac.implementation_uid);
+  if (!ac.implementation_version.empty()) item(b, 0x55, ac.implementation_version.substr(0, 16));
+  set_length(b, ui + 2, b.size() - ui - 4);
+  finish(b);
+  return b;
+}
+
+std::vector<std::uint8_t> encode_rj(std::uint8_t result, std::uint8_t source, std::uint8_t reason) {
+  std::vector<std::uint8_t> b = header(Type::associate_rj);
+  b.insert(b.end(), {0, result, source, reason});
+  finish(b);
+  return b;
+}
+
 const char* rj_result_name(std::uint8_t result) {
   return result == 1 ? "rejected-permanent" : result == 2 ? "rejected-transient" : "unknown";
 }

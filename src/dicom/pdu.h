@@ -78,6 +78,11 @@ std::optional<std::uint32_t> total_length(std::span<const std::uint8_t> header6,
 // Parses one complete PDU (header and body).
 Parsed parse(std::span<const std::uint8_t> pdu);
 
+// The acceptor side (dicomguard lab): an A-ASSOCIATE-RQ read with bounds, and the answers to it.
+std::optional<AssociateRq> parse_rq(std::span<const std::uint8_t> pdu, std::string& error);
+std::vector<std::uint8_t> encode(const AssociateAc& ac);
+std::vector<std::uint8_t> encode_rj(std::uint8_t result, std::uint8_t source, std::uint8_t reason);
+
 // PS3.8 Table 9-21: plain-language result, source and reason of an A-ASSOCIATE-RJ, and of an A-ABORT.
 const char* rj_result_name(std::uint8_t result);
 const char* rj_source_name(std::uint8_t source);

@@ -1,0 +1,42 @@
+// dicomguard lab: a leaky and a hardened DICOM service on 127.0.0.1 to practise on; Ctrl-C stops them.
+#include <cstdio>
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "lab/lab.h"
+
+namespace dg::cli {
+
+Action add_lab(CLI::App& app) {
+  auto* sub = app.add_subcommand("lab", "Start practice DICOM services on 127.0.0.1 (a leaky PACS and a hardened "
+                                        "TLS-only one) until Ctrl-C");
+  auto leaky = std::make_shared<int>(0);
+  auto hardened = std::make_shared<int>(0);
+  sub->add_option("--leaky-port", *leaky, "Port of the leaky PACS (default: any free port)")->check(CLI::Range(0, 65535));
+  sub->add_option("--hardened-port", *hardened, "Port of the hardened PACS (default: any free port)")
+      ->check(CLI::Range(0, 65535));
+  sub->footer("leaky: any AE title; C-ECHO, C-FIND (3 synthetic patients), C-MOVE, C-GET, C-STORE open; plain TCP.\n"
+              "hardened: TLS only (a throwaway self-signed certificate), called AE HARDENED_PACS, calling AE "
+              "LAB_VIEWER only.\nBoth listen on 127.0.0.1 only. Stored objects are counted and discarded.");
+  return [leaky, hardened]() {
+    lab::Lab l;
+    std::uint16_t lp, hp;
+    try {
+      lp = l.add({"leaky", "LEAKY_PACS", true, {}, false, static_cast<std::uint16_t>(*leaky)});
+      hp = l.add({"hardened", "HARDENED_PACS", false, {"LAB_VIEWER"}, true, static_cast<std::uint16_t>(*hardened)});
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "dicomguard lab: %s\n", e.what());
+      return kExitError;
+    }
+    std::printf("leaky     127.0.0.1:%u  dimse      any AE title; echo, find, move, get, store open\n", lp);
+    std::printf("hardened  127.0.0.1:%u  dimse-tls  called AE HARDENED_PACS, calling AE LAB_VIEWER only\n", hp);
+    std::printf("scan them: dicomguard scan 127.0.0.1:%u 127.0.0.1:%u    (Ctrl-C stops the lab)\n", lp, hp);
+    std::fflush(stdout);
+    l.run(true);
+    std::fprintf(stderr, "dicomguard lab: stopped after %llu associations, %llu objects stored and discarded\n",
+                 static_cast<unsigned long long>(l.associations()), static_cast<unsigned long long>(l.stored()));
+    return kExitClean;
+  };
+}
+
+}  // namespace dg::cli

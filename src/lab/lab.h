@@ -1,0 +1,49 @@
+// dicomguard lab: DICOM services to practise on, in-process, bound to 127.0.0.1 only.
+//   leaky    any called and calling AE title; C-ECHO, C-FIND (a few synthetic patients), C-MOVE, C-GET and
+//            C-STORE open; plain TCP; an Orthanc-like HTTP /system that names its AE title is not provided.
+//   hardened TLS only (a throwaway self-signed certificate made at start), its own called AE title, and an
+//            allow-list of calling AE titles.
+// Stored objects are counted and discarded. The synthetic patients are clearly fake and never real data.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace dg::lab {
+
+struct ServerConfig {
+  std::string name;          // "leaky", "hardened"
+  std::string ae_title;      // the called AE title this server answers to
+  bool any_called = false;   // accept any called AE title
+  std::set<std::string> allowed_calling;  // empty: any calling AE title
+  bool tls = false;
+  std::uint16_t port = 0;    // 0: an ephemeral port
+};
+
+struct Synthetic {
+  std::string name, id, study_uid, date;
+};
+const std::vector<Synthetic>& synthetic_patients();
+
+class Lab {
+ public:
+  Lab();
+  ~Lab();
+  // Starts a server on 127.0.0.1; returns its port. Throws std::runtime_error when it cannot listen.
+  std::uint16_t add(const ServerConfig& c);
+  // Runs until stop() (thread-safe) or a SIGINT/SIGTERM when handle_signals.
+  void run(bool handle_signals);
+  void stop();
+  std::uint64_t associations() const;
+  std::uint64_t stored() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dg::lab
