@@ -35,6 +35,7 @@ struct ScanFlags {
   std::vector<std::string> called_aes;
   bool count_records = false;
   bool default_credentials = false;
+  bool active_store = false;
   std::string baseline;
   std::string fail_on = "medium";
   std::string tls_cert, tls_key;
@@ -73,6 +74,9 @@ Action add_scan(CLI::App& app) {
                   "AE titles to try when a random one is refused, before the built-in defaults (repeatable)");
   sub->add_flag("--count-records", f->count_records,
                 "Opt-in: count the studies a universal STUDY-level C-FIND returns (the number only)");
+  sub->add_flag("--active-store", f->active_store,
+                "Opt-in: prove storage by storing one labelled synthetic object (patient DICOMGUARD^TEST^OBJECT, no "
+                "pixel data; its UID is in the output so it can be deleted)");
   sub->add_flag("--try-default-credentials", f->default_credentials,
                 "Opt-in: when Orthanc's REST API asks for a password, try its documented default (orthanc:orthanc)");
   sub->add_option("--baseline", f->baseline,
@@ -120,6 +124,7 @@ Action add_scan(CLI::App& app) {
     dopt.try_tls = !f->no_tls;
     dopt.tls_only = f->tls_first;
     dopt.count_records = f->count_records;
+    dopt.active_store = f->active_store;
     dopt.timeout = scan::Ms(static_cast<long>(f->timeout * 1000));
     dopt.called_aes = f->called_aes;
     dopt.seed = f->seed;
@@ -155,11 +160,28 @@ Action add_scan(CLI::App& app) {
         return kExitError;
       }
     }
-    auto emit = [&](Record rec) {
+    auto output = [&](Record rec) {
       if (!f->baseline.empty()) scan::add_state(now, rec);
       tally.add(rec);
       sinks->prepare(rec);
       sinks->record(rec);
+    };
+    // DICOM-over-TLS services are written at the end, with whether a plaintext twin of the same AE exists: a
+    // plain DIMSE service on the same address that accepts the same called AE title (or any).
+    std::vector<Record> tls_records;
+    std::map<std::string, std::vector<std::pair<std::string, std::string>>> plain_aes;  // address -> (AE, target)
+    auto accepted_ae = [](const Record& r) -> std::string {
+      if (r.fields.value("called_ae_check", "") == "not-enforced") return "*";
+      const auto& aes = r.fields["ae_titles"];
+      return aes.empty() ? std::string() : aes[0].get<std::string>();
+    };
+    auto emit = [&](Record rec) {
+      const std::string proto = rec.fields.value("protocol", "");
+      if (proto == "dimse-tls") return tls_records.push_back(std::move(rec));
+      if (proto == "dimse")
+        if (std::string ae = accepted_ae(rec); !ae.empty())
+          plain_aes[rec.fields.value("address", "")].emplace_back(ae, rec.subject.substr(0, rec.subject.find(' ')));
+      output(std::move(rec));
     };
     // DICOM services whose called AE title is checked and that refused every title tried are held back until
     // the HTTP probes have run: Orthanc's /system may name the title (learned), and they are probed again with it.
@@ -220,6 +242,16 @@ Action add_scan(CLI::App& app) {
           [&](const scan::Endpoint& ep, std::unique_ptr<scan::Probe> p) { finished(ep, std::move(p), true); });
       st.connections = st2.connections;  // the engine's counters are cumulative
       st.tls_handshakes = st2.tls_handshakes;
+    }
+    for (Record& rec : tls_records) {
+      const std::string ae = accepted_ae(rec);
+      nlohmann::json twin = nullptr;
+      if (!ae.empty())
+        for (const auto& [plain_ae, plain_target] : plain_aes[rec.fields.value("address", "")])
+          if (plain_ae == "*" || plain_ae == ae) twin = plain_target;
+      rec.fields["plaintext_twin"] = twin;
+      rec.fields["plaintext_twin_check"] = ae.empty() ? "not-measured" : twin.is_null() ? "none" : "found";
+      output(std::move(rec));
     }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     nlohmann::json sum = tally.summary();

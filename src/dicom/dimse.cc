@@ -43,7 +43,7 @@ Bytes us(std::uint16_t v) {
 
 // Command set: the elements in tag order, preceded by (0000,0000) Command Group Length.
 Bytes command(const std::string& sop_class, std::uint16_t field, std::uint16_t id, bool dataset,
-              const std::string& move_destination = {}) {
+              const std::string& move_destination = {}, const std::string& sop_instance = {}) {
   Bytes body;
   el(body, tag(0, 0x0002), "UI", padded(sop_class, '\0'), false);
   el(body, tag(0, 0x0100), "US", us(field), false);
@@ -51,6 +51,7 @@ Bytes command(const std::string& sop_class, std::uint16_t field, std::uint16_t i
   if (!move_destination.empty()) el(body, tag(0, 0x0600), "AE", padded(move_destination, ' '), false);
   if (field != c_echo_rq) el(body, tag(0, 0x0700), "US", us(0), false);  // priority MEDIUM
   el(body, tag(0, 0x0800), "US", us(dataset ? 0x0000 : 0x0101), false);
+  if (!sop_instance.empty()) el(body, tag(0, 0x1000), "UI", padded(sop_instance, '\0'), false);
   Bytes b;
   Bytes len;
   le32(len, static_cast<std::uint32_t>(body.size()));
@@ -90,6 +91,25 @@ std::vector<std::uint8_t> move_rq(std::uint16_t id, const std::string& sop_class
 
 std::vector<std::uint8_t> get_rq(std::uint16_t id, const std::string& sop_class) {
   return command(sop_class, c_get_rq, id, true);
+}
+
+std::vector<std::uint8_t> store_rq(std::uint16_t id, const std::string& sop_class, const std::string& sop_instance) {
+  return command(sop_class, c_store_rq, id, true, {}, sop_instance);
+}
+
+std::vector<std::uint8_t> test_object(const std::string& study_uid, const std::string& series_uid,
+                                      const std::string& instance_uid, bool explicit_vr) {
+  Bytes b;
+  el(b, tag(0x0008, 0x0016), "UI", padded(kSecondaryCapture, '\0'), explicit_vr);
+  el(b, tag(0x0008, 0x0018), "UI", padded(instance_uid, '\0'), explicit_vr);
+  el(b, tag(0x0008, 0x0060), "CS", padded("OT", ' '), explicit_vr);
+  el(b, tag(0x0008, 0x0064), "CS", padded("WSD", ' '), explicit_vr);
+  el(b, tag(0x0008, 0x1030), "LO", padded("dicomguard active-store test object - safe to delete", ' '), explicit_vr);
+  el(b, tag(0x0010, 0x0010), "PN", padded("DICOMGUARD^TEST^OBJECT", ' '), explicit_vr);
+  el(b, tag(0x0010, 0x0020), "LO", padded("DICOMGUARD-TEST", ' '), explicit_vr);
+  el(b, tag(0x0020, 0x000D), "UI", padded(study_uid, '\0'), explicit_vr);
+  el(b, tag(0x0020, 0x000E), "UI", padded(series_uid, '\0'), explicit_vr);
+  return b;
 }
 
 std::vector<std::uint8_t> study_identifier(const std::string& patient_id, bool explicit_vr) {

@@ -31,6 +31,13 @@ std::vector<std::uint8_t> find_rq(std::uint16_t message_id, const std::string& s
 std::vector<std::uint8_t> move_rq(std::uint16_t message_id, const std::string& sop_class,
                                   const std::string& destination_ae);
 std::vector<std::uint8_t> get_rq(std::uint16_t message_id, const std::string& sop_class);
+std::vector<std::uint8_t> store_rq(std::uint16_t message_id, const std::string& sop_class,
+                                   const std::string& sop_instance);
+// The one object `scan --active-store` stores: a Secondary Capture without pixel data whose patient and
+// descriptions say what it is ("DICOMGUARD^TEST^OBJECT", safe to delete). UIDs are the caller's.
+std::vector<std::uint8_t> test_object(const std::string& study_uid, const std::string& series_uid,
+                                      const std::string& instance_uid, bool explicit_vr);
+inline constexpr const char* kSecondaryCapture = "1.2.840.10008.5.1.4.1.1.7";
 
 // A STUDY-level identifier: Query/Retrieve Level, Patient ID (the value given: a random, never-existing ID proves
 // a query is answered without matching anyone) and an empty Study Instance UID to return.

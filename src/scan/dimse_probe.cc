@@ -340,6 +340,7 @@ Step DimseProbe::on_accept(const std::vector<std::uint8_t>& p) {
     if (accepted_context({dimse::kStudyRootMove, dimse::kPatientRootMove})) queue_.push_back(Cmd::move);
     if (accepted_context({dimse::kStudyRootGet, dimse::kPatientRootGet})) queue_.push_back(Cmd::get);
     if (opt_.count_records && accepted_context({dimse::kStudyRootFind})) queue_.push_back(Cmd::count);
+    if (opt_.active_store && accepted_context({dimse::kSecondaryCapture})) queue_.push_back(Cmd::store);
   }
   std::reverse(queue_.begin(), queue_.end());
   return next_command();
@@ -359,6 +360,7 @@ CommandResult& DimseProbe::slot(Cmd c) {
     case Cmd::move: return r_.move;
     case Cmd::get: return r_.get;
     case Cmd::count: return r_.count;
+    case Cmd::store: return r_.store;
   }
   return r_.echo;
 }
@@ -392,6 +394,14 @@ Step DimseProbe::next_command() {
       data = dimse::move_identifier(study_uid_, ctx->explicit_vr,
                                     ctx->abstract_syntax == dimse::kPatientRootGet ? patient_id_ : std::string());
       break;
+    case Cmd::store: {
+      ctx = accepted_context({dimse::kSecondaryCapture});
+      r_.stored_instance_uid = "2.25." + random_digits(38);
+      cmd = dimse::store_rq(id, ctx->abstract_syntax, r_.stored_instance_uid);
+      data = dimse::test_object("2.25." + random_digits(38), "2.25." + random_digits(38), r_.stored_instance_uid,
+                                ctx->explicit_vr);
+      break;
+    }
     case Cmd::count:
       ctx = accepted_context({dimse::kStudyRootFind});
       cmd = dimse::find_rq(id, ctx->abstract_syntax);

@@ -26,6 +26,7 @@ struct DimseOptions {
   bool try_tls = true;          // retry inside TLS when plain TCP gets a TLS-like answer or none
   bool tls_only = false;        // start with TLS (e.g. a port known to be DICOM-TLS)
   bool count_records = false;   // opt-in: count the matches of a universal STUDY-level query (the number only)
+  bool active_store = false;    // opt-in: C-STORE one labelled synthetic object (dimse::test_object)
   Ms timeout{5000};             // per step: connect, handshake, each reply
   std::vector<std::string> called_aes;  // AE titles to try after a random one is refused (learned or given)
   std::uint64_t seed = 0;       // 0: random
@@ -71,7 +72,8 @@ struct DimseResult {
   std::string implementation_uid, implementation_version;
   std::uint32_t max_pdu = 0;
   std::vector<std::string> accepted;  // abstract syntaxes accepted
-  CommandResult echo, find, move, get, count;
+  CommandResult echo, find, move, get, count, store;
+  std::string stored_instance_uid;  // --active-store: the UID of the object stored (to find and delete it)
   std::string move_destination;    // the random AE title a C-MOVE named
   bool released = false;
   std::string release_note;
@@ -91,7 +93,7 @@ class DimseProbe : public Probe {
 
  private:
   enum class State : std::uint8_t { connecting, await_assoc, await_response, await_release, done };
-  enum class Cmd : std::uint8_t { echo, find, move, get, count };
+  enum class Cmd : std::uint8_t { echo, find, move, get, count, store };
   struct Context {
     std::uint8_t id;
     std::string abstract_syntax;

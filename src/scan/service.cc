@@ -127,12 +127,19 @@ Record dimse_record(const DimseResult& r) {
     ev["note"] = "retrieve of a random, never-existing Study Instance UID";
     rec.findings.push_back(make_finding("dimse.retrieve.open", target, ev));
   }
+  const bool stored = r.store.sent && (r.store.category == "success" || r.store.category == "warning");
   if (!storage.empty()) {
     level = Exposure::write_open;
+    json ev{{"storage_classes_accepted", storage},
+            {"note", "judged from the accepted presentation contexts; nothing was stored"}};
+    if (r.store.sent) {
+      ev["active_store"] = command_json(r.store);
+      ev["note"] = stored ? "--active-store stored one labelled test object (DICOMGUARD^TEST^OBJECT); delete it"
+                          : "--active-store: the test object was not stored";
+      if (stored) ev["stored_sop_instance_uid"] = r.stored_instance_uid;
+    }
     rec.findings.push_back(make_finding(
-        "dimse.store.open", target,
-        {{"storage_classes_accepted", storage},
-         {"note", "judged from the accepted presentation contexts; nothing was stored"}},
+        "dimse.store.open", target, ev,
         fmt::format("Accepts storage from an unknown AE ({} of {} storage classes proposed)", storage.size(),
                     proposed_storage_classes())));
   }
@@ -173,6 +180,7 @@ Record dimse_record(const DimseResult& r) {
       {"find", command_json(r.find)},
       {"move", command_json(r.move)},
       {"get", command_json(r.get)},
+      {"store", command_json(r.store)},
       {"released", r.released},
   };
   if (!r.ep.host.empty()) rec.fields["host"] = r.ep.host;

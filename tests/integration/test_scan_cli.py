@@ -110,11 +110,32 @@ class ScanAgainstRealServers(unittest.TestCase):
         self.assertTrue(svc["released"])
         self.assertIsNone(svc["find"])  # storescp offers no query service: nothing to prove
 
+    def test_store_is_judged_passively_unless_active_store_is_asked(self):
+        out = self.s["storescp"].workdir
+        self.assertEqual([n for n in os.listdir(out) if not n.startswith(".")], [])  # the main scan stored nothing
+        cp, services, _, _ = scan(self.s["storescp"].target, "--active-store")
+        store = services[self.s["storescp"].target]["store"]
+        self.assertEqual(store["result"], "success")
+        stored = [n for n in os.listdir(out) if not n.startswith(".")]
+        self.assertEqual(len(stored), 1)
+        finding = [o for o in parse_jsonl(cp.stdout) if o.get("check") == "dimse.store.open"][0]
+        uid = finding["evidence"]["stored_sop_instance_uid"]
+        with open(os.path.join(out, stored[0]), "rb") as f:
+            data = f.read()
+        self.assertIn(uid.encode(), data)
+        self.assertIn(b"DICOMGUARD^TEST^OBJECT", data)
+        os.remove(os.path.join(out, stored[0]))
+
     def test_dicom_inside_tls_is_found_and_not_called_plaintext(self):
         svc = self.service("storescp_tls")
         self.assertEqual(svc["protocol"], "dimse-tls")
         self.assertTrue(svc["tls"]["version"].startswith("TLS"))
         self.assertEqual(self.checks("storescp_tls"), PLAIN_OPEN_STORE - {"dimse.plaintext"})
+        # The same address also serves plain DIMSE to any AE title (several do): TLS can be bypassed.
+        self.assertEqual(svc["plaintext_twin_check"], "found")
+        plain_any = {t for t, o in self.services.items() if o["protocol"] == "dimse"
+                     and o["called_ae_check"] == "not-enforced"}
+        self.assertIn(svc["plaintext_twin"], plain_any)
 
     def test_dcmqrscp_enforcing_called_ae_with_known_title(self):
         svc = self.service("qr_open")
