@@ -61,11 +61,29 @@ for i in "${!ports[@]}"; do echo "$(addr "$i"):${ports[$i]}"; done >"$work/targe
 portlist=$(IFS=,; echo "${ports[*]}")
 
 now() { date +%s.%N; }
-best() {  # best wall time of RUNS runs of "$@", output of the last run in $work/last
-  local b=999999 t0 t1
+listener_cpu() {  # CPU seconds used so far by the storescp listeners
+  python3 - "${pids[@]}" <<'PY'
+import os, sys
+hz = os.sysconf("SC_CLK_TCK"); t = 0
+for p in sys.argv[1:]:
+    try:
+        f = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
+        t += int(f[11]) + int(f[12])
+    except OSError:
+        pass
+print(t / hz)
+PY
+}
+best() {  # best wall time of RUNS runs of "$@"; output of the last run in $work/last, CPU of the best in $work/cpu
+  local b=999999 t0 t1 c0 c1
   for _ in $(seq 1 "$RUNS"); do
-    t0=$(now); "$@" >"$work/last" 2>"$work/last.err" || true; t1=$(now)
-    b=$(python3 -c "print(min($b, $t1 - $t0))")
+    c0=$(listener_cpu)
+    t0=$(now); /usr/bin/time -f "%U %S" -o "$work/time" "$@" >"$work/last" 2>"$work/last.err" || true; t1=$(now)
+    c1=$(listener_cpu)
+    if python3 -c "import sys; sys.exit(0 if $t1 - $t0 < $b else 1)"; then
+      b=$(python3 -c "print($t1 - $t0)")
+      python3 -c "u, s = open('$work/time').read().split()[-2:]; print(f'client {float(u) + float(s):.2f} s CPU, listeners {$c1 - $c0:.2f} s CPU')" >"$work/cpu"
+    fi
   done
   echo "$b"
 }
@@ -78,10 +96,11 @@ for l in open('$work/last'):
 print(n)"; }
 
 t_disc=$(best "$BIN" scan --discover -iL "$work/targets.txt" --json --timeout 5)
-s_disc=$(count_services)
+s_disc=$(count_services); c_disc=$(cat "$work/cpu")
 t_full=$(best "$BIN" scan -iL "$work/targets.txt" --json --timeout 5)
-s_full=$(count_services)
+s_full=$(count_services); c_full=$(cat "$work/cpu")
 t_nmap=$(best nmap -Pn -n -p "$portlist" --script +dicom-ping -oX - 127.0.0.1)
+c_nmap=$(cat "$work/cpu")
 s_nmap=$(python3 -c "
 import xml.etree.ElementTree as ET
 n=0
@@ -90,18 +109,18 @@ for p in ET.parse('$work/last').getroot().iter('port'):
         if s.get('id')=='dicom-ping' and 'DICOM Service Provider discovered' in s.get('output',''): n+=1
 print(n)")
 
-python3 - "$N" "$t_disc" "$s_disc" "$t_full" "$s_full" "$t_nmap" "$s_nmap" <<'EOF'
+python3 - "$N" "$t_disc" "$s_disc" "$t_full" "$s_full" "$t_nmap" "$s_nmap" "$c_disc" "$c_full" "$c_nmap" <<'EOF'
 import sys
-n, td, sd, tf, sf, tn, sn = sys.argv[1:]
+n, td, sd, tf, sf, tn, sn, cd, cf, cn = sys.argv[1:]
 n = int(n); td, tf, tn = float(td), float(tf), float(tn); sd, sf, sn = int(sd), int(sf), int(sn)
 rn = sn / tn
 print(f"listeners {n}")
-print(f"nmap dicom-ping     {sn:5d} services in {tn:6.3f} s = {rn:8.0f} services/s")
-for name, t, s, target in (("dicomguard discover", td, sd, 3.0), ("dicomguard assess", tf, sf, 1.0)):
+print(f"nmap dicom-ping     {sn:5d} services in {tn:6.3f} s = {rn:8.0f} services/s   ({cn})")
+for name, t, s, target, cpu in (("dicomguard discover", td, sd, 3.0, cd), ("dicomguard assess", tf, sf, 1.0, cf)):
     r = s / t
     verdict = "PASS" if r / rn >= target else "MISS"
     print(f"{name:19s} {s:5d} services in {t:6.3f} s = {r:8.0f} services/s   ours/nmap = {r / rn:5.2f}x "
-          f"(target >= {target:g}x: {verdict})")
+          f"(target >= {target:g}x: {verdict})   ({cpu})")
 EOF
 
 # In-flight memory: the same listeners behind INFLIGHT addresses.
