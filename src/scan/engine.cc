@@ -91,6 +91,7 @@ struct Engine::Impl {
     bool timed_out = false;
     bool holds_slot = false;
     bool want_tls = false;
+    std::string alpn;
     Ms step_timeout{5000};
     std::array<std::uint8_t, 4096> buf{};
     Bytes out;
@@ -133,6 +134,7 @@ struct Engine::Impl {
         case Step::Kind::connect:
           close();
           want_tls = s.tls;
+          alpn = s.alpn;
           step_timeout = s.timeout;
           e.acquire_slot(shared_from_this());
           return;
@@ -172,8 +174,12 @@ struct Engine::Impl {
       ++e.stats.tls_handshakes;
       tls = std::make_unique<asio::ssl::stream<tcp::socket&>>(sock, e.tls_ctx);
       if (!ep.host.empty()) SSL_set_tlsext_host_name(tls->native_handle(), ep.host.c_str());
-      static const unsigned char alpn[] = {5, 'd', 'i', 'c', 'o', 'm'};
-      SSL_set_alpn_protos(tls->native_handle(), alpn, sizeof alpn);
+      if (!alpn.empty() && alpn.size() < 256) {
+        std::vector<unsigned char> wire;
+        wire.push_back(static_cast<unsigned char>(alpn.size()));
+        wire.insert(wire.end(), alpn.begin(), alpn.end());
+        SSL_set_alpn_protos(tls->native_handle(), wire.data(), static_cast<unsigned>(wire.size()));
+      }
       tls->async_handshake(asio::ssl::stream_base::client,
                            [self = shared_from_this()](const asio::error_code& hec) { self->handshaken(hec); });
     }

@@ -36,7 +36,7 @@ Step HttpProbe::start(Req r) {
   req_ = r;
   buf_.clear();
   if (r == Req::done) return Step::finish();
-  return Step::connect(opt_.tls, opt_.timeout);
+  return Step::connect(opt_.tls, opt_.timeout, "http/1.1");
 }
 
 Step HttpProbe::on_connected(const std::string&, const std::string&) {

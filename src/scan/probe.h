@@ -26,10 +26,13 @@ struct Step {
   bool tls = false;  // connect: wrap the connection in TLS (certificates are not verified)
   Bytes out;         // send
   Ms timeout{5000};  // connect (TCP and TLS handshake together) and receive
+  std::string alpn = "dicom";  // connect with TLS: the one ALPN protocol offered ("dicom", "http/1.1")
 
-  static Step connect(bool tls, Ms timeout) { return {Kind::connect, tls, {}, timeout}; }
-  static Step send(Bytes b, Ms timeout) { return {Kind::send, false, std::move(b), timeout}; }
-  static Step receive(Ms timeout) { return {Kind::receive, false, {}, timeout}; }
+  static Step connect(bool tls, Ms timeout, std::string alpn = "dicom") {
+    return {Kind::connect, tls, {}, timeout, std::move(alpn)};
+  }
+  static Step send(Bytes b, Ms timeout) { return {Kind::send, false, std::move(b), timeout, {}}; }
+  static Step receive(Ms timeout) { return {Kind::receive, false, {}, timeout, {}}; }
   static Step finish() { return {}; }
 };
 

@@ -6,9 +6,13 @@ ServiceProbe::ServiceProbe(Endpoint ep, DimseOptions dimse, HttpOptions http)
     : ep_(ep), dimse_(std::move(ep), std::move(dimse)), http_opt_(http) {}
 
 Step ServiceProbe::after_dimse(Step s) {
-  if (s.kind != Step::Kind::finish || dimse_.result().answer != "http") return s;
+  if (s.kind != Step::Kind::finish) return s;
+  const std::string& answer = dimse_.result().answer;
+  // HTTP answered our association request (plain, or inside TLS), or a TLS server closed on it without a word
+  // (HTTPS servers such as Orthanc's do): ask HTTP questions.
+  if (answer != "http" && answer != "tls-no-dicom-answer") return s;
   HttpOptions o = http_opt_;
-  o.tls = dimse_.result().answer_tls;
+  o.tls = answer == "tls-no-dicom-answer" || dimse_.result().answer_tls;
   http_ = std::make_unique<HttpProbe>(ep_, o);
   return http_->begin();
 }

@@ -8,6 +8,7 @@ import threading
 import time
 import unittest
 
+import helpers
 import peers
 from helpers import parse_jsonl, run
 
@@ -19,7 +20,8 @@ class ScriptedServers:
     a connection counts from its accept until the behaviour calls done() (or ends), so the count does not
     include the moments between our answer and the client's close."""
 
-    def __init__(self, count, behaviour):
+    def __init__(self, count, behaviour, ssl_context=None):
+        self.ssl_context = ssl_context
         self.ports = [peers.free_port() for _ in range(count)]
         self.behaviour = behaviour
         self.active = 0
@@ -42,7 +44,7 @@ class ScriptedServers:
 
         try:
             await self.behaviour(reader, writer, done)
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError, OSError):
             pass
         finally:
             done()
@@ -50,7 +52,8 @@ class ScriptedServers:
 
     def _run(self):
         asyncio.set_event_loop(self.loop)
-        servers = [self.loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", p))
+        servers = [self.loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", p,
+                                                                     ssl=self.ssl_context))
                    for p in self.ports]
         self.servers = servers
         self.ready.set()
@@ -117,6 +120,53 @@ class Politeness(unittest.TestCase):
             self.assertEqual(len(times), 6)
             gaps = [b - a for a, b in zip(times, times[1:])]
             self.assertGreaterEqual(min(gaps), 0.08, gaps)  # 10 per second, with a little scheduling slack
+
+
+class HttpsAndCors(unittest.TestCase):
+    """An Orthanc-like REST API over HTTPS that reflects any Origin with credentials. (Debian's Orthanc 1.10.1
+    with "SslEnabled" segfaults on its first HTTPS request, curl's included, so HTTPS is scripted here.)"""
+
+    def test_https_api_found_inside_tls_and_cors_with_credentials_flagged(self):
+        import json as _json
+        import ssl
+        with helpers.TempDir() as d:
+            key, cert = peers.self_signed(d.path)
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(cert, key)
+
+            async def api(reader, writer, done):
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    chunk = await reader.read(4096)
+                    if not chunk:
+                        return  # our DICOM association request: not HTTP, close without a word
+                    head += chunk
+                    if not head.startswith(b"GET "):
+                        return
+                lines = head.decode("latin-1").split("\r\n")
+                path = lines[0].split(" ")[1]
+                origin = next((l.split(":", 1)[1].strip() for l in lines if l.lower().startswith("origin:")), "")
+                if path == "/system":
+                    body, status = _json.dumps({"Name": "scripted", "Version": "1.12.0", "DicomAet": "SCRIPTED",
+                                                "DicomPort": 4242, "ApiVersion": 18}), "200 OK"
+                elif path == "/patients":
+                    body, status = "[]", "200 OK"
+                else:
+                    body, status = "not found", "404 Not Found"
+                writer.write((f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                              f"Access-Control-Allow-Origin: {origin}\r\nAccess-Control-Allow-Credentials: true\r\n"
+                              f"Connection: close\r\n\r\n{body}").encode())
+                await writer.drain()
+
+            with ScriptedServers(1, api, ssl_context=ctx) as s:
+                cp = run("scan", f"127.0.0.1:{s.ports[0]}", "--json", "--timeout", "3")
+                objs = parse_jsonl(cp.stdout)
+                services = [o for o in objs if o["type"] == "service"]
+                self.assertEqual(len(services), 1, cp.stdout)
+                self.assertEqual(services[0]["protocol"], "https")
+                self.assertEqual(services[0]["ae_titles"], ["SCRIPTED"])
+                checks = {o["check"] for o in objs if o["type"] == "finding"}
+                self.assertEqual(checks, {"http.orthanc.open", "http.cors.credentials"})
 
 
 class HostileServers(unittest.TestCase):
