@@ -280,6 +280,39 @@ class ScanAgainstRealServers(unittest.TestCase):
         self.assertIn(self.s["storescp_tls"].port, ours)
 
 
+class ScanTlsClientCertificate(unittest.TestCase):
+    def test_mutual_tls_service_is_found_only_with_a_trusted_client_certificate(self):
+        with TempDir() as d:
+            key, cert = peers.self_signed(d.path)
+            srv = peers.storescp(d.path, "mtls", "+tls", key, cert, "-rc", "+cf", cert).start().wait()
+            try:
+                cp, services, _, summary = scan(srv.target)
+                self.assertEqual(services, {})
+                self.assertIn(next(iter(summary["answers"])), {"tls-no-dicom-answer", "tls-handshake-failed"})
+                cp, services, findings, _ = scan(srv.target, "--tls-cert", cert, "--tls-key", key)
+                self.assertEqual(services[srv.target]["protocol"], "dimse-tls")
+                self.assertNotIn("dimse.plaintext", findings[srv.target])
+            finally:
+                srv.stop()
+
+    def test_sarif_output(self):
+        with TempDir() as d:
+            srv = peers.storescp(d.path, "plain").start().wait()
+            try:
+                sarif = os.path.join(d.path, "scan.sarif")
+                cp = run("scan", srv.target, "--sarif", sarif)
+                self.assertEqual(cp.returncode, 1, cp.stderr)
+                with open(sarif) as f:
+                    doc = json.load(f)
+                self.assertEqual(doc["version"], "2.1.0")
+                results = doc["runs"][0]["results"]
+                self.assertEqual({r["ruleId"] for r in results}, PLAIN_OPEN_STORE)
+                rules = {r["id"] for r in doc["runs"][0]["tool"]["driver"]["rules"]}
+                self.assertLessEqual(PLAIN_OPEN_STORE, rules)
+            finally:
+                srv.stop()
+
+
 class ScanArguments(unittest.TestCase):
     def test_no_targets_is_a_usage_error(self):
         cp = run("scan")
