@@ -87,7 +87,7 @@ Action add_scan(CLI::App& app) {
       ->group("");  // for reproducing a run; hidden
   f->out.add_to(*sub);
   sub->footer("Only services that answer DICOM are reported; refused, silent and non-DICOM ports are counted in "
-              "the summary. Every association is released. Nothing is stored and no patient data is read.\n"
+              "the summary. Every association is released. Nothing is stored unless --active-store is given, and no patient data is read.\n"
               "Exposure ladder: reachable < identified < ae-open < query-open < retrieve-open < write-open.");
 
   return [f]() {
