@@ -38,6 +38,7 @@ struct ScanFlags {
   bool active_store = false;
   std::string baseline;
   std::string fail_on = "medium";
+  std::string progress = "auto";
   std::string tls_cert, tls_key;
   std::uint64_t seed = 0;
   OutputFlags out;
@@ -83,6 +84,8 @@ Action add_scan(CLI::App& app) {
                   "An earlier 'scan --json' output: also report services that are new, gone or changed since");
   sub->add_option("--fail-on", f->fail_on, "Exit 1 when a finding has at least this severity (default: medium)")
       ->check(CLI::IsMember({"info", "low", "medium", "high", "critical"}));
+  sub->add_option("--progress", f->progress, "Progress line on stderr (auto: when stderr is a terminal)")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
   sub->add_option("--seed", f->seed, "Seed for random AE titles and identifiers (default: random)")
       ->group("");  // for reproducing a run; hidden
   f->out.add_to(*sub);
@@ -160,7 +163,17 @@ Action add_scan(CLI::App& app) {
         return kExitError;
       }
     }
+    const bool progress = f->progress == "always" || (f->progress == "auto" && ::isatty(2));
+    const std::uint64_t total = targets.size_hint();
+    bool shown = false;
+    auto last_progress = std::chrono::steady_clock::now();
+    const auto started = last_progress;
+    auto clear_progress = [&] {
+      if (shown) std::fprintf(stderr, "\r\033[K");
+      shown = false;
+    };
     auto output = [&](Record rec) {
+      clear_progress();
       if (!f->baseline.empty()) scan::add_state(now, rec);
       tally.add(rec);
       sinks->prepare(rec);
@@ -200,6 +213,19 @@ Action add_scan(CLI::App& app) {
     };
     auto finished = [&](const scan::Endpoint& ep, std::unique_ptr<scan::Probe> p, bool second_pass) {
       if (!second_pass) ++endpoints;
+      if (progress) {
+        const auto t = std::chrono::steady_clock::now();
+        if (t - started > std::chrono::seconds(1) && t - last_progress > std::chrono::milliseconds(200)) {
+          last_progress = t;
+          const double secs = std::chrono::duration<double>(t - started).count();
+          std::string of = total == UINT64_MAX ? std::string() : fmt::format("/{}", total);
+          std::fprintf(stderr, "\r\033[Kscan: %llu%s endpoints, %llu services (%.0f endpoints/s)",
+                       static_cast<unsigned long long>(endpoints), of.c_str(),
+                       static_cast<unsigned long long>(tally.count_all()), static_cast<double>(endpoints) / secs);
+          std::fflush(stderr);
+          shown = true;
+        }
+      }
       if (!second_pass && !f->baseline.empty()) probed.insert(ep.str());
       const auto& sp = static_cast<scan::ServiceProbe&>(*p);
       const scan::DimseResult& r = sp.dimse();
@@ -253,6 +279,7 @@ Action add_scan(CLI::App& app) {
       rec.fields["plaintext_twin_check"] = ae.empty() ? "not-measured" : twin.is_null() ? "none" : "found";
       output(std::move(rec));
     }
+    clear_progress();
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     nlohmann::json sum = tally.summary();
     sum["endpoints"] = endpoints;

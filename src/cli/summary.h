@@ -17,6 +17,7 @@ class Tally {
   void add_error() { ++errors_; }
   bool failed(Severity fail_on) const;  // a finding at or above fail_on
   int errors() const { return errors_; }
+  std::uint64_t count_all() const { return subjects_; }
   std::uint64_t count(const std::string& status) const {
     auto it = status_.find(status);
     return it == status_.end() ? 0 : it->second;
