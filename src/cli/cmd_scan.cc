@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "cli/summary.h"
+#include "cli/target_flags.h"
 #include "scan/dimse_probe.h"
 #include "scan/engine.h"
 #include "scan/baseline.h"
@@ -95,32 +96,7 @@ Action add_scan(CLI::App& app) {
 
   return [f]() {
     scan::TargetSet targets;
-    std::string err;
-    auto ports = scan::parse_ports(f->ports, err);
-    if (ports.empty()) {
-      std::fprintf(stderr, "dicomguard scan: --ports: %s\n", err.c_str());
-      return kExitError;
-    }
-    targets.set_ports(ports);
-    for (const auto& t : f->targets)
-      if (!targets.add(t, err)) {
-        std::fprintf(stderr, "dicomguard scan: %s\n", err.c_str());
-        return kExitError;
-      }
-    for (const auto& l : f->lists)
-      if (!targets.add_file(l, err)) {
-        std::fprintf(stderr, "dicomguard scan: %s\n", err.c_str());
-        return kExitError;
-      }
-    for (const auto& e : f->exclude)
-      if (!targets.exclude(e, err)) {
-        std::fprintf(stderr, "dicomguard scan: --exclude: %s\n", err.c_str());
-        return kExitError;
-      }
-    if (targets.blocks().empty()) {
-      std::fprintf(stderr, "dicomguard scan: no targets (give TARGET... or -iL FILE)\n");
-      return kExitError;
-    }
+    if (!build_targets("scan", {f->targets, f->lists, f->exclude, f->ports}, targets)) return kExitError;
 
     scan::DimseOptions dopt;
     dopt.discover = f->discover;

@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
     actions[app.get_subcommands({})[before]] = std::move(a);
   };
   reg(dg::cli::add_scan);
+  reg(dg::cli::add_tls);
   reg(dg::cli::add_files);
   reg(dg::cli::add_lab);
   reg(dg::cli::add_sanitize);

@@ -30,6 +30,7 @@ struct Record {
   std::string status;   // verdict / action: what the text sink shows beside the subject
   nlohmann::json fields = nlohmann::json::object();  // extra JSON fields of the record
   std::vector<Finding> findings;
+  std::vector<std::string> lines;  // extra lines the text sink prints under the subject (not in JSON)
   std::string rendered;  // a sink's text for this record, made by Sink::prepare on a worker thread (or empty)
 };
 

@@ -78,7 +78,8 @@ const char* sev_color(Severity s) {
 const char* status_color(const std::string& s) {
   if (s == "dangerous" || s == "error") return "\033[1;31m";
   if (s == "malformed" || s == "suspicious") return "\033[33m";
-  if (s == "clean") return "\033[32m";
+  if (s == "clean" || s == "pass") return "\033[32m";
+  if (s == "fail") return "\033[31m";
   return "\033[2m";
 }
 
@@ -100,6 +101,7 @@ class TextSink : public Sink {
     if (r.fields.contains("error")) line += fmt::format("  ({})", r.fields["error"].get<std::string>());
     if (r.fields.contains("message")) line += fmt::format("  {}", r.fields["message"].get<std::string>());
     std::fprintf(out_, "%s\n", line.c_str());
+    for (const std::string& l : r.lines) std::fprintf(out_, "  %s\n", l.c_str());
     for (const Finding& f : r.findings) {
       if (f.severity == Severity::info && !o_.verbose && r.status != "not-dicom") continue;
       std::fprintf(out_, "  %s%-8s%s %-26s %s\n", o_.color ? sev_color(f.severity) : "",

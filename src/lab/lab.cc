@@ -17,6 +17,7 @@
 #include "dicom/dimse.h"
 #include "dicom/pdu.h"
 #include "dicom/pdu_stream.h"
+#include "tls/self_signed.h"
 
 namespace dg::lab {
 
@@ -36,27 +37,6 @@ bool supported(const std::string& as) {
   return as == dimse::kVerification || as == dimse::kStudyRootFind || as == dimse::kStudyRootMove ||
          as == dimse::kStudyRootGet || as == dimse::kPatientRootFind || as == dimse::kPatientRootMove ||
          as == dimse::kPatientRootGet || as.rfind("1.2.840.10008.5.1.4.1.1.", 0) == 0;
-}
-
-// A throwaway self-signed certificate (RSA 2048, SHA-256, valid two days) for the hardened server.
-void self_signed(asio::ssl::context& ctx) {
-  EVP_PKEY* key = EVP_RSA_gen(2048);
-  X509* x = X509_new();
-  if (!key || !x) throw std::runtime_error("cannot make a TLS key for the lab");
-  X509_set_version(x, 2);
-  ASN1_INTEGER_set(X509_get_serialNumber(x), static_cast<long>(std::random_device{}() & 0x7FFFFFFF));
-  X509_gmtime_adj(X509_getm_notBefore(x), -60);
-  X509_gmtime_adj(X509_getm_notAfter(x), 2 * 86400);
-  X509_set_pubkey(x, key);
-  X509_NAME* name = X509_get_subject_name(x);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("dicomguard-lab"), -1,
-                             -1, 0);
-  X509_set_issuer_name(x, name);
-  X509_sign(x, key, EVP_sha256());
-  SSL_CTX_use_certificate(ctx.native_handle(), x);
-  SSL_CTX_use_PrivateKey(ctx.native_handle(), key);
-  X509_free(x);
-  EVP_PKEY_free(key);
 }
 
 int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
@@ -308,7 +288,7 @@ Lab::~Lab() = default;
 std::uint16_t Lab::add(const ServerConfig& cfg) {
   auto& c = *impl_->configs.emplace_back(std::make_unique<ServerConfig>(cfg));
   if (c.tls && !impl_->tls_ready) {
-    self_signed(impl_->tls_ctx);
+    tls::use_self_signed(impl_->tls_ctx.native_handle(), "dicomguard-lab", tls::KeyType::rsa2048);
     SSL_CTX_set_min_proto_version(impl_->tls_ctx.native_handle(), TLS1_2_VERSION);
     SSL_CTX_set_alpn_select_cb(impl_->tls_ctx.native_handle(), select_alpn, nullptr);
     impl_->tls_ready = true;

@@ -8,6 +8,8 @@
 #include <map>
 #include <stdexcept>
 
+#include "tls/self_signed.h"
+
 namespace dg::scan {
 
 const char* failure_name(Failure f) {
@@ -91,6 +93,8 @@ struct Engine::Impl {
     bool timed_out = false;
     bool holds_slot = false;
     bool want_tls = false;
+    bool cert_requested = false;
+    ClientIdentity identity = ClientIdentity::configured;
     std::string alpn;
     Ms step_timeout{5000};
     std::array<std::uint8_t, 4096> buf{};
@@ -135,6 +139,7 @@ struct Engine::Impl {
           close();
           want_tls = s.tls;
           alpn = s.alpn;
+          identity = s.identity;
           step_timeout = s.timeout;
           e.acquire_slot(shared_from_this());
           return;
@@ -172,7 +177,10 @@ struct Engine::Impl {
         return apply(probe->on_connected({}, {}));
       }
       ++e.stats.tls_handshakes;
-      tls = std::make_unique<asio::ssl::stream<tcp::socket&>>(sock, e.tls_ctx);
+      tls = std::make_unique<asio::ssl::stream<tcp::socket&>>(sock, e.context(identity));
+      cert_requested = false;
+      SSL_set_msg_callback(tls->native_handle(), &Task::on_tls_message);
+      SSL_set_msg_callback_arg(tls->native_handle(), &cert_requested);
       if (!ep.host.empty()) SSL_set_tlsext_host_name(tls->native_handle(), ep.host.c_str());
       if (!alpn.empty() && alpn.size() < 256) {
         std::vector<unsigned char> wire;
@@ -183,6 +191,36 @@ struct Engine::Impl {
       tls->async_handshake(asio::ssl::stream_base::client,
                            [self = shared_from_this()](const asio::error_code& hec) { self->handshaken(hec); });
     }
+    // Sees every handshake message, including TLS 1.3's encrypted ones: notes a CertificateRequest.
+    static void on_tls_message(int write_p, int, int content_type, const void* buf, size_t len, SSL*, void* arg) {
+      if (!write_p && content_type == SSL3_RT_HANDSHAKE && len > 0 && static_cast<const unsigned char*>(buf)[0] == 13)
+        *static_cast<bool*>(arg) = true;
+    }
+    void describe_session() {
+      SSL* ssl = tls->native_handle();
+      TlsSession s;
+      s.version = SSL_get_version(ssl);
+      if (const SSL_CIPHER* c = SSL_get_current_cipher(ssl)) s.cipher = SSL_CIPHER_standard_name(c);
+      const int nid = SSL_get_negotiated_group(ssl);
+      if (nid > 0) {
+        const char* n = SSL_group_to_name(ssl, nid);
+        s.group = n ? n : OBJ_nid2sn(nid);
+      }
+      const unsigned char* proto = nullptr;
+      unsigned int len = 0;
+      SSL_get0_alpn_selected(ssl, &proto, &len);
+      if (proto) s.alpn.assign(reinterpret_cast<const char*>(proto), len);
+      if (STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl))
+        for (int i = 0; i < sk_X509_num(chain) && i < 16; ++i) {
+          unsigned char* der = nullptr;
+          const int n = i2d_X509(sk_X509_value(chain, i), &der);
+          if (n > 0) s.chain.emplace_back(der, der + n);
+          OPENSSL_free(der);
+        }
+      s.cert_requested = cert_requested;
+      s.cert_sent = SSL_get_certificate(ssl) != nullptr;
+      probe->on_tls_session(s);
+    }
     void handshaken(const asio::error_code& ec) {
       if (ec) {
         if (timed_out) return fail(ec, false);
@@ -191,6 +229,7 @@ struct Engine::Impl {
         return apply(probe->on_failure(Failure::tls_failed, ec.message()));
       }
       disarm();
+      describe_session();
       const unsigned char* proto = nullptr;
       unsigned int len = 0;
       SSL_get0_alpn_selected(tls->native_handle(), &proto, &len);
@@ -230,14 +269,36 @@ struct Engine::Impl {
     }
   };
 
+  // Contexts without a client certificate and with a throwaway untrusted one, made when first needed.
+  std::unique_ptr<asio::ssl::context> ctx_none, ctx_untrusted;
+
+  static void permissive(asio::ssl::context& c) {
+    c.set_verify_mode(asio::ssl::verify_none);
+    // Offer everything this OpenSSL can still do; grading TLS is done from our own ClientHellos.
+    SSL_CTX_set_min_proto_version(c.native_handle(), 0);
+    SSL_CTX_set_security_level(c.native_handle(), 0);
+    SSL_CTX_set_cipher_list(c.native_handle(), "ALL:COMPLEMENTOFALL:@SECLEVEL=0");
+  }
+  asio::ssl::context& context(ClientIdentity id) {
+    if (id == ClientIdentity::configured || (id == ClientIdentity::none && opt.tls_cert.empty())) return tls_ctx;
+    if (id == ClientIdentity::untrusted && ctx_untrusted) return *ctx_untrusted;
+    if (!ctx_none) {
+      ctx_none = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+      permissive(*ctx_none);
+    }
+    return *ctx_none;
+  }
+
   explicit Impl(EngineOptions o) : opt(std::move(o)) {
-    tls_ctx.set_verify_mode(asio::ssl::verify_none);
-    // Offer everything this OpenSSL can still do; grading TLS is the tls command's job, finding DICOM is ours.
-    SSL_CTX_set_min_proto_version(tls_ctx.native_handle(), 0);
-    SSL_CTX_set_security_level(tls_ctx.native_handle(), 0);
+    permissive(tls_ctx);
     if (!opt.tls_cert.empty()) {
       tls_ctx.use_certificate_chain_file(opt.tls_cert);
       tls_ctx.use_private_key_file(opt.tls_key.empty() ? opt.tls_cert : opt.tls_key, asio::ssl::context::pem);
+    }
+    if (opt.untrusted_identity) {
+      ctx_untrusted = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+      permissive(*ctx_untrusted);
+      tls::use_self_signed(ctx_untrusted->native_handle(), "dicomguard untrusted test client", tls::KeyType::ec_p256);
     }
     const std::size_t files = open_file_limit();
     inflight_limit = std::max<std::size_t>(1, std::min(opt.max_inflight, files > 64 ? files - 64 : 1));

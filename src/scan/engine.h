@@ -18,6 +18,7 @@ struct EngineOptions {
   int per_host = 2;                 // concurrent connections to one address
   double rate = 0;                  // new connections per second across the scan; 0 = unlimited
   std::string tls_cert, tls_key;    // optional client certificate for TLS connections
+  bool untrusted_identity = false;  // make a throwaway self-signed client certificate (ClientIdentity::untrusted)
 };
 
 struct EngineStats {

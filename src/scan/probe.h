@@ -15,6 +15,18 @@ namespace dg::scan {
 using Bytes = std::vector<std::uint8_t>;
 using Ms = std::chrono::milliseconds;
 
+// Which client certificate a TLS connect presents: the one configured for the scan (--tls-cert, or none), none
+// at all, or a throwaway self-signed one made at start (to see whether a server accepts any client).
+enum class ClientIdentity : std::uint8_t { configured, none, untrusted };
+
+// What a completed OpenSSL handshake showed (given to Probe::on_tls_session before on_connected).
+struct TlsSession {
+  std::string version, cipher, group, alpn;  // "TLSv1.3", IANA suite name, group name ("x25519"), ALPN selected
+  std::vector<Bytes> chain;                  // the server's certificates, DER, leaf first
+  bool cert_requested = false;               // the server sent a CertificateRequest
+  bool cert_sent = false;                    // we had a client certificate to present
+};
+
 struct Step {
   enum class Kind : std::uint8_t {
     connect,  // close any open connection and open a new one (after a per-host slot and a rate token)
@@ -26,13 +38,14 @@ struct Step {
   bool tls = false;  // connect: wrap the connection in TLS (certificates are not verified)
   Bytes out;         // send
   Ms timeout{5000};  // connect (TCP and TLS handshake together) and receive
-  std::string alpn = "dicom";  // connect with TLS: the one ALPN protocol offered ("dicom", "http/1.1")
+  std::string alpn = "dicom";  // connect with TLS: the one ALPN protocol offered ("dicom", "http/1.1"; "": none)
+  ClientIdentity identity = ClientIdentity::configured;  // connect with TLS: the client certificate presented
 
   static Step connect(bool tls, Ms timeout, std::string alpn = "dicom") {
-    return {Kind::connect, tls, {}, timeout, std::move(alpn)};
+    return {Kind::connect, tls, {}, timeout, std::move(alpn), ClientIdentity::configured};
   }
-  static Step send(Bytes b, Ms timeout) { return {Kind::send, false, std::move(b), timeout, {}}; }
-  static Step receive(Ms timeout) { return {Kind::receive, false, {}, timeout, {}}; }
+  static Step send(Bytes b, Ms timeout) { return {Kind::send, false, std::move(b), timeout, {}, {}}; }
+  static Step receive(Ms timeout) { return {Kind::receive, false, {}, timeout, {}, {}}; }
   static Step finish() { return {}; }
 };
 
@@ -54,6 +67,8 @@ class Probe {
   // The connection asked for by the last connect step is open (and TLS is established when asked for);
   // tls_version/alpn are empty for plain TCP.
   virtual Step on_connected(const std::string& tls_version, const std::string& alpn) = 0;
+  // Called just before on_connected after a TLS handshake, with what the handshake showed.
+  virtual void on_tls_session(const TlsSession&) {}
   // Bytes that arrived (only the new ones; the probe keeps what it needs).
   virtual Step on_data(std::span<const std::uint8_t> bytes) = 0;
   virtual Step on_failure(Failure f, const std::string& detail) = 0;
