@@ -11,7 +11,7 @@ packages=(
   libssl-dev zlib1g-dev nlohmann-json3-dev libcli11-dev libfmt-dev libasio-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   # real peers used by tests and benchmarks
-  dcmtk dicom3tools python3 python3-pydicom orthanc orthanc-dicomweb nmap openssl
+  dcmtk dicom3tools python3 python3-pydicom orthanc orthanc-dicomweb nmap openssl sslscan testssl.sh
   # tools used by tests (kill -9 test, process inspection)
   procps coreutils util-linux time
 )

@@ -17,6 +17,8 @@
 #include "scan/service.h"
 #include "scan/service_probe.h"
 #include "scan/targets.h"
+#include "scan/tls_probe.h"
+#include "scan/tls_service.h"
 
 namespace dg::cli {
 
@@ -40,7 +42,8 @@ struct ScanFlags {
   std::string baseline;
   std::string fail_on = "medium";
   std::string progress = "auto";
-  std::string tls_cert, tls_key;
+  std::string tls_cert, tls_key, ca_file;
+  bool tls_full = false, no_tls_grade = false;
   std::uint64_t seed = 0;
   OutputFlags out;
 };
@@ -72,6 +75,11 @@ Action add_scan(CLI::App& app) {
   sub->add_flag("--tls", f->tls_first, "Start every connection with TLS (for ports known to be DICOM-TLS)");
   sub->add_option("--tls-cert", f->tls_cert, "Client certificate (PEM) for TLS connections");
   sub->add_option("--tls-key", f->tls_key, "Private key (PEM) of --tls-cert (default: the same file)");
+  sub->add_flag("--tls-full", f->tls_full,
+                "Grade every TLS service found with the full 'dicomguard tls' assessment (default: the quick grade; "
+                "none with --discover)");
+  sub->add_flag("--no-tls-grade", f->no_tls_grade, "Do not grade the TLS services found");
+  sub->add_option("--ca-file", f->ca_file, "Trust anchors (PEM) to verify TLS server chains (default: the system store)");
   sub->add_option("--called-ae", f->called_aes,
                   "AE titles to try when a random one is refused, before the built-in defaults (repeatable)");
   sub->add_flag("--count-records", f->count_records,
@@ -114,6 +122,7 @@ Action add_scan(CLI::App& app) {
     eopt.rate = f->rate;
     eopt.tls_cert = f->tls_cert;
     eopt.tls_key = f->tls_key;
+    eopt.untrusted_identity = f->tls_full;
 
     auto sinks = f->out.make_sinks();
     Tally tally("scan", "services");
@@ -148,8 +157,12 @@ Action add_scan(CLI::App& app) {
       if (shown) std::fprintf(stderr, "\r\033[K");
       shown = false;
     };
+    // TLS services found (DICOM inside TLS, HTTPS APIs) are graded at the end: target -> DICOM behind it.
+    std::map<std::string, bool> tls_services;
     auto output = [&](Record rec) {
       clear_progress();
+      if (const std::string proto = rec.fields.value("protocol", ""); proto == "dimse-tls" || proto == "https")
+        tls_services.emplace(rec.subject.substr(0, rec.subject.find(' ')), proto == "dimse-tls");
       if (!f->baseline.empty()) scan::add_state(now, rec);
       tally.add(rec);
       sinks->prepare(rec);
@@ -255,6 +268,45 @@ Action add_scan(CLI::App& app) {
       rec.fields["plaintext_twin_check"] = ae.empty() ? "not-measured" : twin.is_null() ? "none" : "found";
       output(std::move(rec));
     }
+    // The TLS grade of every TLS service found: quick by default, the full assessment with --tls-full.
+    std::uint64_t tls_graded = 0, tls_handshakes = 0;
+    Tally tls_tally("scan", "tls");
+    if (!f->no_tls_grade && !tls_services.empty() && (!f->discover || f->tls_full)) {
+      scan::TargetSet tls_targets;
+      for (const auto& [t, dicom] : tls_services) {
+        std::string e;
+        tls_targets.add(t, e);
+      }
+      scan::TlsOptions topt;
+      topt.full = f->tls_full;
+      topt.trusted_cert = !f->tls_cert.empty();
+      topt.timeout = dopt.timeout;
+      topt.called_aes = f->called_aes;
+      scan::TlsRecordOptions ropt{f->ca_file};
+      std::uint64_t k = 0;
+      scan::TargetSet::Cursor c3(tls_targets);
+      scan::EngineStats st3 = engine->run(
+          c3,
+          [&](const scan::Endpoint& ep) {
+            scan::TlsOptions o = topt;
+            o.associate = tls_services[ep.str()];
+            o.seed = f->seed ? f->seed + 1000000 + ++k : 0;
+            return std::make_unique<scan::TlsProbe>(ep, o);
+          },
+          [&](const scan::Endpoint&, std::unique_ptr<scan::Probe> p) {
+            const auto& r = static_cast<scan::TlsProbe&>(*p).result();
+            tls_handshakes += static_cast<std::uint64_t>(r.handshakes);
+            Record rec = scan::tls_record(r, ropt);
+            if (rec.type.empty()) return;
+            ++tls_graded;
+            clear_progress();
+            tls_tally.add(rec);
+            sinks->prepare(rec);
+            sinks->record(rec);
+          });
+      st.connections = st3.connections;
+      st.tls_handshakes = st3.tls_handshakes;
+    }
     clear_progress();
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     nlohmann::json sum = tally.summary();
@@ -265,6 +317,12 @@ Action add_scan(CLI::App& app) {
     sum["peak_inflight"] = st.peak_inflight;
     sum["seconds"] = secs;
     sum["mode"] = f->discover ? "discover" : "assess";
+    sum["tls_graded"] = tls_graded;
+    if (tls_graded)
+      sum["line"] = sum["line"].get<std::string>() +
+                    fmt::format(" | TLS graded ({}): {} meet B.12 or B.13, {} do not", f->tls_full ? "full" : "quick",
+                                tls_tally.count("pass"), tls_tally.count("fail"));
+    sum["tls_grade_handshakes"] = tls_handshakes;
     if (!f->baseline.empty()) {
       std::map<std::string, int> counts = {{"new", 0}, {"gone", 0}, {"changed", 0}};
       for (Record& c : scan::compare(before, now, [&](const std::string& t) { return probed.count(t) > 0; })) {
@@ -287,7 +345,8 @@ Action add_scan(CLI::App& app) {
       std::fprintf(stderr, "dicomguard scan: %s\n", e.c_str());
       return kExitError;
     }
-    return tally.failed(*parse_severity(f->fail_on)) ? kExitFindings : kExitClean;
+    const Severity fail_on = *parse_severity(f->fail_on);
+    return tally.failed(fail_on) || tls_tally.failed(fail_on) ? kExitFindings : kExitClean;
   };
 }
 

@@ -290,6 +290,9 @@ std::uint16_t Lab::add(const ServerConfig& cfg) {
   if (c.tls && !impl_->tls_ready) {
     tls::use_self_signed(impl_->tls_ctx.native_handle(), "dicomguard-lab", tls::KeyType::rsa2048);
     SSL_CTX_set_min_proto_version(impl_->tls_ctx.native_handle(), TLS1_2_VERSION);
+    // TLS 1.2 with the RFC 9325 ECDHE AES-GCM and ChaCha20 suites only, and TLS 1.3: PS3.15 B.12.
+    SSL_CTX_set_cipher_list(impl_->tls_ctx.native_handle(),
+                            "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305");
     SSL_CTX_set_alpn_select_cb(impl_->tls_ctx.native_handle(), select_alpn, nullptr);
     impl_->tls_ready = true;
   }

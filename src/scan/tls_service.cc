@@ -237,7 +237,8 @@ Record tls_record(const TlsResult& r, const TlsRecordOptions& opt) {
     if (p && p->verdict != "pass")
       for (const auto& c : p->clauses)
         if (c.verdict != "pass" && c.rule_kind != "not_measurable")
-          rec.lines.push_back(fmt::format("  {} {} {}: {}", p->id, c.verdict, c.id, c.detail));
+          rec.lines.push_back(fmt::format("  {} {} {}: {}", p->id, c.verdict, c.id,
+                                          c.detail.size() > 200 ? c.detail.substr(0, 197) + "..." : c.detail));
 
   // Findings.
   auto add = [&](const char* id, json ev, std::string title = {}) {
@@ -292,7 +293,9 @@ Record tls_record(const TlsResult& r, const TlsRecordOptions& opt) {
         break;
       }
     }
-    if (!leaf.self_signed && cert.contains("trusted") && !cert["trusted"].get<bool>())
+    // Not trusted because of its dates only: tls.cert.expired / not-yet-valid say it already.
+    if (!leaf.self_signed && !leaf.expired && !leaf.not_yet_valid && cert.contains("trusted") &&
+        !cert["trusted"].get<bool>())
       add("tls.cert.untrusted", {{"reason", cert.value("trust_error", "")}},
           "Certificate chain does not verify: " + cert.value("trust_error", std::string("unknown reason")));
   }

@@ -112,7 +112,8 @@ CertInfo parse_certificate(const std::vector<std::uint8_t>& der, std::time_t now
       c.sig_hash_bits = hash_bits(md_nid);
     }
   }
-  if (X509_check_issued(x.get(), x.get()) == X509_V_OK) {
+  // Self-signed: issued by its own name and signed by its own key (whatever its key usage says).
+  if (X509_NAME_cmp(X509_get_subject_name(x.get()), X509_get_issuer_name(x.get())) == 0) {
     EVP_PKEY* k = X509_get0_pubkey(x.get());
     c.self_signed = k && X509_verify(x.get(), k) == 1;
   }

@@ -62,10 +62,11 @@ class Lab(unittest.TestCase):
                  "--called-ae", "HARDENED_PACS")
         objs = parse_jsonl(cp.stdout)
         services = {o["port"]: o for o in objs if o["type"] == "service"}
-        checks = {}
+        checks, tls_checks = {}, {}
         for o in objs:
             if o["type"] == "finding":
-                checks.setdefault(int(o["target"].rsplit(":", 1)[1]), set()).add(o["check"])
+                into = tls_checks if o["check"].startswith("tls.") else checks
+                into.setdefault(int(o["target"].rsplit(":", 1)[1]), set()).add(o["check"])
         self.assertEqual(checks[self.leaky], {"dimse.ae.any-called", "dimse.ae.any-calling", "dimse.echo.open",
                                               "dimse.query.open", "dimse.retrieve.open", "dimse.store.open",
                                               "dimse.plaintext"})
@@ -76,6 +77,14 @@ class Lab(unittest.TestCase):
         self.assertEqual(hard["calling_ae_check"], "enforced")
         self.assertEqual(hard["tls"]["alpn"], "dicom")
         self.assertNotIn(self.hardened, checks)
+        # Its TLS (quick grade): PS3.15 B.12 met (TLS 1.2 ECDHE AES-GCM/ChaCha20 and TLS 1.3), but a throwaway
+        # self-signed certificate and no client certificate asked for.
+        tls = {o["port"]: o for o in objs if o["type"] == "tls"}
+        self.assertEqual(tls[self.hardened]["mode"], "quick")
+        self.assertIn("B.12", tls[self.hardened]["meets"])
+        self.assertEqual(tls[self.hardened]["dicom"]["association"], "rejected")
+        self.assertEqual(tls_checks[self.hardened], {"tls.cert.self-signed", "tls.client-auth.not-required"})
+        self.assertNotIn(self.leaky, tls)
         for name in SYNTHETIC:
             self.assertNotIn(name, cp.stdout + cp.stderr)
 
