@@ -388,7 +388,7 @@ void TlsProbe::plan_rest() {
                         }});
   }
   // TLS_FALLBACK_SCSV: offer the second highest version with the SCSV; a server that knows better must refuse.
-  if (accepted.size() >= 2) {
+  if (opt_.full && accepted.size() >= 2) {
     const std::uint16_t lower = accepted[1];
     HelloSpec s = spec_for(lower, r_.suites[lower].empty() ? candidates(lower) : r_.suites[lower]);
     s.fallback_scsv = true;
