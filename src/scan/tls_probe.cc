@@ -206,6 +206,7 @@ Step TlsProbe::hello_done(HelloOutcome o) {
   auto handler = std::move(cur_->on_hello);
   cur_.reset();
   if (handler) handler(o);
+  o.certificates.clear();  // kept once, in r_.chain
   if (r_.hellos.size() < 1000) r_.hellos.push_back(std::move(o));
   return next();
 }
