@@ -78,12 +78,13 @@ class Lab(unittest.TestCase):
         self.assertEqual(hard["tls"]["alpn"], "dicom")
         self.assertNotIn(self.hardened, checks)
         # Its TLS (quick grade): PS3.15 B.12 met (TLS 1.2 ECDHE AES-GCM/ChaCha20 and TLS 1.3), but a throwaway
-        # self-signed certificate and no client certificate asked for.
+        # self-signed certificate and no client certificate asked for; OpenSSL's default group, X25519, is noted.
         tls = {o["port"]: o for o in objs if o["type"] == "tls"}
         self.assertEqual(tls[self.hardened]["mode"], "quick")
         self.assertIn("B.12", tls[self.hardened]["meets"])
         self.assertEqual(tls[self.hardened]["dicom"]["association"], "rejected")
-        self.assertEqual(tls_checks[self.hardened], {"tls.cert.self-signed", "tls.client-auth.not-required"})
+        self.assertEqual(tls_checks[self.hardened], {"tls.cert.self-signed", "tls.client-auth.not-required",
+                                                     "tls.kex.x25519"})
         self.assertNotIn(self.leaky, tls)
         for name in SYNTHETIC:
             self.assertNotIn(name, cp.stdout + cp.stderr)

@@ -165,8 +165,13 @@ class HttpsAndCors(unittest.TestCase):
                 self.assertEqual(len(services), 1, cp.stdout)
                 self.assertEqual(services[0]["protocol"], "https")
                 self.assertEqual(services[0]["ae_titles"], ["SCRIPTED"])
-                checks = {o["check"] for o in objs if o["type"] == "finding"}
+                checks = {o["check"] for o in objs if o["type"] == "finding" and not o["check"].startswith("tls.")}
                 self.assertEqual(checks, {"http.orthanc.open", "http.cors.credentials"})
+                # The HTTPS API's TLS is graded too (quick): Python's ssl module with a self-signed certificate.
+                tls = [o for o in objs if o["type"] == "tls"]
+                self.assertEqual([t["mode"] for t in tls], ["quick"])
+                self.assertIsNone(tls[0]["dicom"]["via"])  # no association is attempted on an HTTP service
+                self.assertIn("tls.cert.self-signed", tls[0]["checks"])
 
 
 class HostileServers(unittest.TestCase):
