@@ -23,6 +23,7 @@ Environment: TLS_BENCH_ENDPOINTS (names, comma or space separated; default all),
 import json
 import os
 import re
+import selectors
 import signal
 import socket
 import subprocess
@@ -120,151 +121,267 @@ def kill_group(proc, grace=5.0):
 # counting relay
 # ---------------------------------------------------------------------------------------------------------------
 
-class Relay:
-    """Listens on 127.0.0.1:ephemeral, forwards each accepted connection to 127.0.0.1:upstream.
+class _Hub:
+    """One thread with an epoll selector that serves every relay: no thread per connection, no lock hand-offs
+    on the data path (an earlier thread-per-direction relay added 0.1-0.3 s to a 60-connection dicomguard run)."""
 
-    One thread per direction with blocking recv/sendall: bytes are passed on as soon as they arrive, with
-    TCP_NODELAY on both sockets (no Nagle delay added by the relay). EOF in one direction becomes shutdown(SHUT_WR)
-    on the other side (half-close is kept), and both sockets are closed when both directions are done; an error
-    (e.g. a reset) on one side resets the other (SO_LINGER 0), so tools see what they would see directly.
+    def __init__(self):
+        self.sel = selectors.DefaultSelector()
+        self.wake_r, self.wake_w = socket.socketpair()
+        self.wake_r.setblocking(False)
+        self.sel.register(self.wake_r, selectors.EVENT_READ, None)
+        self.calls, self.calls_lock = [], threading.Lock()
+        self.thread = threading.Thread(target=self._loop, name="relay-hub", daemon=True)
+        self.thread.start()
+
+    def call(self, fn):
+        """Runs fn() in the hub thread and waits for it."""
+        done = threading.Event()
+        box = []
+
+        def run():
+            try:
+                box.append(fn())
+            finally:
+                done.set()
+        with self.calls_lock:
+            self.calls.append(run)
+        self.wake_w.send(b"x")
+        done.wait(10)
+        return box[0] if box else None
+
+    def _loop(self):
+        while True:
+            for key, mask in self.sel.select(timeout=1.0):
+                if key.data is None:
+                    try:
+                        self.wake_r.recv(4096)
+                    except BlockingIOError:
+                        pass
+                    with self.calls_lock:
+                        calls, self.calls = self.calls, []
+                    for fn in calls:
+                        fn()
+                else:
+                    try:
+                        key.data(key.fileobj, mask)
+                    except Exception as e:  # never let one connection stop the hub
+                        print(f"bench/tls: relay error: {e!r}", file=sys.stderr, flush=True)
+
+    def set_mask(self, sock, mask, handler):
+        try:
+            if mask:
+                try:
+                    self.sel.modify(sock, mask, handler)
+                except KeyError:
+                    self.sel.register(sock, mask, handler)
+            else:
+                self.sel.unregister(sock)
+        except (KeyError, ValueError, OSError):
+            pass
+
+
+_hub = None
+
+
+def hub():
+    global _hub
+    if _hub is None:
+        _hub = _Hub()
+    return _hub
+
+
+class Relay:
+    """Listens on 127.0.0.1:ephemeral and forwards each accepted connection to 127.0.0.1:upstream.
+
+    Bytes are passed on as soon as recv returns them (non-blocking sockets, TCP_NODELAY on both, nothing held
+    back); EOF from one side becomes shutdown(SHUT_WR) towards the other once its pending bytes are written (a
+    half-close stays a half-close); both sockets are closed when both directions are done; an error (e.g. a
+    reset) on one side resets the other (SO_LINGER 0), so a tool sees what it would see directly. Counters are
+    read from the main thread (plain ints, written only by the hub thread).
     """
 
     def __init__(self, name, upstream):
         self.name, self.upstream = name, upstream
-        self.lock = threading.Lock()
         self.accepted = self.active = self.peak = 0
         self.bytes_up = self.bytes_down = 0
         self.upstream_failures = 0
-        self.conns = set()
-        self.stopping = False
+        self.pipes = set()
         self.ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.ls.bind((HOST, 0))
         self.ls.listen(128)
-        self.ls.settimeout(0.2)
+        self.ls.setblocking(False)
         self.port = self.ls.getsockname()[1]
-        self.thread = threading.Thread(target=self._accept_loop, name=f"relay-{name}", daemon=True)
-        self.thread.start()
+        self.hub = hub()
+        self.hub.call(lambda: self.hub.set_mask(self.ls, selectors.EVENT_READ, self._on_accept))
 
     @property
     def target(self):
         return f"{HOST}:{self.port}"
 
     def snapshot(self):
-        with self.lock:
-            return dict(accepted=self.accepted, bytes_up=self.bytes_up, bytes_down=self.bytes_down,
-                        upstream_failures=self.upstream_failures)
+        return self.hub.call(lambda: dict(accepted=self.accepted, bytes_up=self.bytes_up,
+                                          bytes_down=self.bytes_down, upstream_failures=self.upstream_failures))
 
     def reset_peak(self):
-        with self.lock:
+        def f():
             self.peak = self.active
+        self.hub.call(f)
 
     def wait_idle(self, seconds=3.0):
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            with self.lock:
-                if self.active == 0:
-                    return True
-            time.sleep(0.01)
+            if self.active == 0:
+                return True
+            time.sleep(0.005)
         return False
 
-    def _accept_loop(self):
-        while not self.stopping:
+    def _on_accept(self, _sock, _mask):
+        while True:
             try:
                 c, _ = self.ls.accept()
-            except socket.timeout:
-                continue
+            except (BlockingIOError, InterruptedError):
+                return
             except OSError:
-                if self.stopping:
-                    return
-                time.sleep(0.01)
-                continue
-            with self.lock:
-                self.accepted += 1
-                self.active += 1
-                self.peak = max(self.peak, self.active)
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
-
-    def _serve(self, c):
-        c.setblocking(True)
-        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        try:
-            u = socket.create_connection((HOST, self.upstream), timeout=10)
-            u.settimeout(None)
-            u.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            with self.lock:
+                return
+            self.accepted += 1
+            try:
+                # loopback: the kernel completes the TCP handshake at once (the server's listen backlog)
+                u = socket.create_connection((HOST, self.upstream), timeout=5)
+            except OSError:
                 self.upstream_failures += 1
-                self.active -= 1
-            _reset(c)
-            return
-        conn = _Conn(c, u)
-        with self.lock:
-            self.conns.add(conn)
-        t = threading.Thread(target=self._pump, args=(conn, u, c, False), daemon=True)
-        t.start()
-        self._pump(conn, c, u, True)
-        t.join()
-        conn.close()
-        with self.lock:
-            self.conns.discard(conn)
-            self.active -= 1
-
-    def _pump(self, conn, src, dst, up):
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data:
-                    try:
-                        dst.shutdown(socket.SHUT_WR)
-                    except OSError:
-                        pass
-                    return
-                dst.sendall(data)
-                with self.lock:
-                    if up:
-                        self.bytes_up += len(data)
-                    else:
-                        self.bytes_down += len(data)
-        except OSError:
-            conn.abort()
+                _reset(c)
+                continue
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+            self.pipes.add(_Pipe(self, c, u))
 
     def stop(self):
-        self.stopping = True
-        try:
+        def f():
+            self.hub.set_mask(self.ls, 0, None)
             self.ls.close()
-        except OSError:
-            pass
-        self.thread.join(timeout=2)
-        with self.lock:
-            conns = list(self.conns)
-        for conn in conns:
-            conn.abort()
+            for p in list(self.pipes):
+                p.abort()
+        self.hub.call(f)
 
 
-class _Conn:
-    def __init__(self, a, b):
-        self.a, self.b, self.lock, self.closed = a, b, threading.Lock(), False
+class _Side:
+    __slots__ = ("sock", "out", "eof", "shut_after", "shut")
 
-    def abort(self):
-        """Reset both sides (wakes the other pump thread)."""
-        with self.lock:
-            if self.closed:
+    def __init__(self, sock):
+        self.sock, self.out, self.eof, self.shut_after, self.shut = sock, bytearray(), False, False, False
+
+
+class _Pipe:
+    MAX_PENDING = 1 << 20
+
+    def __init__(self, relay, c, u):
+        self.relay, self.done = relay, False
+        for s in (c, u):
+            s.setblocking(False)
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.c, self.u = _Side(c), _Side(u)
+        self._update()
+
+    def _other(self, side):
+        return self.u if side is self.c else self.c
+
+    def _handler(self, side):
+        return lambda sock, mask: self._event(side, mask)
+
+    def _update(self):
+        if self.done:
+            return
+        for side in (self.c, self.u):
+            other = self._other(side)
+            mask = 0
+            if not side.eof and len(other.out) < self.MAX_PENDING:
+                mask |= selectors.EVENT_READ
+            if side.out:
+                mask |= selectors.EVENT_WRITE
+            self.relay.hub.set_mask(side.sock, mask, self._handler(side))
+        if self.c.eof and self.u.eof and not self.c.out and not self.u.out:
+            self._finish(reset=False)
+
+    def _event(self, side, mask):
+        if self.done:
+            return
+        if mask & selectors.EVENT_WRITE:
+            if not self._flush(side):
                 return
-            self.closed = True
-        for s in (self.a, self.b):
-            _reset(s)
-
-    def close(self):
-        with self.lock:
-            if self.closed:
-                return
-            self.closed = True
-        for s in (self.a, self.b):
+        if mask & selectors.EVENT_READ:
+            other = self._other(side)
             try:
-                s.close()
+                data = side.sock.recv(65536)
+            except (BlockingIOError, InterruptedError):
+                data = None
+            except OSError:
+                self.abort()
+                return
+            if data == b"":
+                side.eof = True
+                other.shut_after = True
+                if not other.out:
+                    self._shutdown(other)
+            elif data:
+                if side is self.c:
+                    self.relay.bytes_up += len(data)
+                else:
+                    self.relay.bytes_down += len(data)
+                if other.out:
+                    other.out += data
+                else:
+                    try:
+                        n = other.sock.send(data)
+                    except (BlockingIOError, InterruptedError):
+                        n = 0
+                    except OSError:
+                        self.abort()
+                        return
+                    if n < len(data):
+                        other.out += data[n:]
+        self._update()
+
+    def _flush(self, side):
+        try:
+            n = side.sock.send(side.out)
+        except (BlockingIOError, InterruptedError):
+            return True
+        except OSError:
+            self.abort()
+            return False
+        del side.out[:n]
+        if not side.out and side.shut_after:
+            self._shutdown(side)
+        return True
+
+    def _shutdown(self, side):
+        if not side.shut:
+            side.shut = True
+            try:
+                side.sock.shutdown(socket.SHUT_WR)
             except OSError:
                 pass
+
+    def abort(self):
+        self._finish(reset=True)
+
+    def _finish(self, reset):
+        if self.done:
+            return
+        self.done = True
+        for side in (self.c, self.u):
+            self.relay.hub.set_mask(side.sock, 0, None)
+            if reset:
+                _reset(side.sock)
+            else:
+                try:
+                    side.sock.close()
+                except OSError:
+                    pass
+        self.relay.pipes.discard(self)
+        self.relay.active -= 1
 
 
 def _reset(s):

@@ -32,7 +32,7 @@ std::vector<std::uint16_t> TlsProbe::candidates(std::uint16_t v) const {
 
 tls::HelloSpec TlsProbe::spec_for(std::uint16_t v, std::vector<std::uint16_t> suites) {
   HelloSpec s;
-  s.version = v == TLSv1_3 ? TLSv1_2 : v;
+  s.version = v == TLSv1_3 ? static_cast<std::uint16_t>(TLSv1_2) : v;
   if (v == TLSv1_3) s.versions = {TLSv1_3};
   s.suites = std::move(suites);
   s.groups = default_groups();
@@ -87,6 +87,8 @@ Step TlsProbe::next() {
     cur_ = std::move(j);
     if (cur_->kind == Job::Kind::hello) {
       flight_ = ServerFlight();
+      reads_ = 0;
+      hello_started_ = std::chrono::steady_clock::now();
       return Step::connect(false, opt_.timeout);
     }
     if (cur_->full.associated) {
@@ -133,7 +135,15 @@ Step TlsProbe::on_data(std::span<const std::uint8_t> b) {
     return full_done();
   }
   const ServerFlight::State st = flight_.feed(b);
-  if (st == ServerFlight::State::need_more) return Step::receive(opt_.timeout);
+  if (st == ServerFlight::State::need_more) {
+    // A server trickling bytes cannot hold a hello forever: a few reads and three step timeouts at most.
+    const bool slow = std::chrono::steady_clock::now() - hello_started_ > 3 * opt_.timeout;
+    if (++reads_ <= 256 && !slow) return Step::receive(opt_.timeout);
+    HelloOutcome o;
+    o.outcome = "timeout";
+    o.detail = "the server's answer did not end in time";
+    return hello_done(std::move(o));
+  }
   HelloOutcome o;
   switch (st) {
     case ServerFlight::State::complete: o.outcome = flight_.hello() && flight_.hello()->hrr ? "hello-retry" : "server-hello"; break;
@@ -182,8 +192,12 @@ Step TlsProbe::hello_done(HelloOutcome o) {
   // What every answer teaches, whatever it was asked for.
   if (o.hello && !o.hello->hrr && o.hello->version < TLSv1_3 && o.hello->version == o.offered) {
     if (o.purpose == "version") {
-      r_.secure_renegotiation = o.hello->reneg_info;
-      r_.extended_master_secret = o.hello->ems;
+      // Renegotiation and EMS as the highest version up to TLS 1.2 answers them (SSLv3 has no extensions).
+      if (o.hello->version > flags_version_) {
+        flags_version_ = o.hello->version;
+        r_.secure_renegotiation = o.hello->reneg_info;
+        r_.extended_master_secret = o.hello->ems;
+      }
       r_.compression = r_.compression.value_or(false) || o.hello->compression != 0;
     }
     if (r_.chain.empty() && !o.certificates.empty()) {

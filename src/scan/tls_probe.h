@@ -4,6 +4,7 @@
 // state machine that never touches a socket: one connection at a time, within a handshake budget.
 #pragma once
 
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <map>
@@ -126,6 +127,9 @@ class TlsProbe : public Probe {
   tls::ServerFlight flight_;
   std::unique_ptr<DimseProbe> dimse_;
   bool finished_ = false;
+  std::uint16_t flags_version_ = 0;  // the version whose answer set secure_renegotiation/extended_master_secret
+  int reads_ = 0;                    // reads of the current hello's answer
+  std::chrono::steady_clock::time_point hello_started_{};
 };
 
 }  // namespace dg::scan

@@ -122,6 +122,9 @@ Eval evaluate(const Rule& r, const Facts& f) {
       if (auto it = f.suites.find(v); it != f.suites.end()) got.insert(it->second.begin(), it->second.end());
       if (auto it = f.suites_complete.find(v); it == f.suites_complete.end() || !it->second) complete = false;
     }
+    if (!spoken && r.version == "any")
+      for (const char* n : {"SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2"})
+        if (!accepted(n)) return {"not-measured", std::string(n) + " not tested"};
     if (!spoken)
       return {k == "suites_only" || r.version != "any" ? "pass" : "fail",
               r.version == "any" ? "no TLS version up to 1.2 accepted" : r.version + " not accepted: not applicable"};
@@ -189,13 +192,13 @@ Eval evaluate(const Rule& r, const Facts& f) {
     }
   }
   if (k == "cert_sig_hash_min") {
-    if (f.chain.empty()) return {"not-measured", "no server certificate seen"};
+    if (f.chain.empty() || !f.chain[0].parsed) return {"not-measured", "no readable server certificate"};
     const int need = hash_bits(r.hash);
     std::vector<std::string> weak;
     for (std::size_t i = 0; i < f.chain.size(); ++i) {
       const CertInfo& c = f.chain[i];
       // The trust anchor's own signature does not matter (RFC 9325 4.5): skip a self-signed CA after the leaf.
-      if (i > 0 && c.self_signed) continue;
+      if (!c.parsed || (i > 0 && c.self_signed)) continue;
       if (!c.sig_hash.empty() && c.sig_hash_bits < need)
         weak.push_back(fmt::format("certificate {} signed with {}", i, c.sig_hash));
     }

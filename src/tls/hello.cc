@@ -83,7 +83,7 @@ Bytes build_client_hello(const HelloSpec& s) {
       u16(body, s.sig_algs.size() * 2);
       for (std::uint16_t a : s.sig_algs) u16(body, a);
     }
-    if (!s.alpn.empty()) {
+    if (std::any_of(s.alpn.begin(), s.alpn.end(), [](const std::string& a) { return !a.empty() && a.size() < 256; })) {
       Ext e(body, 16);
       const std::size_t at = body.size();
       u16(body, 0);

@@ -77,6 +77,8 @@ ServerFlight::State ServerFlight::parse_records() {
     if (avail < 5 + len) return state_;
     std::span<const std::uint8_t> body(h + 5, len);
     in_pos_ += 5 + len;
+    consumed_ += 5 + len;
+    if (consumed_ > kMaxFlight) return fail("more than 512 KiB before the flight ended");
     switch (type) {
       case 21:  // alert
         if (len < 2) return fail("short alert");
@@ -84,12 +86,13 @@ ServerFlight::State ServerFlight::parse_records() {
         alert_desc_ = body[1];
         return state_ = State::alert;
       case 22:
-        if (hs_.size() + len > kMaxMessage + 4) return fail("handshake message larger than 128 KiB");
+        // Messages are limited in parse_handshake; here only what is buffered (a message and those after it).
+        if (hs_.size() + len > kMaxBuffered) return fail("more than 256 KiB of handshake messages");
         hs_.insert(hs_.end(), body.begin(), body.end());
         if (parse_handshake() != State::need_more) return state_;
         break;
-      case 20:  // ChangeCipherSpec: only after a TLS 1.3 HRR/ServerHello (middlebox compatibility), where we stop
-        break;
+      case 20:  // ChangeCipherSpec: only after a TLS 1.3 HRR/ServerHello, where the flight has ended already
+        return fail("ChangeCipherSpec before the server's hello flight ended");
       default:
         return fail("application data before the handshake ended");
     }

@@ -48,6 +48,7 @@ class ServerFlight {
   const std::string& error() const { return error_; }  // why malformed
 
   static constexpr std::size_t kMaxBuffered = 256 * 1024;
+  static constexpr std::size_t kMaxFlight = 512 * 1024;  // all records of one flight, skipped messages included
 
  private:
   State fail(std::string why);
@@ -66,6 +67,7 @@ class ServerFlight {
   std::optional<KeyExchange> kx_;
   bool cert_request_ = false;
   bool done_ = false;
+  std::size_t consumed_ = 0;
   int alert_level_ = -1, alert_desc_ = -1;
   std::string error_;
 };
