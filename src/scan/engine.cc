@@ -225,6 +225,10 @@ struct Engine::Impl {
       if (ec) {
         if (timed_out) return fail(ec, false);
         disarm();
+        TlsSession partial;
+        partial.completed = false;
+        partial.cert_requested = cert_requested;
+        probe->on_tls_session(partial);
         close();
         return apply(probe->on_failure(Failure::tls_failed, ec.message()));
       }

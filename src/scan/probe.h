@@ -25,6 +25,7 @@ struct TlsSession {
   std::vector<Bytes> chain;                  // the server's certificates, DER, leaf first
   bool cert_requested = false;               // the server sent a CertificateRequest
   bool cert_sent = false;                    // we had a client certificate to present
+  bool completed = true;                     // false: the handshake failed (only cert_requested is set)
 };
 
 struct Step {
@@ -67,7 +68,8 @@ class Probe {
   // The connection asked for by the last connect step is open (and TLS is established when asked for);
   // tls_version/alpn are empty for plain TCP.
   virtual Step on_connected(const std::string& tls_version, const std::string& alpn) = 0;
-  // Called just before on_connected after a TLS handshake, with what the handshake showed.
+  // Called just before on_connected after a TLS handshake, with what the handshake showed (and before
+  // on_failure when it failed, with completed = false).
   virtual void on_tls_session(const TlsSession&) {}
   // Bytes that arrived (only the new ones; the probe keeps what it needs).
   virtual Step on_data(std::span<const std::uint8_t> bytes) = 0;

@@ -125,7 +125,10 @@ Step TlsProbe::on_connected(const std::string& v, const std::string& a) {
 }
 
 void TlsProbe::on_tls_session(const TlsSession& s) {
-  if (cur_ && cur_->kind == Job::Kind::full) cur_->full.session = s;
+  if (!cur_ || cur_->kind != Job::Kind::full) return;
+  cur_->full.cert_requested = cur_->full.cert_requested || s.cert_requested;
+  if (s.completed) cur_->full.session = s;
+  if (dimse_) dimse_->on_tls_session(s);
 }
 
 Step TlsProbe::on_data(std::span<const std::uint8_t> b) {
@@ -200,6 +203,7 @@ Step TlsProbe::hello_done(HelloOutcome o) {
       }
       r_.compression = r_.compression.value_or(false) || o.hello->compression != 0;
     }
+    if (o.cert_request) r_.cert_request_in_hello = true;
     if (r_.chain.empty() && !o.certificates.empty()) {
       r_.chain = o.certificates;
       r_.chain_source = "hello";

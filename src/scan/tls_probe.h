@@ -50,6 +50,7 @@ struct FullHandshake {
   ClientIdentity identity = ClientIdentity::none;
   std::string alpn_offered;
   bool handshake = false;       // the OpenSSL handshake completed
+  bool cert_requested = false;  // the server sent a CertificateRequest (seen even when the handshake failed)
   std::optional<TlsSession> session;
   std::string failure;          // why the handshake failed
   bool associated = false;      // an association attempt was made
@@ -73,6 +74,7 @@ struct TlsResult {
   std::optional<bool> secure_renegotiation, extended_master_secret, compression, fallback_scsv;
   std::vector<std::vector<std::uint8_t>> chain;       // server certificates (DER, leaf first)
   std::string chain_source;                           // openssl, hello
+  bool cert_request_in_hello = false;                 // a TLS 1.2-or-older answer to our hello had a CertificateRequest
   std::vector<HelloOutcome> hellos;
   std::vector<FullHandshake> full;
   int handshakes = 0;

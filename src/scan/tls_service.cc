@@ -24,14 +24,14 @@ const FullHandshake* find_full(const TlsResult& r, const std::string& purpose) {
 
 json full_json(const FullHandshake* f) {
   if (!f) return nullptr;
-  json j = {{"handshake", f->handshake}, {"alpn_offered", f->alpn_offered}};
+  json j = {{"handshake", f->handshake}, {"alpn_offered", f->alpn_offered},
+            {"certificate_requested", f->cert_requested}};
   if (!f->failure.empty()) j["failure"] = f->failure;
   if (f->session) {
     j["version"] = f->session->version;
     j["cipher"] = f->session->cipher;
     j["group"] = f->session->group;
     j["alpn"] = f->session->alpn;
-    j["certificate_requested"] = f->session->cert_requested;
     j["certificate_sent"] = f->session->cert_sent;
   }
   if (f->associated) {
@@ -94,9 +94,10 @@ Facts tls_facts(const TlsResult& r) {
   f.secure_renegotiation = r.secure_renegotiation;
   f.extended_master_secret = r.extended_master_secret;
   f.fallback_scsv = r.fallback_scsv;
-  if (const FullHandshake* h1 = find_full(r, "no-certificate"); h1 && h1->session) {
-    f.alpn = h1->session->alpn;
-    f.client_cert_requested = h1->session->cert_requested;
+  if (const FullHandshake* h1 = find_full(r, "no-certificate")) {
+    if (h1->session) f.alpn = h1->session->alpn;
+    if (h1->session || h1->cert_requested || r.cert_request_in_hello)
+      f.client_cert_requested = h1->cert_requested || r.cert_request_in_hello;
   }
   return f;
 }
@@ -179,13 +180,14 @@ Record tls_record(const TlsResult& r, const TlsRecordOptions& opt) {
 
   // Client authentication, from the handshakes without a certificate, with an untrusted one, and a given one.
   std::string client_auth = "not-measured";
+  // A CertificateRequest seen in any handshake (OpenSSL's, failed or not, or our own TLS 1.2 hellos).
+  const bool requested = (h1 && h1->cert_requested) || (h3 && h3->cert_requested) || r.cert_request_in_hello;
   if (h1) {
-    const bool requested = h1->session && h1->session->cert_requested;
     if (h1->passed()) client_auth = requested ? "optional" : "not-requested";
     else if (h3 && h3->passed()) client_auth = "any-certificate";
-    else if (h3 && (requested || h3->handshake || (h3->session && h3->session->cert_requested))) client_auth = "enforced";
-    else if (h3 && !h1->handshake && !h3->handshake && h4 && h4->passed()) client_auth = "enforced";
-    else if (!h3 && requested) client_auth = "required";  // quick mode: the untrusted certificate was not tried
+    else if (requested && h3) client_auth = "enforced";    // refused without one and with an untrusted one
+    else if (requested && h4 && h4->passed()) client_auth = "enforced";
+    else if (requested) client_auth = "required";           // quick mode: the untrusted certificate was not tried
   }
   j["client_auth"] = {{"verdict", client_auth},
                       {"no_certificate", full_json(h1)},

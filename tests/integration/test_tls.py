@@ -297,6 +297,32 @@ class TlsBehaviour(unittest.TestCase):
             finally:
                 srv.stop()
 
+    def test_mutual_tls_required_under_tls12_only(self):
+        """TLS 1.2 refuses a client within the handshake (unlike TLS 1.3): the CertificateRequest seen before the
+        failure still tells "enforced" from "not measured"."""
+        with TempDir("dg-tls-") as d:
+            pki = tp.make_pki(d.path)
+            srv = tp.s_server(d.path, "mtls12", pki.rsa.cert, pki.rsa.key, "-tls1_2", "-Verify", "1", "-CAfile",
+                              pki.client_ca, "-verify_return_error").start().wait()
+            try:
+                _, recs, _ = tls(srv.target)
+                r = recs[srv.target]
+                self.assertEqual(self.accepted(r), {"TLSv1.2"})
+                ca = r["client_auth"]
+                self.assertEqual(ca["verdict"], "enforced")
+                self.assertFalse(ca["no_certificate"]["handshake"])
+                self.assertTrue(ca["no_certificate"]["certificate_requested"])
+                self.assertFalse(ca["untrusted_certificate"]["handshake"])
+                self.assertNotIn("tls.client-auth.not-required", r["checks"])
+                _, recs, _ = tls(srv.target, "--quick")
+                self.assertEqual(recs[srv.target]["client_auth"]["verdict"], "required")
+            finally:
+                srv.stop()
+
+    @staticmethod
+    def accepted(rec):
+        return {v for v, ok in rec["versions"].items() if ok}
+
     def test_untrusted_chain_and_self_signed(self):
         with TempDir("dg-tls-") as d:
             pki = tp.make_pki(d.path)
