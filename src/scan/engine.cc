@@ -1,6 +1,9 @@
 #include "scan/engine.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 #include <asio.hpp>
 #include <asio/ssl.hpp>
@@ -172,6 +175,7 @@ struct Engine::Impl {
       if (ec) return fail(ec, false);
       asio::error_code ignore;
       sock.set_option(tcp::no_delay(true), ignore);
+      quick_ack();
       if (!want_tls) {
         disarm();
         return apply(probe->on_connected({}, {}));
@@ -254,9 +258,20 @@ struct Engine::Impl {
       arm(step_timeout);
       read_armed();
     }
+    // Acknowledge at once instead of delaying ACKs by up to 40 ms: servers that leave Nagle's algorithm on
+    // (Debian's DCMTK, openssl s_server) hold their next small write until our ACK arrives. Linux clears the
+    // option again by itself, so it is set after every read.
+    void quick_ack() {
+#ifdef TCP_QUICKACK
+      const int one = 1;
+      ::setsockopt(sock.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+#endif
+    }
     void read_armed() {
+      quick_ack();
       auto cb = [self = shared_from_this()](const asio::error_code& ec, std::size_t n) {
         if (ec) return self->fail(ec, true);
+        self->quick_ack();
         self->disarm();
         self->e.stats.bytes_received += n;
         self->apply(self->probe->on_data(std::span<const std::uint8_t>(self->buf.data(), n)));
