@@ -57,6 +57,7 @@ bench: build
 	bash bench/files/run.sh $(BUILD)/dicomguard
 	bash bench/files/bigfile.sh $(BUILD)/dicomguard
 	bash bench/scan/run.sh $(BUILD)/dicomguard
+	bash bench/tls/run.sh $(BUILD)/dicomguard
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

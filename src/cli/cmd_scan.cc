@@ -11,6 +11,7 @@
 #include "cli/output.h"
 #include "cli/summary.h"
 #include "cli/target_flags.h"
+#include "tls/cert.h"
 #include "scan/dimse_probe.h"
 #include "scan/engine.h"
 #include "scan/baseline.h"
@@ -73,13 +74,16 @@ Action add_scan(CLI::App& app) {
       ->check(CLI::Range(0.05, 600.0));
   sub->add_flag("--no-tls", f->no_tls, "Never retry inside TLS");
   sub->add_flag("--tls", f->tls_first, "Start every connection with TLS (for ports known to be DICOM-TLS)");
-  sub->add_option("--tls-cert", f->tls_cert, "Client certificate (PEM) for TLS connections");
-  sub->add_option("--tls-key", f->tls_key, "Private key (PEM) of --tls-cert (default: the same file)");
+  sub->add_option("--tls-cert", f->tls_cert, "Client certificate (PEM) for TLS connections")
+      ->check(CLI::ExistingFile);
+  sub->add_option("--tls-key", f->tls_key, "Private key (PEM) of --tls-cert (default: the same file)")
+      ->check(CLI::ExistingFile);
   sub->add_flag("--tls-full", f->tls_full,
                 "Grade every TLS service found with the full 'dicomguard tls' assessment (default: the quick grade; "
                 "none with --discover)");
   sub->add_flag("--no-tls-grade", f->no_tls_grade, "Do not grade the TLS services found");
-  sub->add_option("--ca-file", f->ca_file, "Trust anchors (PEM) to verify TLS server chains (default: the system store)");
+  sub->add_option("--ca-file", f->ca_file, "Trust anchors (PEM) to verify TLS server chains (default: the system store)")
+      ->check(CLI::ExistingFile);
   sub->add_option("--called-ae", f->called_aes,
                   "AE titles to try when a random one is refused, before the built-in defaults (repeatable)");
   sub->add_flag("--count-records", f->count_records,
@@ -103,6 +107,11 @@ Action add_scan(CLI::App& app) {
               "Exposure ladder: reachable < identified < ae-open < query-open < retrieve-open < write-open.");
 
   return [f]() {
+    if (!f->ca_file.empty())
+      if (std::string e = tls::check_ca_file(f->ca_file); !e.empty()) {
+        std::fprintf(stderr, "dicomguard scan: --ca-file: %s\n", e.c_str());
+        return kExitError;
+      }
     scan::TargetSet targets;
     if (!build_targets("scan", {f->targets, f->lists, f->exclude, f->ports}, targets)) return kExitError;
 

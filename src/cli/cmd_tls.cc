@@ -7,6 +7,7 @@
 #include "cli/output.h"
 #include "cli/summary.h"
 #include "cli/target_flags.h"
+#include "tls/cert.h"
 #include "scan/engine.h"
 #include "scan/tls_probe.h"
 #include "scan/tls_service.h"
@@ -48,9 +49,12 @@ Action add_tls(CLI::App& app) {
       ->check(CLI::Range(8, 100000));
   sub->add_option("--tls-cert", f->tls_cert,
                   "A client certificate (PEM) the server should trust: tried after no certificate and an untrusted "
-                  "one");
-  sub->add_option("--tls-key", f->tls_key, "Private key (PEM) of --tls-cert (default: the same file)");
-  sub->add_option("--ca-file", f->ca_file, "Trust anchors (PEM) to verify server chains (default: the system store)");
+                  "one")
+      ->check(CLI::ExistingFile);
+  sub->add_option("--tls-key", f->tls_key, "Private key (PEM) of --tls-cert (default: the same file)")
+      ->check(CLI::ExistingFile);
+  sub->add_option("--ca-file", f->ca_file, "Trust anchors (PEM) to verify server chains (default: the system store)")
+      ->check(CLI::ExistingFile);
   sub->add_option("--called-ae", f->called_aes, "Called AE title for the association inside TLS (default: random)");
   sub->add_flag("--no-associate", f->no_associate, "Do not send an A-ASSOCIATE-RQ inside the TLS");
   sub->add_option("--timeout", f->timeout, "Seconds per step: connect, handshake, each reply (default: 5)")
@@ -71,6 +75,11 @@ Action add_tls(CLI::App& app) {
       "Verdict: PASS when B.12 or B.13 passes; the JSON has every clause of every profile with its section.");
 
   return [f]() {
+    if (!f->ca_file.empty())
+      if (std::string e = tls::check_ca_file(f->ca_file); !e.empty()) {
+        std::fprintf(stderr, "dicomguard tls: --ca-file: %s\n", e.c_str());
+        return kExitError;
+      }
     scan::TargetSet targets;
     if (!build_targets("tls", f->t, targets)) return kExitError;
     scan::EngineOptions eopt;

@@ -157,6 +157,13 @@ bool certificate_matches(const std::vector<std::uint8_t>& der, const std::string
   return X509_check_host(x.get(), host.c_str(), host.size(), 0, nullptr) == 1;
 }
 
+std::string check_ca_file(const std::string& ca_file) {
+  std::unique_ptr<X509_STORE, decltype(&X509_STORE_free)> store(X509_STORE_new(), X509_STORE_free);
+  if (!store || X509_STORE_load_file(store.get(), ca_file.c_str()) != 1)
+    return "no PEM certificate could be read from " + ca_file;
+  return {};
+}
+
 ChainCheck verify_chain(const std::vector<std::vector<std::uint8_t>>& chain, const std::string& ca_file) {
   ChainCheck r;
   if (chain.empty()) {

@@ -36,6 +36,9 @@ struct ChainCheck {
   bool trusted = false;
   std::string error;  // OpenSSL's reason when not trusted
 };
+// An empty string when `ca_file` holds at least one PEM certificate OpenSSL can load, else why not.
+std::string check_ca_file(const std::string& ca_file);
+
 // Verifies the chain (leaf first) against `ca_file` (PEM) or, when empty, the system trust store.
 ChainCheck verify_chain(const std::vector<std::vector<std::uint8_t>>& chain, const std::string& ca_file);
 

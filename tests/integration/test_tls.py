@@ -417,7 +417,47 @@ class TlsBehaviour(unittest.TestCase):
                 plain.stop()
                 banner.close()
 
+    def test_a_trickling_server_gets_a_verdict(self):
+        """A server that sends a valid record header and then one byte at a time cannot hold the assessment:
+        the hello ends after three step timeouts (or 256 reads) as a timeout."""
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(8)
+        stop = threading.Event()
+
+        def trickle():
+            while not stop.is_set():
+                try:
+                    c, _ = srv.accept()
+                except OSError:
+                    return
+                try:
+                    c.sendall(bytes([22, 3, 3, 0x40, 0x00, 2, 0, 0x3f, 0xfc]))  # a 16 KiB ServerHello, announced
+                    while not stop.is_set():
+                        c.sendall(b"\x00")
+                        stop.wait(0.1)
+                except OSError:
+                    pass
+                finally:
+                    c.close()
+        t = threading.Thread(target=trickle, daemon=True)
+        t.start()
+        try:
+            cp = run("tls", "--json", "--timeout", "0.3", f"127.0.0.1:{srv.getsockname()[1]}", timeout=120)
+            summary = parse_jsonl(cp.stdout)[-1]
+            self.assertEqual(summary["answers"], {"timeout": 1})
+            self.assertEqual(summary["handshakes"], 1)
+        finally:
+            stop.set()
+            srv.close()
+
     def test_usage_errors(self):
+        with TempDir("dg-tls-") as d:
+            junk = d.write("junk.pem", b"not a certificate\n")
+            cp = run("tls", "127.0.0.1", "--ca-file", junk)
+            self.assertEqual(cp.returncode, 2)
+            self.assertIn("--ca-file", cp.stderr)
+            self.assertEqual(run("tls", "127.0.0.1", "--tls-cert", d.join("missing.pem")).returncode, 2)
         self.assertEqual(run("tls").returncode, 2)
         self.assertEqual(run("tls", "not a target!").returncode, 2)
         self.assertEqual(run("tls", "127.0.0.1", "--tls-conns", "0").returncode, 2)
