@@ -357,6 +357,15 @@ void TlsProbe::enumerate_sigalgs(std::vector<std::uint16_t> suites, std::vector<
       true);
 }
 
+TlsProbe::Job TlsProbe::full_job(const char* purpose, ClientIdentity id, const char* alpn, bool associate) {
+  Job j{Job::Kind::full, {}, purpose, {}, {}, {}, {}};
+  j.full.purpose = purpose;
+  j.full.identity = id;
+  j.full.alpn_offered = alpn;
+  j.full.associated = associate;
+  return j;
+}
+
 void TlsProbe::plan_rest() {
   std::vector<std::uint16_t> accepted;
   for (const auto& [v, ok] : r_.versions)
@@ -417,39 +426,16 @@ void TlsProbe::plan_rest() {
     });
   }
   // Full OpenSSL handshakes: the certificate chain, ALPN, client authentication, and DICOM inside.
-  Job h1{Job::Kind::full, {}, "no-certificate", {}, {}, {}, {}};
-  h1.full.purpose = "no-certificate";
-  h1.full.identity = ClientIdentity::none;
-  h1.full.alpn_offered = "dicom";
-  h1.full.associated = opt_.associate;
+  Job h1 = full_job("no-certificate", ClientIdentity::none, "dicom", opt_.associate);
   h1.on_full = [this](const FullHandshake& f) {
-    if (!opt_.full) return;
-    if (!f.passed() || (f.session && f.session->cert_requested)) {
-      Job h3{Job::Kind::full, {}, "untrusted-certificate", {}, {}, {}, {}};
-      h3.full.purpose = "untrusted-certificate";
-      h3.full.identity = ClientIdentity::untrusted;
-      h3.full.alpn_offered = "dicom";
-      h3.full.associated = opt_.associate;
-      jobs_.push_front(std::move(h3));
-    }
+    // Refused without a certificate, or asked for one: does an untrusted certificate get in?
+    if (opt_.full && (!f.passed() || f.cert_requested))
+      jobs_.push_front(full_job("untrusted-certificate", ClientIdentity::untrusted, "dicom", opt_.associate));
   };
   jobs_.push_back(std::move(h1));
-  if (opt_.full) {
-    Job h2{Job::Kind::full, {}, "no-dicom-alpn", {}, {}, {}, {}};
-    h2.full.purpose = "no-dicom-alpn";
-    h2.full.identity = ClientIdentity::none;
-    h2.full.alpn_offered = "http/1.1";
-    h2.full.associated = false;
-    jobs_.push_back(std::move(h2));
-  }
-  if (opt_.trusted_cert) {
-    Job h4{Job::Kind::full, {}, "configured-certificate", {}, {}, {}, {}};
-    h4.full.purpose = "configured-certificate";
-    h4.full.identity = ClientIdentity::configured;
-    h4.full.alpn_offered = "dicom";
-    h4.full.associated = opt_.associate;
-    jobs_.push_back(std::move(h4));
-  }
+  if (opt_.full) jobs_.push_back(full_job("no-dicom-alpn", ClientIdentity::none, "http/1.1", false));
+  if (opt_.trusted_cert)
+    jobs_.push_back(full_job("configured-certificate", ClientIdentity::configured, "dicom", opt_.associate));
 }
 
 }  // namespace dg::scan

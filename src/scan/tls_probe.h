@@ -116,6 +116,7 @@ class TlsProbe : public Probe {
   void on_version(std::uint16_t v, const HelloOutcome& o);
   void enumerate_suites(std::uint16_t v, std::vector<std::uint16_t> offered);
   void plan_rest();
+  static Job full_job(const char* purpose, ClientIdentity id, const char* alpn, bool associate);
   void enumerate_groups(std::uint16_t v, std::vector<std::uint16_t> offered);
   void enumerate_sigalgs(std::vector<std::uint16_t> suites, std::vector<std::uint16_t> offered);
   std::uint16_t best_legacy_version() const;  // the highest accepted version up to TLS 1.2, or 0
