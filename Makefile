@@ -51,7 +51,7 @@ fuzz: asan
 	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh $(ASAN_BUILD)
 
 demo: build
-	scripts/demo.sh $(BUILD)/dicomguard
+	$(BUILD)/dicomguard demo --out $(BUILD)/demo
 
 bench: build
 	bash bench/files/run.sh $(BUILD)/dicomguard

@@ -14,6 +14,9 @@ Action add_checks(CLI::App& app);
 Action add_scan(CLI::App& app);
 Action add_lab(CLI::App& app);
 Action add_tls(CLI::App& app);
+Action add_report(CLI::App& app);
+Action add_matrix(CLI::App& app);
+Action add_demo(CLI::App& app);
 
 // Exit codes shared by every subcommand.
 inline constexpr int kExitClean = 0, kExitFindings = 1, kExitError = 2;

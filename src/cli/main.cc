@@ -31,6 +31,9 @@ int main(int argc, char** argv) {
   };
   reg(dg::cli::add_scan);
   reg(dg::cli::add_tls);
+  reg(dg::cli::add_report);
+  reg(dg::cli::add_matrix);
+  reg(dg::cli::add_demo);
   reg(dg::cli::add_files);
   reg(dg::cli::add_lab);
   reg(dg::cli::add_sanitize);

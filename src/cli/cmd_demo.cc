@@ -1,0 +1,144 @@
+// dicomguard demo: the whole tool end to end on this machine only. Starts the practice lab on 127.0.0.1, scans
+// it (TLS graded too), checks a bundled sample set of synthetic files (polyglots, active documents, malformed
+// files), writes the report, says where it is, and stops the lab.
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+#include <vector>
+
+#include "cli/commands.h"
+#include "lab/lab.h"
+#include "lab/samples.h"
+#include "report/checklist.h"
+#include "report/results.h"
+
+extern char** environ;
+
+namespace dg::cli {
+
+namespace {
+
+// Runs this binary with `args`, its standard output into `out_path`; returns its exit code (-1: not started).
+int run_self(const std::vector<std::string>& args, const std::string& out_path) {
+  std::vector<std::string> full = {"dicomguard"};
+  full.insert(full.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : full) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  pid_t pid = 0;
+  const int rc = posix_spawn(&pid, "/proc/self/exe", &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) return -1;
+  int status = 0;
+  if (::waitpid(pid, &status, 0) != pid) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// The text sink's closing line of a JSON Lines output (its last "summary").
+std::string summary_line(const std::string& path) {
+  std::ifstream in(path);
+  std::string line, last;
+  while (std::getline(in, line))
+    if (line.find("\"type\":\"summary\"") != std::string::npos) last = line;
+  auto j = nlohmann::json::parse(last, nullptr, false);
+  if (!j.is_object()) return "(no summary)";
+  std::string s;
+  auto num = [](const nlohmann::json& o, const std::string& k) -> long {
+    return o.is_object() && o.contains(k) && o[k].is_number() ? o[k].get<long>() : 0;
+  };
+  if (j.contains("status") && j["status"].is_object())
+    for (const auto& [k, v] : j["status"].items())
+      if (v.is_number()) s += (s.empty() ? "" : ", ") + std::to_string(v.get<long>()) + " " + k;
+  std::string f;
+  const nlohmann::json findings = j.contains("findings") ? j["findings"] : nlohmann::json::object();
+  for (const char* sev : {"critical", "high", "medium", "low", "info"})
+    if (long n = num(findings, sev); n > 0) f += (f.empty() ? "" : ", ") + std::to_string(n) + " " + sev;
+  if (num(j, "tls_graded") > 0) s += "; " + std::to_string(num(j, "tls_graded")) + " TLS service(s) graded";
+  return (s.empty() ? "nothing found" : s) + "; findings: " + (f.empty() ? "none" : f);
+}
+
+}  // namespace
+
+Action add_demo(CLI::App& app) {
+  auto* sub = app.add_subcommand("demo", "Run everything on this machine only: start the practice lab, scan it (with "
+                                         "TLS), check bundled sample files, write the report");
+  auto out = std::make_shared<std::string>("dicomguard-demo");
+  sub->add_option("--out", *out, "Folder for the results and the report (default: ./dicomguard-demo)");
+  return [out]() {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    fs::create_directories(*out, ec);
+    if (ec) {
+      std::fprintf(stderr, "dicomguard demo: cannot create %s: %s\n", out->c_str(), ec.message().c_str());
+      return kExitError;
+    }
+    const fs::path dir = fs::absolute(*out, ec);
+    const std::string samples = (dir / "samples").string();
+    int n = 0;
+    try {
+      fs::remove_all(samples, ec);
+      n = lab::write_samples(samples);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "dicomguard demo: %s\n", e.what());
+      return kExitError;
+    }
+    lab::Lab l;
+    std::uint16_t leaky = 0, hardened = 0;
+    try {
+      leaky = l.add({"leaky", "LEAKY_PACS", true, {}, false, 0});
+      hardened = l.add({"hardened", "HARDENED_PACS", false, {"LAB_VIEWER"}, true, 0});
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "dicomguard demo: lab: %s\n", e.what());
+      return kExitError;
+    }
+    std::thread lab_thread([&l] { l.run(false); });
+    const std::string t1 = "127.0.0.1:" + std::to_string(leaky), t2 = "127.0.0.1:" + std::to_string(hardened);
+    std::printf("== 1. the lab on 127.0.0.1: a leaky PACS at %s and a hardened TLS-only one at %s\n", t1.c_str(),
+                t2.c_str());
+    const std::string scan = (dir / "scan.jsonl").string(), files = (dir / "files.jsonl").string(),
+                      report = (dir / "report.html").string(), md = (dir / "report.md").string();
+    std::printf("== 2. dicomguard scan %s %s --called-ae HARDENED_PACS --tls-full --json > %s\n", t1.c_str(), t2.c_str(),
+                scan.c_str());
+    std::fflush(stdout);
+    const int rs = run_self({"scan", t1, t2, "--called-ae", "HARDENED_PACS", "--tls-full", "--json"}, scan);
+    l.stop();
+    lab_thread.join();
+    std::printf("   %s\n", summary_line(scan).c_str());
+    std::printf("== 3. dicomguard files %s --json > %s   (%d synthetic samples)\n", samples.c_str(), files.c_str(), n);
+    std::fflush(stdout);
+    const int rf = run_self({"files", samples, "--json"}, files);
+    std::printf("   %s\n", summary_line(files).c_str());
+    if (rs < 0 || rs > 1 || rf < 0 || rf > 1) {
+      std::fprintf(stderr, "dicomguard demo: scan (exit %d) or files (exit %d) failed\n", rs, rf);
+      return kExitError;
+    }
+    std::printf("== 4. dicomguard report scan.jsonl files.jsonl -o %s\n", report.c_str());
+    std::fflush(stdout);
+    if (run_self({"report", scan, files, "-o", report}, (dir / "report.log").string()) != 0 ||
+        run_self({"report", scan, files, "-o", md}, (dir / "report-md.log").string()) != 0) {
+      std::fprintf(stderr, "dicomguard demo: the report could not be written\n");
+      return kExitError;
+    }
+    report::Results r;
+    report::load({scan, files}, r);
+    std::printf("\nThe checklist:\n");
+    for (const auto& it : report::checklist(r))
+      std::printf("  %-13s %s\n", it.status == "not-measured" ? "NOT MEASURED" : it.status == "pass" ? "PASS" : "FAIL",
+                  it.title.c_str());
+    std::printf("\nReport: %s (open it in a browser; it prints with the checklist on page 1)\n", report.c_str());
+    std::printf("Also: %s (Markdown), %s and %s (JSON Lines); 'dicomguard matrix %s %s' shows the threat matrix.\n",
+                md.c_str(), scan.c_str(), files.c_str(), scan.c_str(), files.c_str());
+    return kExitClean;
+  };
+}
+
+}  // namespace dg::cli

@@ -1,0 +1,154 @@
+#include "report/checklist.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace dg::report {
+
+namespace {
+
+std::string list(const std::vector<std::string>& v, std::size_t max = 4) {
+  std::string s;
+  for (std::size_t i = 0; i < v.size() && i < max; ++i) s += (i ? ", " : "") + v[i];
+  if (v.size() > max) s += fmt::format(" and {} more", v.size() - max);
+  return s;
+}
+
+std::string plural(std::size_t n, const char* one, const char* many) {
+  return fmt::format("{} {}", n, n == 1 ? one : many);
+}
+
+// Fails where any of the checks is found; otherwise passes when `measured`, else not-measured with `why_not`.
+ChecklistItem judge(const Results& r, std::string id, std::string title, std::vector<std::string> checks,
+                    bool measured, const std::string& what_failed, const std::string& passed,
+                    const std::string& why_not) {
+  ChecklistItem it{std::move(id), std::move(title), "", "", std::move(checks), {}};
+  std::vector<std::string> found;
+  for (const auto& [target, ids] : r.checks_by_target)
+    for (const auto& c : it.checks)
+      if (ids.count(c)) {
+        it.targets.push_back(target);
+        break;
+      }
+  for (const auto& c : it.checks)
+    if (r.has(c)) found.push_back(c);
+  if (!it.targets.empty()) {
+    it.status = "fail";
+    it.evidence = fmt::format("{} {}: {} ({})", plural(it.targets.size(), "service", "services"), what_failed,
+                              list(it.targets), list(found, 8));
+  } else if (measured) {
+    it.status = "pass";
+    it.evidence = passed;
+  } else {
+    it.status = "not-measured";
+    it.evidence = why_not;
+  }
+  return it;
+}
+
+}  // namespace
+
+std::vector<ChecklistItem> checklist(const Results& r) {
+  std::vector<ChecklistItem> out;
+  std::size_t dimse = 0, plain = 0, http = 0;
+  for (const auto& s : r.services) {
+    const std::string p = s.value("protocol", "");
+    if (p == "dimse" || p == "dimse-tls") ++dimse;
+    if (p == "http" || p == "https") ++http;
+    if (p == "dimse" || p == "http") ++plain;
+  }
+  const bool scanned = r.commands.count("scan") > 0;
+  const std::string no_scan = scanned ? "the scan found no DICOM service to test" : "no scan in these results";
+  const std::string services = plural(dimse + http, "service", "services");
+
+  out.push_back(judge(r, "ae", "No DICOM service accepts an unknown AE title",
+                      {"dimse.ae.any-called", "dimse.ae.any-calling", "dimse.ae.default-called"}, scanned && dimse > 0,
+                      "accepting AE titles nobody configured",
+                      fmt::format("{} checked with random and default AE titles: every one refused them",
+                                  plural(dimse, "DICOM service", "DICOM services")),
+                      no_scan));
+
+  // TLS: every service encrypted, and each TLS service graded B.12 or B.13.
+  {
+    ChecklistItem it{"tls", "Every DIMSE and DICOMweb service uses TLS meeting PS3.15 B.12 or B.13", "", "",
+                     {"dimse.plaintext", "http.plaintext", "tls.profile.none"}, {}};
+    std::vector<std::string> bad, graded_ok;
+    for (const auto& [target, ids] : r.checks_by_target)
+      if (ids.count("dimse.plaintext") || ids.count("http.plaintext") || ids.count("tls.profile.none"))
+        bad.push_back(target);
+    std::size_t tls_services = dimse + http - plain, graded = r.tls.size();
+    if (!bad.empty()) {
+      it.status = "fail";
+      it.targets = bad;
+      it.evidence = fmt::format("{} without TLS or below both profiles: {}", plural(bad.size(), "service", "services"),
+                                list(bad));
+    } else if (r.tls.empty() || (scanned && dimse + http == 0)) {
+      it.status = "not-measured";
+      it.evidence = r.tls.empty() ? (scanned && tls_services ? "TLS services found but not graded (--no-tls-grade)"
+                                                             : "no TLS grade in these results")
+                                  : no_scan;
+    } else if (scanned && graded < tls_services) {
+      it.status = "not-measured";
+      it.evidence = fmt::format("{} of {} TLS services graded", graded, tls_services);
+    } else {
+      it.status = "pass";
+      it.evidence = fmt::format("{} graded: each meets B.12 or B.13", plural(graded, "TLS service", "TLS services"));
+    }
+    out.push_back(std::move(it));
+  }
+  out.push_back(judge(r, "certificates", "Certificates valid and strong; clients authenticated by certificate",
+                      {"tls.cert.expired", "tls.cert.not-yet-valid", "tls.cert.weak-key", "tls.cert.weak-signature",
+                       "tls.cert.self-signed", "tls.client-auth.not-required"},
+                      !r.tls.empty(), "with a certificate or client-authentication problem",
+                      fmt::format("{}: certificates in date, strong keys and signatures, client certificates required",
+                                  plural(r.tls.size(), "TLS service", "TLS services")),
+                      "no TLS grade in these results"));
+  out.push_back(judge(r, "query", "No unauthenticated query or retrieve",
+                      {"dimse.query.open", "dimse.retrieve.open", "http.orthanc.open", "http.dicomweb.open",
+                       "http.default-credentials"},
+                      r.scan_assessed && dimse + http > 0, "answering a stranger's queries or retrieves",
+                      fmt::format("{} refused a stranger's C-FIND, C-MOVE, C-GET and web queries", services),
+                      scanned && !r.scan_assessed ? "the scan ran with --discover: commands were not tried"
+                                                  : no_scan));
+  out.push_back(judge(r, "store", "No stranger can store or change studies",
+                      {"dimse.store.open", "http.orthanc.open", "http.default-credentials"},
+                      r.scan_assessed && dimse + http > 0, "accepting objects from a stranger",
+                      fmt::format("{} refused storage from an unknown AE title", services),
+                      scanned && !r.scan_assessed ? "the scan ran with --discover: storage was not tried" : no_scan));
+  {
+    std::size_t dangerous = 0;
+    for (const auto& f : r.files)
+      if (f.value("verdict", "") == "dangerous") ++dangerous;
+    ChecklistItem it{"files", "Part 10 files free of executable and active content (sanitized)", "", "",
+                     {"file.preamble.executable", "file.payload.executable", "file.payload.archive",
+                      "file.encapsulated.active"},
+                     {}};
+    if (dangerous) {
+      it.status = "fail";
+      std::vector<std::string> found;
+      for (const auto& c : it.checks)
+        if (r.has(c)) found.push_back(fmt::format("{} x{}", c, r.check_count.at(c)));
+      it.evidence = fmt::format("{} of {} dangerous ({}); clean them with dicomguard sanitize",
+                                plural(dangerous, "file", "files"), r.files.size(), list(found, 8));
+    } else if (!r.files.empty()) {
+      it.status = "pass";
+      it.evidence = fmt::format("{} checked: no executable or active content", plural(r.files.size(), "file", "files"));
+    } else {
+      it.status = "not-measured";
+      it.evidence = "no file check in these results";
+    }
+    out.push_back(std::move(it));
+  }
+  out.push_back({"audit", "Audit trail (IHE ATNA) sent to a central log", "not-measured",
+                 "not measured by dicomguard yet: check that every PACS and modality sends ATNA audit messages to your "
+                 "SIEM",
+                 {}, {}});
+  out.push_back({"clock", "Clocks synchronized (NTP) on every imaging system", "not-measured",
+                 "not measured by dicomguard yet: audit trails and certificates depend on it", {}, {}});
+  out.push_back({"deid", "Studies de-identified (PS3.15 Annex E) before they are shared", "not-measured",
+                 "not measured by dicomguard yet", {}, {}});
+  return out;
+}
+
+}  // namespace dg::report

@@ -1,0 +1,70 @@
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+
+#include "findings/catalog.h"
+#include "report/checklist.h"
+#include "report/render.h"
+
+namespace dg::report {
+
+namespace {
+// Markdown table cells: no pipes or line breaks.
+std::string cell(std::string s) {
+  for (char& c : s)
+    if (c == '|' || c == '\n') c = c == '|' ? '/' : ' ';
+  return s;
+}
+}  // namespace
+
+std::string render_markdown(const Results& r, const RenderOptions& o) {
+  std::string m = fmt::format("# {}\n\nMade by dicomguard 0.1.0{} from {} result file{}.\n\n", o.title,
+                              o.generated.empty() ? "" : " on " + o.generated, r.inputs.size(),
+                              r.inputs.size() == 1 ? "" : "s");
+  m += "## Security checklist\n\n| Status | Item | Evidence |\n|---|---|---|\n";
+  for (const auto& it : checklist(r))
+    m += fmt::format("| {} | {} | {} |\n", it.status == "not-measured" ? "NOT MEASURED" : it.status == "pass" ? "PASS" : "FAIL",
+                     cell(it.title), cell(it.evidence));
+  m += "\n\"Not measured\" means these results hold no evidence either way: it is never a pass. Guidance: NIST SP "
+       "1800-24 (Securing PACS), NSA Manageable Network Plan, DICOM PS3.15.\n\n";
+  m += render_matrix(r, "md");
+  m += "## Inventory of DICOM services\n\n";
+  if (r.services.empty()) m += "No service in these results.\n\n";
+  else {
+    m += "| Address | Port | Protocol | AE title | Product | Version | Exposure |\n|---|---|---|---|---|---|---|\n";
+    for (const auto& s : r.services) {
+      const auto& prod = s.contains("product") && s["product"].is_object() ? s["product"] : nlohmann::json::object();
+      std::string aes;
+      for (const auto& a : s.value("ae_titles", std::vector<std::string>{})) aes += (aes.empty() ? "" : ", ") + a;
+      m += fmt::format("| {} | {} | {} | {} | {} | {} | {} |\n", s.value("address", ""), s.value("port", 0),
+                       s.value("protocol", ""), cell(aes), cell(prod.value("product", "")),
+                       cell(prod.value("version", "")), s.value("exposure", ""));
+    }
+    m += "\n";
+  }
+  m += "## What was found, why it matters, how to fix it\n\n";
+  std::vector<const CheckInfo*> present;
+  for (const auto& c : Catalog::builtin().all())
+    if (r.has(c.id)) present.push_back(&c);
+  std::stable_sort(present.begin(), present.end(), [](const CheckInfo* a, const CheckInfo* b) { return a->severity > b->severity; });
+  if (present.empty()) m += "No finding in these results.\n";
+  for (const CheckInfo* c : present) {
+    m += fmt::format("### {}\n\n`{}` · {} · {} finding{}\n\n**Why it matters.** {}\n\n**How to fix it.** {}\n\n", c->title,
+                     c->id, to_string(c->severity), r.check_count.at(c->id), r.check_count.at(c->id) == 1 ? "" : "s",
+                     c->why, c->fix);
+    if (!c->nist.empty()) {
+      m += "NIST:";
+      for (const auto& n : c->nist) m += " " + n + ";";
+      m += "\n\n";
+    }
+    if (!c->attack.empty()) {
+      m += "ATT&CK:";
+      for (const auto& a : c->attack) m += " " + a + ";";
+      m += "\n\n";
+    }
+  }
+  return m;
+}
+
+}  // namespace dg::report

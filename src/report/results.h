@@ -1,0 +1,37 @@
+// What a report is made from: the JSON Lines that `scan`, `tls` and `files` wrote (--json). Records are kept as
+// JSON; the loader only sorts them by type and indexes the findings. Nothing here reads a patient value: the
+// records hold none.
+#pragma once
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace dg::report {
+
+struct Results {
+  std::vector<nlohmann::json> services;   // {"type":"service"}: DIMSE and HTTP services
+  std::vector<nlohmann::json> tls;        // {"type":"tls"}
+  std::vector<nlohmann::json> files;      // {"type":"file"}
+  std::vector<nlohmann::json> findings;   // {"type":"finding"}
+  std::vector<nlohmann::json> summaries;  // {"type":"summary"}
+  std::set<std::string> commands;         // commands whose summary is present: scan, tls, files
+  bool scan_assessed = false;             // a scan in its default (assess) mode, not --discover
+  std::map<std::string, std::set<std::string>> checks_by_target;  // service target or file path -> check IDs
+  std::map<std::string, int> check_count;                         // check ID -> findings
+  std::vector<std::string> inputs;
+  std::uint64_t skipped_lines = 0;        // lines that were not JSON objects with a "type"
+
+  bool has(const std::string& check) const { return check_count.count(check) > 0; }
+  // Targets ("addr:port") with any of these checks.
+  std::vector<std::string> targets_with(std::initializer_list<const char*> checks) const;
+};
+
+// Reads JSON Lines files; returns an error message (unreadable file), or "" on success. Lines that do not parse
+// are counted in skipped_lines, not fatal.
+std::string load(const std::vector<std::string>& paths, Results& out);
+void add_line(const std::string& line, Results& out);
+
+}  // namespace dg::report
