@@ -27,7 +27,8 @@ Action add_checks(CLI::App& app) {
       if (!id->empty() && ci.id != *id) continue;
       if (*json) {
         nlohmann::json j{{"type", "check"}, {"id", ci.id},   {"severity", to_string(ci.severity)}, {"title", ci.title},
-                         {"why", ci.why},   {"fix", ci.fix}, {"nist", ci.nist},  {"attack", ci.attack}};
+                         {"why", ci.why},   {"fix", ci.fix}, {"nist", ci.nist},  {"attack", ci.attack},
+                         {"mnp", ci.mnp}};
         std::printf("%s\n", j.dump().c_str());
       } else if (!id->empty()) {
         std::printf("%s  (%s)\n%s\n\nWhy it matters:\n%s\n\nHow to fix:\n%s\n", ci.id.c_str(),
@@ -37,6 +38,7 @@ Action add_checks(CLI::App& app) {
           for (const auto& n : ci.nist) std::printf(" %s;", n.c_str());
           std::printf("\n");
         }
+        if (!ci.mnp.empty()) std::printf("NSA Manageable Network Plan: %s\n", ci.mnp.c_str());
         if (!ci.attack.empty()) {
           std::printf("ATT&CK:");
           for (const auto& a : ci.attack) std::printf(" %s;", a.c_str());

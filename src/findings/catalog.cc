@@ -31,6 +31,7 @@ Catalog Catalog::parse(std::string_view text) {
     ci.fix = j.at("fix").get<std::string>();
     ci.nist = j.value("nist", std::vector<std::string>{});
     ci.attack = j.value("attack", std::vector<std::string>{});
+    ci.mnp = j.value("mnp", "");
     c.checks_.push_back(std::move(ci));
   }
   return c;

@@ -18,6 +18,7 @@ struct CheckInfo {
   std::string fix;   // how to fix it
   std::vector<std::string> nist;    // NIST SP 1800-24 / CSF mappings
   std::vector<std::string> attack;  // MITRE ATT&CK technique IDs
+  std::string mnp;                  // the NSA Manageable Network Plan step that fixes or prevents it
 };
 
 class Catalog {

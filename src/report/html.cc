@@ -245,6 +245,7 @@ std::string render_html(const Results& r, const RenderOptions& o) {
     for (const auto& n : c->nist) nist += (nist.empty() ? "" : "; ") + n;
     for (const auto& a : c->attack) attack += (attack.empty() ? "" : "; ") + a;
     if (!nist.empty()) h += fmt::format("<p class=\"ids\">NIST (SP 1800-24 / CSF): {}</p>", esc(nist));
+    if (!c->mnp.empty()) h += fmt::format("<p class=\"ids\">NSA Manageable Network Plan: {}</p>", esc(c->mnp));
     if (!attack.empty()) h += fmt::format("<p class=\"ids\">MITRE ATT&amp;CK: {}</p>", esc(attack));
     h += "</article>";
   }

@@ -58,6 +58,7 @@ std::string render_markdown(const Results& r, const RenderOptions& o) {
       for (const auto& n : c->nist) m += " " + n + ";";
       m += "\n\n";
     }
+    if (!c->mnp.empty()) m += "NSA Manageable Network Plan: " + c->mnp + "\n\n";
     if (!c->attack.empty()) {
       m += "ATT&CK:";
       for (const auto& a : c->attack) m += " " + a + ";";

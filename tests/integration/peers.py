@@ -8,6 +8,7 @@ Each server gets a free ephemeral port; start() waits until it accepts connectio
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -16,9 +17,18 @@ import time
 
 
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free now for a server to listen on. Chosen below the kernel's ephemeral range (32768 and up on
+    Linux), so that the thousands of outgoing connections the scanner makes in a parallel test can never take it
+    as their source port between this call and the server's bind."""
+    for _ in range(200):
+        port = random.randrange(20000, 32000)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port between 20000 and 32000")
 
 
 def wait_listening(port, proc, seconds=30.0, what="server"):

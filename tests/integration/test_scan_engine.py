@@ -61,7 +61,8 @@ class ScriptedServers:
 
     def __enter__(self):
         self.thread.start()
-        self.ready.wait(10)
+        if not self.ready.wait(30):
+            raise RuntimeError("the scripted servers did not start listening")
         return self
 
     def __exit__(self, *exc):

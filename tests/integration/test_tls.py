@@ -265,7 +265,7 @@ class TlsProfiles(unittest.TestCase):
             self.skipTest("sslscan not installed")
         client = ("--certs=" + self.pki.client.cert, "--pk=" + self.pki.client.key)
         # sslscan cannot enumerate TLS 1.2 behind a required client certificate without one; we can.
-        with concurrent.futures.ThreadPoolExecutor(max_workers=4) as ex:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as ex:
             futures = {name: ex.submit(tp.sslscan_pairs, self.s[name].target, client if name in ("mtls", "rc") else ())
                        for name in self.s}
         for name, fut in futures.items():
