@@ -312,7 +312,7 @@ std::string render_matrix(const Results& r, const std::string& format) {
     for (const Technique* t : by_tactic[tac.id]) {
       std::string checks;
       for (const auto& c : t->checks) checks += (checks.empty() ? "" : " ") + c;
-      s += fmt::format("  {:<13} {:<46} {}\n", label(technique_state(*t, r)), t->name, checks.empty() ? "-" : checks);
+      s += fmt::format("  {:<13} {:<58} {}\n", label(technique_state(*t, r)), t->name, checks.empty() ? "-" : checks);
     }
   }
   return s;

@@ -308,7 +308,8 @@ Record tls_record(const TlsResult& r, const TlsRecordOptions& opt) {
                                                     : "Connects clients without a certificate (mutual TLS not used)";
     add("tls.client-auth.not-required", {{"client_auth", client_auth}, {"association", dicom}}, t);
   }
-  if (h1 && h1->session && h1->session->alpn != "dicom")
+  // Only for DICOM (an association was tried): an HTTPS API has no reason to select "dicom".
+  if (h1 && h1->associated && h1->session && h1->session->alpn != "dicom")
     add("tls.alpn.dicom-missing",
         {{"selected", h1->session->alpn}, {"without_dicom", h2 ? json(h2->handshake ? "accepted" : "refused") : json(nullptr)}});
   bool x25519 = false;
