@@ -183,6 +183,16 @@ Step TlsProbe::hello_done(HelloOutcome o) {
     o.detail = alert_name(o.alert);
   }
   if (o.hello || o.outcome == "alert") r_.tls = true;
+  // A TLS server that answered before and now says nothing within the step timeout is busy (single-process
+  // servers such as DCMTK's storescp stall on another client), not refusing: ask once more before concluding.
+  if (r_.tls && !o.hello && o.outcome == "timeout" && cur_->retries < 1) {
+    ++r_.retries;
+    Job again = std::move(*cur_);
+    ++again.retries;
+    cur_.reset();
+    jobs_.push_front(std::move(again));
+    return next();
+  }
   if (!r_.tls && (o.outcome == "refused" || o.outcome == "unreachable" || o.outcome == "malformed" ||
                   o.outcome == "timeout")) {
     // The first answer is not TLS (or there is none): nothing more to learn here.
@@ -307,7 +317,9 @@ void TlsProbe::enumerate_suites(std::uint16_t v, std::vector<std::uint16_t> offe
                                                    : !o.hello->hrr && o.hello->version == v);
         auto it = same ? std::find(offered.begin(), offered.end(), o.hello->suite) : offered.end();
         if (it == offered.end()) {
-          r_.suites_complete[v] = !o.hello;  // a refusal ends it; a suite we did not offer is a server bug
+          // A refusal ends it; no answer even when asked twice (a timeout), or a suite we did not offer, leaves
+          // the enumeration unproven.
+          r_.suites_complete[v] = !o.hello && o.outcome != "timeout";
           return;
         }
         r_.suites[v].push_back(*it);

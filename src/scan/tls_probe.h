@@ -78,6 +78,7 @@ struct TlsResult {
   std::vector<HelloOutcome> hellos;
   std::vector<FullHandshake> full;
   int handshakes = 0;
+  int retries = 0;                                    // hellos asked again after a timeout from a TLS server
   bool budget_exhausted = false;
   bool full_mode = false;
 };
@@ -101,6 +102,7 @@ class TlsProbe : public Probe {
     FullHandshake full;
     std::function<void(const FullHandshake&)> on_full;
     std::function<void()> plan;
+    int retries = 0;  // times this hello was asked again after a timeout
   };
 
   Step next();

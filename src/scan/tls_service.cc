@@ -228,6 +228,7 @@ Record tls_record(const TlsResult& r, const TlsRecordOptions& opt) {
   j["profiles"] = profiles;
   j["meets"] = meets;
   j["handshakes"] = r.handshakes;
+  j["retries"] = r.retries;
   j["budget_exhausted"] = r.budget_exhausted;
 
   const bool current = (b12 && b12->verdict == "pass") || (b13 && b13->verdict == "pass");

@@ -264,10 +264,23 @@ class TlsProfiles(unittest.TestCase):
         if not peers.have("sslscan"):
             self.skipTest("sslscan not installed")
         client = ("--certs=" + self.pki.client.cert, "--pk=" + self.pki.client.key)
-        # sslscan cannot enumerate TLS 1.2 behind a required client certificate without one; we can.
+
+        def sslscan(name):
+            # sslscan cannot enumerate TLS 1.2 behind a required client certificate without one; we can.
+            extra = client if name in ("mtls", "rc") else ()
+            # storescp serves one connection at a time and, with some OpenSSL 3.0 builds (3.0.20 in a fresh
+            # Debian 12 chroot), now and then stalls for its socket timeout after an aborted handshake; sslscan
+            # does not ask again, so a stall drops pairs from its answer (never adds one). Up to three runs, the
+            # union of what sslscan saw accepted.
+            theirs, raw = tp.sslscan_pairs(self.s[name].target, extra)
+            for _ in range(2 if name in ("py", "px", "pz", "pa", "pn", "rc") else 0):
+                if theirs == pairs(self.rec(name)):
+                    break
+                more, raw = tp.sslscan_pairs(self.s[name].target, extra)
+                theirs |= more
+            return theirs, raw
         with concurrent.futures.ThreadPoolExecutor(max_workers=2) as ex:
-            futures = {name: ex.submit(tp.sslscan_pairs, self.s[name].target, client if name in ("mtls", "rc") else ())
-                       for name in self.s}
+            futures = {name: ex.submit(sslscan, name) for name in self.s}
         for name, fut in futures.items():
             with self.subTest(server=name):
                 theirs, raw = fut.result()

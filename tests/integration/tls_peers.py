@@ -338,8 +338,9 @@ def storescp_tls(root, name, profile_flag, pki, require_client=False, entry=None
         argv += ["+dp", dhparam]
     argv += ["-rc", "+cf", pki.client_ca] if require_client else ["-ic"]
     # storescp serves one connection at a time: a client that connects and says nothing (sslscan does, between
-    # its tests) holds it for the ACSE timeout, 30 s by default. Five seconds keeps a test from stalling.
-    argv += ["-ta", "5", "-od", d, str(port)]
+    # its tests) holds it for the ACSE timeout (30 s by default) or, inside a TLS handshake, the socket timeout
+    # (60 s). Five seconds each keeps a test from stalling.
+    argv += ["-ta", "5", "-ts", "5", "-od", d, str(port)]
     return Server(name, argv, port, d, os.path.join(root, name + ".log"))
 
 
