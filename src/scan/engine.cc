@@ -200,7 +200,7 @@ struct Engine::Impl {
       if (!write_p && content_type == SSL3_RT_HANDSHAKE && len > 0 && static_cast<const unsigned char*>(buf)[0] == 13)
         *static_cast<bool*>(arg) = true;
     }
-    void describe_session() {
+    TlsSession describe_session() {
       SSL* ssl = tls->native_handle();
       TlsSession s;
       s.version = SSL_get_version(ssl);
@@ -224,6 +224,7 @@ struct Engine::Impl {
       s.cert_requested = cert_requested;
       s.cert_sent = SSL_get_certificate(ssl) != nullptr;
       probe->on_tls_session(s);
+      return s;
     }
     void handshaken(const asio::error_code& ec) {
       if (ec) {
@@ -237,12 +238,8 @@ struct Engine::Impl {
         return apply(probe->on_failure(Failure::tls_failed, ec.message()));
       }
       disarm();
-      describe_session();
-      const unsigned char* proto = nullptr;
-      unsigned int len = 0;
-      SSL_get0_alpn_selected(tls->native_handle(), &proto, &len);
-      apply(probe->on_connected(SSL_get_version(tls->native_handle()),
-                                std::string(reinterpret_cast<const char*>(proto ? proto : reinterpret_cast<const unsigned char*>("")), len)));
+      const TlsSession s = describe_session();
+      apply(probe->on_connected(s.version, s.alpn));
     }
     void write() {
       e.stats.bytes_sent += out.size();

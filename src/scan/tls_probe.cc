@@ -109,7 +109,6 @@ Step TlsProbe::next() {
     s.identity = cur_->full.identity;
     return s;
   }
-  finished_ = true;
   cur_.reset();
   if (r_.answer.empty()) r_.answer = r_.tls ? "tls" : "closed";
   return Step::finish();
@@ -271,7 +270,6 @@ Step TlsProbe::full_done() {
     }
     if (d.is_dicom() && f.dicom.empty()) f.dicom = "dicom";
   }
-  if (!f.session && f.handshake && !dimse_) f.handshake = true;
   FullHandshake copy = f;
   auto handler = std::move(cur_->on_full);
   dimse_.reset();

@@ -131,7 +131,6 @@ class TlsProbe : public Probe {
   std::optional<Job> cur_;
   tls::ServerFlight flight_;
   std::unique_ptr<DimseProbe> dimse_;
-  bool finished_ = false;
   std::uint16_t flags_version_ = 0;  // the version whose answer set secure_renegotiation/extended_master_secret
   int reads_ = 0;                    // reads of the current hello's answer
   std::chrono::steady_clock::time_point hello_started_{};

@@ -323,12 +323,11 @@ Record tls_record(const TlsResult& r, const TlsRecordOptions& opt) {
   if (x25519) add("tls.kex.x25519", {{"group", "x25519"}, {"bits", 253}});
   if (!small_kx.empty()) add("tls.kex.weak", {{"groups", small_kx}}, "Small key exchange: " + join(small_kx));
   if (r.fallback_scsv && !*r.fallback_scsv) add("tls.fallback-scsv.missing", json::object());
-  if (!legacy.empty() || facts.versions.count("TLSv1.2")) {
-    const bool pre13 = std::any_of(facts.versions.begin(), facts.versions.end(),
-                                   [](const auto& v) { return v.second && v.first != "TLSv1.3"; });
-    if (pre13 && r.secure_renegotiation && !*r.secure_renegotiation) add("tls.renegotiation.insecure", json::object());
-    if (pre13 && r.extended_master_secret && !*r.extended_master_secret) add("tls.ems.missing", json::object());
-  }
+  // Renegotiation and EMS exist up to TLS 1.2 only.
+  const bool pre13 = std::any_of(facts.versions.begin(), facts.versions.end(),
+                                 [](const auto& v) { return v.second && v.first != "TLSv1.3"; });
+  if (pre13 && r.secure_renegotiation && !*r.secure_renegotiation) add("tls.renegotiation.insecure", json::object());
+  if (pre13 && r.extended_master_secret && !*r.extended_master_secret) add("tls.ems.missing", json::object());
   if (r.compression && *r.compression) add("tls.compression", json::object());
   if (dicom == "no-dicom-answer") add("tls.dicom.absent", {{"no_certificate", h1 ? h1->dicom : ""}});
   return rec;
