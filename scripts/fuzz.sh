@@ -29,9 +29,11 @@ for fuzzer in "$build"/fuzz_*; do
     echo "fuzz: $name: $(ls "$regressions" | wc -l) regression inputs pass"
   fi
   echo "fuzz: $name for ${seconds}s"
+  dict=()
+  [[ -f "$root/fuzz/$name.dict" ]] && dict=(-dict="$root/fuzz/$name.dict")
   set +e
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    "$fuzzer" "$corpus" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+    "$fuzzer" "$corpus" "${dict[@]}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
     -artifact_prefix="$work/$name-crashes/" -print_final_stats=1 >"$log" 2>&1
   rc=$?
   set -e

@@ -2,6 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstring>
+#include <new>
+
+#include <sys/mman.h>
+
 #include "dicom/dictionary.h"
 
 namespace dg::dicom {
@@ -48,10 +54,13 @@ namespace {
 
 enum class Kind : std::uint8_t { dataset, item, sequence, fragments };
 
+constexpr std::uint64_t kUnbounded = ~std::uint64_t{0};
+
 struct Frame {
   Kind kind;
   bool defined;
   std::uint64_t end;  // relative to data: the frame's own end when defined, else the nearest defined ancestor's end
+                      // (kUnbounded: the end of a stream whose length is not known yet)
   Encoding enc;
   Tag seq_tag;        // enclosing sequence tag (for items, sequences, fragments)
   Tag last_tag = 0;
@@ -61,13 +70,59 @@ struct Frame {
   std::uint16_t gl_group = 0;
   std::uint64_t gl_expected_end = 0;
   std::uint64_t gl_offset = 0;
+  std::uint64_t header_at = 0;  // where the item or sequence header that opened this frame starts
 };
 
+// Bytes held whole.
+class SpanSource {
+ public:
+  explicit SpanSource(std::span<const std::uint8_t> d) : d_(d) {}
+  std::uint64_t size() const { return d_.size(); }
+  std::size_t avail(std::uint64_t pos, std::size_t want) const {
+    return static_cast<std::size_t>(std::min<std::uint64_t>(want, d_.size() - pos));
+  }
+  const std::uint8_t* at(std::uint64_t pos) const { return d_.data() + pos; }
+  // The value [pos, pos+len): the caller has checked it lies inside the data.
+  bool value(std::uint64_t pos, std::uint64_t len, std::span<const std::uint8_t>& out, bool& truncated) const {
+    out = d_.subspan(pos, len);
+    truncated = false;
+    return true;
+  }
+  bool skip_to(std::uint64_t) const { return true; }
+  bool ends_at(std::uint64_t pos) const { return pos == d_.size(); }
+
+ private:
+  std::span<const std::uint8_t> d_;
+};
+
+// A stream through its window: lengths are checked as the bytes arrive.
+class WindowSource {
+ public:
+  explicit WindowSource(StreamWindow& w) : w_(w) {}
+  std::uint64_t size() const { return kUnbounded; }
+  std::size_t avail(std::uint64_t pos, std::size_t want) { return w_.avail(pos, want); }
+  const std::uint8_t* at(std::uint64_t pos) const { return w_.data(pos); }
+  // The value's first min(len, window) bytes; false when the stream ends before them.
+  bool value(std::uint64_t pos, std::uint64_t len, std::span<const std::uint8_t>& out, bool& truncated) {
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(len, w_.window()));
+    if (w_.avail(pos, n) < n) return false;
+    out = {w_.data(pos), n};
+    truncated = n < len;
+    return true;
+  }
+  bool skip_to(std::uint64_t pos) { return w_.skip_to(pos); }
+  bool ends_at(std::uint64_t pos) const { return w_.ended() && pos == w_.end(); }
+
+ private:
+  StreamWindow& w_;
+};
+
+template <class Source>
 class Walker {
  public:
-  Walker(std::span<const std::uint8_t> data, std::uint64_t origin, Encoding enc, Visitor& v, const Limits& lim)
-      : d_(data), origin_(origin), v_(v), lim_(lim) {
-    stack_.push_back(Frame{Kind::dataset, true, d_.size(), enc, 0});
+  Walker(Source src, std::uint64_t origin, Encoding enc, Visitor& v, const Limits& lim)
+      : src_(std::move(src)), origin_(origin), v_(v), lim_(lim) {
+    stack_.push_back(Frame{Kind::dataset, true, src_.size(), enc, 0});
   }
 
   WalkResult run() {
@@ -77,7 +132,7 @@ class Walker {
   }
 
  private:
-  std::span<const std::uint8_t> d_;
+  Source src_;
   std::uint64_t origin_;
   Visitor& v_;
   const Limits& lim_;
@@ -107,9 +162,13 @@ class Walker {
   }
 
   void pop() {
-    close_group(stack_.back(), pos_);
-    depth_ -= stack_.back().kind == Kind::item;
+    Frame& f = stack_.back();
+    close_group(f, pos_);
+    const Kind k = f.kind;
+    depth_ -= k == Kind::item;
     stack_.pop_back();
+    if (k == Kind::item) v_.item_end(origin_ + pos_);
+    else if (k == Kind::sequence || k == Kind::fragments) v_.sequence_end(origin_ + pos_);
   }
 
   bool push(Frame f, Tag t, std::uint64_t at) {
@@ -126,9 +185,16 @@ class Walker {
   void step() {
     Frame& f = stack_.back();
     // Every frame carries a bound (its own end, or for an undefined-length frame the end of the nearest
-    // defined-length container, or of the data); nothing inside a frame may read past it.
-    const std::uint64_t lim = f.end;
+    // defined-length container, or of the data); nothing inside a frame may read past it. A stream's end is
+    // learnt as its bytes arrive: up to a header's worth is asked for here.
+    std::uint64_t lim = f.end;
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(lim - pos_, 12));
+    if (const std::size_t a = src_.avail(pos_, want); a < want) lim = pos_ + a;
     if (pos_ == lim) {
+      if (lim < f.end && f.end != kUnbounded) {
+        data_ended_inside(lim);
+        return;
+      }
       if (f.defined) {
         pop();
         return;
@@ -136,8 +202,8 @@ class Walker {
       // Reached the end of data, or of an enclosing defined-length element, inside an undefined-length sequence
       // or item: its delimiter is missing. Close the undefined frames up to the container that ends here.
       issue(Problem::delimiter_imbalance, f.seq_tag, pos_,
-            lim == d_.size() ? "end of data inside an undefined-length sequence or item"
-                             : "an undefined-length sequence or item runs to the end of its defined-length container");
+            src_.ends_at(lim) ? "end of data inside an undefined-length sequence or item"
+                              : "an undefined-length sequence or item runs to the end of its defined-length container");
       while (!stack_.empty() && !stack_.back().defined) pop();
       return;
     }
@@ -145,7 +211,7 @@ class Walker {
       issue(Problem::truncated_header, 0, pos_, fmt::format("{} bytes left, an element header needs 8", lim - pos_));
       return;
     }
-    const std::uint8_t* p = d_.data() + pos_;
+    const std::uint8_t* p = src_.at(pos_);
     const bool be = f.enc.big_endian;
     const Tag t = tag(rd16(p, be), rd16(p + 2, be));
 
@@ -160,6 +226,35 @@ class Walker {
     data_element(f, t, p, lim);
   }
 
+  // A stream ended inside defined-length containers: reported as the span walk reports it, at the outermost
+  // container whose declared length runs past the data (the one it checks first).
+  void data_ended_inside(std::uint64_t data_end) {
+    for (std::size_t i = 1; i < stack_.size(); ++i) {
+      const Frame& c = stack_[i];
+      if (!c.defined || c.end <= data_end) continue;
+      const std::uint64_t declared = c.end - c.header_at;
+      if (c.kind == Kind::item)
+        issue(Problem::item_length, kItem, c.header_at,
+              fmt::format("item length {} runs past its sequence or the data", declared - 8));
+      else
+        issue(Problem::length_past_end, c.seq_tag, c.header_at,
+              fmt::format("sequence ends at offset {}, the data at {}", origin_ + c.end, origin_ + data_end));
+      return;
+    }
+    issue(Problem::length_past_end, stack_.back().seq_tag, pos_, "the data ends inside a defined-length container");
+  }
+
+  // Gives the visitor the value [pos, pos+len) (in a stream: its first window's worth). False when the data ends
+  // before the value does; the caller reports it.
+  bool deliver(Element& e, std::uint64_t pos, std::uint64_t len) {
+    std::span<const std::uint8_t> value;
+    bool truncated = false;
+    if (!src_.value(pos, len, value, truncated)) return false;
+    e.truncated = truncated;
+    v_.element(e, value);
+    return src_.skip_to(pos + len);
+  }
+
   void delimiter(Frame& f, Tag t, std::uint32_t len, std::uint64_t lim) {
     const std::uint64_t at = pos_;
     if (t == kItem && (f.kind == Kind::sequence || f.kind == Kind::fragments)) {
@@ -170,7 +265,9 @@ class Walker {
         }
         pos_ += 8;
         count(t, at);
-        push(Frame{Kind::item, false, f.end, f.enc, f.seq_tag}, t, at);
+        const Tag seq = f.seq_tag;  // `f` does not survive the push
+        if (push(Frame{Kind::item, false, f.end, f.enc, seq, 0, false, false, 0, 0, 0, at}, t, at))
+          v_.item(Element{t, 0, len, origin_ + at, origin_ + at + 8, depth(), false, seq});
         return;
       }
       if (len > lim - at - 8) {
@@ -180,14 +277,19 @@ class Walker {
       if (f.kind == Kind::fragments) {
         if (len & 1) issue(Problem::odd_length, t, at, fmt::format("fragment length {} is odd", len));
         Element e{t, kOB, len, origin_ + at, origin_ + at + 8, depth(), true, f.seq_tag};
-        v_.element(e, d_.subspan(at + 8, len));
+        if (!deliver(e, at + 8, len)) {
+          issue(Problem::item_length, t, at, fmt::format("fragment length {} runs past the end of the data", len));
+          return;
+        }
         pos_ += 8 + std::uint64_t{len};
         count(t, at);
         return;
       }
       pos_ += 8;
       count(t, at);
-      push(Frame{Kind::item, true, pos_ + len, f.enc, f.seq_tag}, t, at);
+      const Tag seq = f.seq_tag;  // `f` does not survive the push
+      if (push(Frame{Kind::item, true, pos_ + len, f.enc, seq, 0, false, false, 0, 0, 0, at}, t, at))
+        v_.item(Element{t, 0, len, origin_ + at, origin_ + at + 8, depth(), false, seq});
       return;
     }
     if (t == kItemDelim && f.kind == Kind::item && !f.defined) {
@@ -322,20 +424,24 @@ class Walker {
       return;
     }
     if (len & 1) issue(Problem::odd_length, t, at, fmt::format("value length {} is odd", len));
-    pos_ = at + hdr;
-    if (is_group_length && len == 4) {
+    if (v == kSQ) {
+      pos_ = at + hdr;
+      v_.sequence(e);
+      push(Frame{Kind::sequence, true, pos_ + len, f.enc, t, 0, false, false, 0, 0, 0, at}, t, at);
+      return;
+    }
+    if (is_group_length && len == 4 && src_.avail(at + hdr, 4) == 4) {
       f.gl_active = true;
       f.gl_group = group(t);
       f.gl_offset = at;
-      f.gl_expected_end = pos_ + 4 + rd32(d_.data() + pos_, be);
+      f.gl_expected_end = at + hdr + 4 + rd32(src_.at(at + hdr), be);
     }
-    if (v == kSQ) {
-      v_.sequence(e);
-      push(Frame{Kind::sequence, true, pos_ + len, f.enc, t}, t, at);
+    if (!deliver(e, at + hdr, len)) {
+      f.gl_active = false;
+      issue(Problem::length_past_end, t, at, fmt::format("value length {} runs past the end of the data", len));
       return;
     }
-    v_.element(e, d_.subspan(pos_, len));
-    pos_ += len;
+    pos_ = at + hdr + len;
     if (top && t == kPixelData) r_.has_pixel_data = true;
   }
 };
@@ -344,7 +450,73 @@ class Walker {
 
 WalkResult walk(std::span<const std::uint8_t> data, std::uint64_t origin, Encoding enc, Visitor& v,
                 const Limits& limits) {
-  return Walker(data, origin, enc, v, limits).run();
+  return Walker<SpanSource>(SpanSource(data), origin, enc, v, limits).run();
+}
+
+WalkResult walk(StreamWindow& data, std::uint64_t origin, Encoding enc, Visitor& v, const Limits& limits) {
+  return Walker<WindowSource>(WindowSource(data), origin, enc, v, limits).run();
+}
+
+StreamWindow::StreamWindow(ByteStream& in, std::size_t window) : in_(in), window_(std::max<std::size_t>(window, 64)) {}
+StreamWindow::~StreamWindow() {
+  if (buf_) ::munmap(buf_, cap_);
+}
+
+// The window's own pages (not the heap, whose freed memory glibc keeps per thread).
+void StreamWindow::grow(std::size_t cap) {
+  void* m = ::mmap(nullptr, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) throw std::bad_alloc();
+  auto* bigger = static_cast<std::uint8_t*>(m);
+  if (have_) std::memcpy(bigger, buf_, have_);
+  if (buf_) ::munmap(buf_, cap_);
+  buf_ = bigger;
+  cap_ = cap;
+}
+
+std::size_t StreamWindow::avail(std::uint64_t pos, std::size_t want) {
+  want = std::min(want, window_);
+  if (pos < base_) return 0;  // gone: the window only moves forward
+  if (pos + want <= base_ + have_) return want;
+  if (pos > base_ + have_ && !skip_to(pos)) return 0;
+  // Keep the bytes from pos on, then fill: first within the buffer, growing it (geometrically, up to the window)
+  // only when the bytes wanted do not fit.
+  const std::size_t keep = static_cast<std::size_t>(base_ + have_ - pos);
+  if (keep && pos != base_) std::memmove(buf_, buf_ + (pos - base_), keep);
+  base_ = pos;
+  have_ = keep;
+  if (cap_ < want) grow(std::min(std::max<std::size_t>(cap_ ? cap_ * 2 : 64u << 10, want), window_));
+  while (have_ < want && !eof_) {
+    const std::size_t n = in_.read({buf_ + have_, cap_ - have_});
+    if (n == 0) eof_ = true;
+    have_ += n;
+  }
+  return std::min(want, have_);
+}
+
+bool StreamWindow::skip_to(std::uint64_t pos) {
+  if (pos <= base_ + have_) return true;
+  // Forget the buffered bytes and read on until pos.
+  base_ += have_;
+  have_ = 0;
+  if (cap_ == 0) grow(std::min<std::size_t>(64u << 10, window_));
+  while (base_ < pos) {
+    if (eof_) return false;
+    const std::size_t n = in_.read({buf_, cap_});
+    if (n == 0) {
+      eof_ = true;
+      return false;
+    }
+    if (base_ + n <= pos) {
+      base_ += n;
+      continue;
+    }
+    // Part of this read lies at and after pos: keep it.
+    const std::size_t skip = static_cast<std::size_t>(pos - base_);
+    std::memmove(buf_, buf_ + skip, n - skip);
+    base_ = pos;
+    have_ = n - skip;
+  }
+  return true;
 }
 
 }  // namespace dg::dicom

@@ -5,9 +5,15 @@
 // never throws for bad input: it reports Issues and stops at the first one it cannot continue past.
 // It only computes offsets for values it skips, so pixel data it does not need is never touched (with a
 // memory-mapped buffer, those pages are never read).
+//
+// It walks either bytes held whole (a span: a file read or mapped) or a stream that is never held whole (an
+// inflated deflate stream), seen through a window of bounded size: then a value longer than the window is
+// given to the visitor by its first bytes only (Element::truncated), and memory stays bounded whatever the
+// stream inflates to.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -61,6 +67,7 @@ struct Element {
   int depth;                    // 0 = top-level dataset, 1 = inside an item of a top-level sequence, ...
   bool fragment = false;        // an item of encapsulated pixel data (tag == kItem)
   Tag parent = 0;               // enclosing sequence (or pixel data element for fragments); 0 at top level
+  bool truncated = false;       // stream walks: the value is longer than the window and only its start is given
 };
 
 class Visitor {
@@ -71,6 +78,13 @@ class Visitor {
   virtual void element(const Element& e, std::span<const std::uint8_t> value) = 0;
   // Called when a sequence (or encapsulated pixel data) opens; the walker descends into it afterwards.
   virtual void sequence(const Element&) {}
+  // Called when an item of a sequence opens (e.tag == kItem, e.offset is the item tag's offset, e.length the
+  // item's length or kUndefinedLength); not for fragments of encapsulated pixel data.
+  virtual void item(const Element&) {}
+  // Called when an item or a sequence (or encapsulated pixel data) closes, at its end or its delimiter;
+  // `end` is the offset just past it. Not called for what a fatal issue leaves open.
+  virtual void item_end(std::uint64_t /*end*/) {}
+  virtual void sequence_end(std::uint64_t /*end*/) {}
 };
 
 struct Limits {
@@ -94,6 +108,49 @@ struct WalkResult {
 // results (the position of data[0] in the file), so evidence names file offsets.
 WalkResult walk(std::span<const std::uint8_t> data, std::uint64_t origin, Encoding enc, Visitor& v,
                 const Limits& limits = {});
+
+// Bytes that arrive in order, such as the output of an inflater.
+class ByteStream {
+ public:
+  virtual ~ByteStream() = default;
+  // Writes up to out.size() next bytes into out and returns how many; 0 means the stream has ended.
+  virtual std::size_t read(std::span<std::uint8_t> out) = 0;
+};
+
+// A stream seen through a window of at most `window` bytes, read forward only: positions asked for never go
+// back before the last position asked for. Memory: the window, allocated as it fills, in pages of its own that
+// go back to the kernel when the window is destroyed.
+class StreamWindow {
+ public:
+  StreamWindow(ByteStream& in, std::size_t window);
+  ~StreamWindow();
+  StreamWindow(const StreamWindow&) = delete;
+  StreamWindow& operator=(const StreamWindow&) = delete;
+
+  // Makes up to `want` (at most window()) bytes at `pos` readable and returns how many are: fewer only where
+  // the stream ends. The bytes are at data(pos) until the next call.
+  std::size_t avail(std::uint64_t pos, std::size_t want);
+  const std::uint8_t* data(std::uint64_t pos) const { return buf_ + (pos - base_); }
+  // Reads and forgets the stream up to `pos`; false when it ends before.
+  bool skip_to(std::uint64_t pos);
+  bool ended() const { return eof_; }
+  std::uint64_t begin() const { return base_; }  // the first position still readable
+  std::uint64_t end() const { return base_ + have_; }  // the stream's length once ended()
+  std::size_t window() const { return window_; }
+
+ private:
+  ByteStream& in_;
+  std::size_t window_;
+  std::uint8_t* buf_ = nullptr;
+  std::size_t cap_ = 0, have_ = 0;
+  void grow(std::size_t cap);
+  std::uint64_t base_ = 0;  // stream position of buf_[0]
+  bool eof_ = false;
+};
+
+// Walks a stream from its current start (position 0 of the stream). Values longer than the window are given by
+// their first window() bytes with Element::truncated set; the walk stops where the span walk would stop.
+WalkResult walk(StreamWindow& data, std::uint64_t origin, Encoding enc, Visitor& v, const Limits& limits = {});
 
 // Little/big-endian readers for bytes already bounds-checked by the caller.
 inline std::uint16_t rd16(const std::uint8_t* p, bool be) {

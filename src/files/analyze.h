@@ -19,20 +19,25 @@ enum class Verdict { clean, suspicious, dangerous, malformed, not_dicom, error }
 const char* verdict_name(Verdict v);
 
 struct AnalyzeOptions {
-  std::uint64_t full_scan_budget = 64u << 20;  // bytes of opaque element values searched in full, per file
+  std::uint64_t full_scan_budget = 64u << 20;  // bytes of element values searched in full, per file
   std::uint64_t head_scan = 64u << 10;         // bytes searched at the start of a value once the budget is spent
-  std::uint64_t native_pixel_head = 4u << 10;  // bytes searched at the start of native (uncompressed) pixel data
-  std::uint64_t max_inflated = 256u << 20;     // cap for deflated datasets (decompression-bomb guard)
+  std::uint64_t max_inflated = 256u << 20;      // bytes of a deflated dataset inflated at most (CPU bound; memory
+                                                // is bounded by the stream window whatever this is)
+  std::size_t stream_window = 8u << 20;         // bytes of an inflated dataset held at once
   std::size_t max_structure_findings = 20;     // further structure problems are counted, not listed
 };
 
-enum class PreambleKind { absent, zero, tiff, bigtiff, executable, archive, sparse, nonzero };
+enum class PreambleKind { absent, zero, tiff, bigtiff, executable, archive, document, sparse, nonzero };
 const char* preamble_kind_name(PreambleKind k);
 
 struct PreambleInfo {
   PreambleKind kind = PreambleKind::absent;
   int nonzero_bytes = 0;
   std::optional<ExecMatch> exec;  // for executable/archive
+  std::optional<DocumentKind> document;
+  // bash runs the file as a script (no NUL before the first line break in its first 80 bytes), so any later line
+  // of the file, text of its attributes included, would be a command.
+  bool shell_runs = false;
 };
 // Classifies the first 128 bytes; `file` is the whole file so header pointers can be checked.
 PreambleInfo classify_preamble(std::span<const std::uint8_t> file);

@@ -1,6 +1,8 @@
 #include "files/exec_signature.h"
 
+#include <algorithm>
 #include <cstring>
+#include <string_view>
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -21,8 +23,20 @@ const char* exec_kind_name(ExecKind k) {
     case ExecKind::macho_fat: return "Mach-O universal";
     case ExecKind::java_class: return "Java class";
     case ExecKind::script: return "script";
+    case ExecKind::shell_text: return "shell script";
     case ExecKind::ole: return "OLE/MSI";
+    case ExecKind::lnk: return "Windows shortcut";
+    case ExecKind::html: return "HTML application";
     case ExecKind::zip: return "ZIP";
+  }
+  return "?";
+}
+
+const char* document_kind_name(DocumentKind k) {
+  switch (k) {
+    case DocumentKind::pdf: return "PDF";
+    case DocumentKind::rtf: return "RTF";
+    case DocumentKind::html: return "HTML";
   }
   return "?";
 }
@@ -60,13 +74,26 @@ std::optional<ExecMatch> pe(std::span<const std::uint8_t> s, bool strict) {
 std::optional<ExecMatch> elf(std::span<const std::uint8_t> s, bool strict) {
   if (s.size() < 16 || std::memcmp(s.data(), "\x7F" "ELF", 4) != 0) return std::nullopt;
   const int cls = s[4], data = s[5];
-  if ((cls != 1 && cls != 2) || (data != 1 && data != 2) || s[6] != 1) return std::nullopt;
-  const bool be = data == 2, is64 = cls == 2;
+  // Linux loads an ELF file by its magic, e_type, e_machine and program headers; the class, data and version
+  // ident bytes are not checked (the kernel reads the header in its own layout), so a file with them zeroed
+  // still runs. Where they are not valid, the layout is the one a 64-bit (or else 32-bit) little-endian kernel
+  // would read, recognised by its program header entry size.
+  const bool ident_ok = (cls == 1 || cls == 2) && (data == 1 || data == 2) && s[6] == 1;
+  bool be = data == 2, is64 = cls == 2;
+  if (!ident_ok) {
+    be = false;
+    if (s.size() >= 64 && rd16(s.data() + 54, false) == 56) is64 = true;
+    else if (s.size() >= 52 && rd16(s.data() + 42, false) == 32) is64 = false;
+    else if (strict) return std::nullopt;
+    else is64 = true;
+  }
   ExecMatch m{ExecKind::elf, std::string(is64 ? "ELF64 " : "ELF32 ") + (be ? "big-endian" : "little-endian"), {}};
+  if (!ident_ok) m.detail += ", ident bytes the Linux loader ignores";
   const std::size_t hdr = is64 ? 64 : 52;
   if (s.size() < hdr) return strict ? std::nullopt : std::optional<ExecMatch>(m);
   const std::uint16_t type = rd16(s.data() + 16, be);
-  if (strict && (type < 1 || type > 4)) return std::nullopt;  // REL, EXEC, DYN, CORE
+  if (strict && (type < 1 || type > 4)) return std::nullopt;    // REL, EXEC, DYN, CORE
+  if (strict && !ident_ok && type != 2 && type != 3) return std::nullopt;  // only what a loader would run
   const std::uint64_t phoff = is64 ? rd64(s.data() + 32, be) : rd32(s.data() + 28, be);
   const std::uint64_t shoff = is64 ? rd64(s.data() + 40, be) : rd32(s.data() + 32, be);
   const std::uint16_t phentsize = rd16(s.data() + (is64 ? 54 : 42), be);
@@ -153,13 +180,118 @@ std::optional<ExecMatch> cafebabe(std::span<const std::uint8_t> s, bool strict) 
   return std::nullopt;
 }
 
+// "#!", then any number of blanks, then an interpreter name (absolute or relative): what binfmt_script runs.
 std::optional<ExecMatch> script(std::span<const std::uint8_t> s) {
   if (s.size() < 3 || s[0] != '#' || s[1] != '!') return std::nullopt;
   std::size_t i = 2;
-  while (i < s.size() && i < 8 && s[i] == ' ') ++i;
-  if (i < s.size() && s[i] == '/') return ExecMatch{ExecKind::script, "#! script", {}};
+  while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
+  if (i < s.size() && s[i] != '\n' && s[i] != '\0' && s[i] != '\r')
+    return ExecMatch{ExecKind::script, s[i] == '/' ? "#! script" : "#! script (relative interpreter)", {}};
   return std::nullopt;
 }
+
+}  // namespace
+
+bool bash_runs_as_script(std::span<const std::uint8_t> s) {
+  const std::size_t n = std::min<std::size_t>(s.size(), 80);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (s[i] == '\n') return true;
+    if (s[i] == 0) return false;
+  }
+  return n > 0;
+}
+
+namespace {
+
+// Text that bash or sh would run as a script when execve refuses the file (no "#!"): bash runs it unless a NUL
+// comes before the first newline in its first 80 bytes, and then every line is a command. The preamble holds one
+// when a line of it is printable text with a letter and a command boundary (the line ends within the preamble,
+// or a ; & | ` $ follows a command), so a preamble of blanks, of binary bytes or of one repeated letter does not.
+std::optional<ExecMatch> shell_text(std::span<const std::uint8_t> s) {
+  if (!bash_runs_as_script(s)) return std::nullopt;
+  const std::size_t n = std::min<std::size_t>(s.size(), 128);
+  for (std::size_t start = 0; start < n;) {
+    bool letter = false, boundary = false, text = true;
+    std::size_t i = start;
+    for (; i < n; ++i) {
+      const std::uint8_t c = s[i];
+      if (c == '\n') {
+        boundary = true;
+        break;
+      }
+      if (c == '\t' || c == '\r') continue;
+      if (c < 0x20 || c >= 0x7F) {
+        text = false;
+        break;
+      }
+      letter |= (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+      boundary |= letter && (c == ';' || c == '&' || c == '|' || c == '`' || c == '$');
+    }
+    if (text && letter && boundary)
+      return ExecMatch{ExecKind::shell_text,
+                       start == 0 ? "text that bash and sh run as a shell script (no #!)"
+                                  : "bash and sh run the file as a shell script, and a later line of the preamble is a command",
+                       {}};
+    while (i < n && s[i] != '\n') ++i;  // the next line
+    start = i + 1;
+  }
+  return std::nullopt;
+}
+
+// [MS-SHLLINK] 2.1: HeaderSize 0x4C and LinkCLSID 00021401-0000-0000-C000-000000000046.
+std::optional<ExecMatch> lnk(std::span<const std::uint8_t> s) {
+  static constexpr std::uint8_t kMagic[20] = {0x4C, 0, 0, 0, 0x01, 0x14, 0x02, 0, 0, 0, 0, 0, 0xC0, 0, 0, 0, 0, 0, 0, 0x46};
+  if (s.size() < 20 || std::memcmp(s.data(), kMagic, 20) != 0) return std::nullopt;
+  return ExecMatch{ExecKind::lnk, "Windows shell link (.lnk): opening it runs its target", {}};
+}
+
+bool ieq_at(std::span<const std::uint8_t> s, std::size_t i, std::string_view w) {
+  if (i > s.size() || s.size() - i < w.size()) return false;
+  for (std::size_t k = 0; k < w.size(); ++k) {
+    std::uint8_t c = s[i + k];
+    if (c >= 'A' && c <= 'Z') c = static_cast<std::uint8_t>(c + 32);
+    if (c != static_cast<std::uint8_t>(w[k])) return false;
+  }
+  return true;
+}
+
+// Markup that browsers and mshta parse as HTML: optional blanks or a BOM, then an HTML tag or doctype.
+bool html_start(std::span<const std::uint8_t> s) {
+  std::size_t i = 0;
+  if (s.size() >= 3 && s[0] == 0xEF && s[1] == 0xBB && s[2] == 0xBF) i = 3;
+  while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) ++i;
+  if (i >= s.size() || s[i] != '<') return false;
+  for (std::string_view t : {"<!doctype html", "<html", "<head", "<body", "<script", "<hta:", "<svg", "<iframe",
+                             "<object", "<embed", "<meta", "<title", "<style", "<img", "<div", "<p>", "<!--"})
+    if (ieq_at(s, i, t)) return true;
+  return false;
+}
+
+}  // namespace
+
+std::size_t find_html_script(std::span<const std::uint8_t> s) {
+  for (std::size_t i = 0; i + 4 < s.size(); ++i) {
+    if (s[i] == '<' && (ieq_at(s, i, "<script") || ieq_at(s, i, "<hta:application"))) return i;
+    // An event handler attribute: blank, "on", letters, "=".
+    if ((s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '/') && ieq_at(s, i + 1, "on")) {
+      std::size_t j = i + 3, letters = 0;
+      while (j < s.size() && ((s[j] | 0x20) >= 'a' && (s[j] | 0x20) <= 'z')) ++j, ++letters;
+      while (j < s.size() && (s[j] == ' ' || s[j] == '\t')) ++j;
+      if (letters >= 3 && j < s.size() && s[j] == '=') return i + 1;
+    }
+  }
+  return std::string_view::npos;
+}
+
+std::optional<DocumentKind> classify_document_preamble(std::span<const std::uint8_t> p) {
+  const std::string_view v(reinterpret_cast<const char*>(p.data()), p.size());
+  if (v.find("%PDF-") != std::string_view::npos) return DocumentKind::pdf;
+  if (v.starts_with("{\\rtf")) return DocumentKind::rtf;
+  if (html_start(p)) return DocumentKind::html;
+  return std::nullopt;
+}
+
+namespace {
 
 std::optional<ExecMatch> ole(std::span<const std::uint8_t> s) {
   static constexpr std::uint8_t kMagic[8] = {0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1};
@@ -181,17 +313,28 @@ std::optional<ExecMatch> zip(std::span<const std::uint8_t> s, bool strict) {
 
 std::optional<ExecMatch> classify_at(std::span<const std::uint8_t> s, bool strict) {
   if (s.empty()) return std::nullopt;
+  std::optional<ExecMatch> m;
   switch (s[0]) {
-    case 'M': return pe(s, strict);
-    case 0x7F: return elf(s, strict);
-    case 0xFE: case 0xCE: case 0xCF: return macho(s, strict);
-    case 0xCA: return cafebabe(s, strict);
-    case '#': return script(s);
-    case 0xD0: return ole(s);
-    case 'P': return zip(s, strict);
-    default: return std::nullopt;
+    case 'M': m = pe(s, strict); break;
+    case 0x7F: m = elf(s, strict); break;
+    case 0xFE: case 0xCE: case 0xCF: m = macho(s, strict); break;
+    case 0xCA: m = cafebabe(s, strict); break;
+    case '#': m = script(s); break;
+    case 0xD0: m = ole(s); break;
+    case 'P': m = zip(s, strict); break;
+    case 0x4C: m = strict ? std::nullopt : lnk(s); break;
+    default: break;
   }
+  if (m || strict) return m;
+  // At the start of a file only: markup that mshta runs.
+  if (html_start(s.first(std::min<std::size_t>(s.size(), 128))) &&
+      find_html_script(s.first(std::min<std::size_t>(s.size(), 64u << 20))) != std::string_view::npos)
+    return ExecMatch{ExecKind::html, "HTML with script (mshta runs it as an HTML application; browsers run it)", {}};
+  return std::nullopt;
 }
+
+std::optional<ExecMatch> classify_shell_text(std::span<const std::uint8_t> s) { return shell_text(s); }
+
 
 namespace {
 
@@ -283,20 +426,34 @@ std::size_t next_candidate(const std::uint8_t* p, std::size_t i, std::size_t end
 
 }  // namespace
 
+bool has_candidate(std::span<const std::uint8_t> s) {
+  return s.size() >= 4 && next_candidate(s.data(), 0, s.size() - 2) < s.size() - 2;
+}
+
 std::vector<ExecHit> find_executables(std::span<const std::uint8_t> s, std::size_t max_hits) {
+  SearchOptions o;
+  o.max_hits = max_hits;
+  return find_executables(s, o);
+}
+
+std::vector<ExecHit> find_executables(std::span<const std::uint8_t> s, const SearchOptions& o) {
   std::vector<ExecHit> hits;
   const std::uint8_t* p = s.data();
   const std::size_t n = s.size();
+  // Headers are validated against the searched bytes and the extent that follows them, when it does.
+  const bool extended = !o.extent.empty() && o.extent.data() == s.data() + s.size();
+  const std::size_t whole = n + (extended ? o.extent.size() : 0);
+  const std::span<const std::uint8_t> region(p, whole);
   if (n >= 4) {
     const std::size_t end = n - 2;  // a candidate needs its two prefix bytes and a little more
     for (std::size_t i = next_candidate(p, 0, end); i < end; i = next_candidate(p, i + 1, end)) {
-      auto m = classify_at(s.subspan(i), true);
+      auto m = classify_at(region.subspan(i), true);
       if (!m || (i > 0 && m->kind == ExecKind::java_class)) continue;
       hits.push_back({i, std::move(*m)});
-      if (hits.size() >= max_hits) break;
+      if (hits.size() >= o.max_hits) break;
     }
   }
-  if (hits.empty() || hits.front().offset != 0) {
+  if (o.script_at_start && (hits.empty() || hits.front().offset != 0)) {
     if (auto m = script(s)) hits.insert(hits.begin(), {0, std::move(*m)});
   }
   return hits;
@@ -306,10 +463,18 @@ std::optional<std::uint64_t> find_zip_eocd(std::span<const std::uint8_t> s) {
   if (s.size() < 22) return std::nullopt;
   const std::size_t lo = s.size() > 65535 + 22 ? s.size() - 65535 - 22 : 0;
   for (std::size_t i = s.size() - 22 + 1; i-- > lo;) {
-    if (s[i] == 'P' && s[i + 1] == 'K' && s[i + 2] == 5 && s[i + 3] == 6) {
-      const std::uint16_t comment = rd16(s.data() + i + 20, false);
-      if (i + 22 + comment == s.size()) return i;  // the comment runs exactly to the end of the file
-    }
+    if (s[i] != 'P' || s[i + 1] != 'K' || s[i + 2] != 5 || s[i + 3] != 6) continue;
+    const std::uint16_t comment = rd16(s.data() + i + 20, false);
+    if (i + 22 + comment != s.size()) continue;  // the comment must run exactly to the end
+    const std::uint32_t cd_size = rd32(s.data() + i + 12, false), cd_offset = rd32(s.data() + i + 16, false);
+    auto central_at = [&](std::uint64_t at) {
+      return at + 4 <= s.size() && s[at] == 'P' && s[at + 1] == 'K' && s[at + 2] == 1 && s[at + 3] == 2;
+    };
+    // ZIP64: the 32-bit fields are 0xFFFFFFFF and a locator ("PK\6\7") stands just before the record.
+    const bool zip64 = cd_offset == 0xFFFFFFFFu && i >= 20 && s[i - 20] == 'P' && s[i - 19] == 'K' &&
+                       s[i - 18] == 6 && s[i - 17] == 7;
+    const bool empty = cd_size == 0 && rd16(s.data() + i + 10, false) == 0;
+    if (zip64 || (!empty && (central_at(cd_offset) || (cd_size <= i && central_at(i - cd_size))))) return i;
   }
   return std::nullopt;
 }

@@ -17,7 +17,7 @@ class MappedFile {
   ~MappedFile();
 
   // Returns an empty string on success, else a message naming the failed operation and errno's text.
-  std::string open(const std::string& path, std::size_t map_threshold = 4u << 20);
+  std::string open(const std::string& path, std::size_t map_threshold = 1u << 20);
   std::span<const std::uint8_t> bytes() const { return {data_, size_}; }
   // Tells the kernel the caller is done with [offset, offset+len): mapped pages may be dropped.
   void release(std::uint64_t offset, std::uint64_t len) const;

@@ -12,14 +12,17 @@
 #include <map>
 
 #include "findings/catalog.h"
+#include "findings/text.h"
 
 namespace dg {
 
 using nlohmann::json;
 
 json finding_json(const Finding& f) {
-  return json{{"type", "finding"},   {"check", f.check},  {"severity", to_string(f.severity)},
-              {"target", f.target}, {"title", f.title}, {"evidence", f.evidence}};
+  json j{{"type", "finding"},   {"check", f.check},  {"severity", to_string(f.severity)},
+         {"target", f.target}, {"title", f.title}, {"evidence", f.evidence}};
+  if (!valid_utf8(f.target)) j["target_bytes"] = base64(f.target);
+  return j;
 }
 
 std::string MultiSink::end(const json& summary) {
@@ -88,6 +91,8 @@ std::string upper(std::string s) {
   return s;
 }
 
+// Everything printed that came from outside (file names, remote banners, AE titles, product names) goes
+// through terminal_safe: no input can move the cursor, erase or hide text, or forge a line.
 class TextSink : public Sink {
  public:
   TextSink(std::FILE* out, TextOptions opt) : out_(out), o_(opt) {}
@@ -97,22 +102,27 @@ class TextSink : public Sink {
     if (!notable && !o_.verbose) return;
     const char* on = o_.color ? status_color(r.status) : "";
     const char* off = o_.color ? "\033[0m" : "";
-    std::string line = fmt::format("{}{:<10}{} {}", on, upper(r.status), off, r.subject);
-    if (r.fields.contains("error")) line += fmt::format("  ({})", r.fields["error"].get<std::string>());
-    if (r.fields.contains("message")) line += fmt::format("  {}", r.fields["message"].get<std::string>());
+    std::string line = fmt::format("{}{:<10}{} {}", on, terminal_safe(upper(r.status)), off, terminal_safe(r.subject));
+    if (r.fields.contains("error") && r.fields["error"].is_string())
+      line += fmt::format("  ({})", terminal_safe(r.fields["error"].get<std::string>()));
+    if (r.fields.contains("message") && r.fields["message"].is_string())
+      line += fmt::format("  {}", terminal_safe(r.fields["message"].get<std::string>()));
     std::fprintf(out_, "%s\n", line.c_str());
-    for (const std::string& l : r.lines) std::fprintf(out_, "  %s\n", l.c_str());
+    for (const std::string& l : r.lines) std::fprintf(out_, "  %s\n", terminal_safe(l).c_str());
     for (const Finding& f : r.findings) {
       if (f.severity == Severity::info && !o_.verbose && r.status != "not-dicom") continue;
       std::fprintf(out_, "  %s%-8s%s %-26s %s\n", o_.color ? sev_color(f.severity) : "",
-                   std::string(to_string(f.severity)).c_str(), off, f.check.c_str(), f.title.c_str());
-      if (o_.verbose && !f.evidence.empty()) std::fprintf(out_, "           %s\n", f.evidence.dump().c_str());
+                   std::string(to_string(f.severity)).c_str(), off, terminal_safe(f.check).c_str(),
+                   terminal_safe(f.title).c_str());
+      if (o_.verbose && !f.evidence.empty())
+        std::fprintf(out_, "           %s\n",
+                     terminal_safe(f.evidence.dump(-1, ' ', false, json::error_handler_t::replace), false).c_str());
     }
   }
   std::string end(const json& s) override {
     std::string line;
     if (s.contains("line")) line = s["line"].get<std::string>();
-    std::fprintf(out_, "%s\n", line.c_str());
+    std::fprintf(out_, "%s\n", terminal_safe(line).c_str());
     std::fflush(out_);
     return {};
   }
@@ -206,10 +216,25 @@ class JsonlSink : public Sink {
   }
 
  private:
+  // A top-level string that is not UTF-8 (a file name is bytes) is written with U+FFFD for what is not, and
+  // FIELD_bytes beside it holds its exact bytes in base64.
+  static bool needs_bytes(const json& obj) {
+    for (auto it = obj.begin(); it != obj.end(); ++it)
+      if (it->is_string() && !valid_utf8(it->get_ref<const std::string&>())) return true;
+    return false;
+  }
+  static void add_bytes(json& obj) {
+    json extra = json::object();
+    for (auto it = obj.begin(); it != obj.end(); ++it)
+      if (it->is_string() && !valid_utf8(it->get_ref<const std::string&>()))
+        extra[it.key() + "_bytes"] = base64(it->get_ref<const std::string&>());
+    obj.update(extra);
+  }
+
   // The record's line (with its "type" and check list), then one line per finding.
   static std::string render(const Record& r) {
     std::string out;
-    if (r.fields.contains("type") && r.fields.contains("checks")) {
+    if (r.fields.contains("type") && r.fields.contains("checks") && !needs_bytes(r.fields)) {
       append_json(out, r.fields);  // the producer already gave the record its type and check list: no copy
     } else {
       json obj = r.fields;
@@ -219,6 +244,7 @@ class JsonlSink : public Sink {
         for (const Finding& f : r.findings) checks.push_back(f.check);
         obj["checks"] = std::move(checks);
       }
+      add_bytes(obj);
       append_json(out, obj);
     }
     out.push_back('\n');

@@ -122,7 +122,7 @@ std::vector<ChecklistItem> checklist(const Results& r) {
       if (f.value("verdict", "") == "dangerous") ++dangerous;
     ChecklistItem it{"files", "Part 10 files free of executable and active content (sanitized)", "", "",
                      {"file.preamble.executable", "file.payload.executable", "file.payload.archive",
-                      "file.encapsulated.active"},
+                      "file.polyglot.document", "file.encapsulated.active"},
                      {}};
     if (dangerous) {
       it.status = "fail";

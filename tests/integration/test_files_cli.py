@@ -1222,5 +1222,84 @@ class NoPatientDataTest(unittest.TestCase):
                 self.assertIn(H.SECRET_NAME.encode(), f.read())
 
 
+class OutputInjectionTest(unittest.TestCase):
+    """File names are bytes chosen by whoever wrote them: in text output they must not forge a line, move the
+    cursor or hide text, and JSON must name each file by its exact bytes."""
+
+    NAMES = [b"evil\nCLEAN      innocent.dcm", b"x\x1b[2K\r.dcm", b"\x1b[8mhidden.dcm", b"scan\xff.dcm", b"scan\xfe.dcm",
+             "r\u202egpj.dcm".encode()]
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = H.TempDir()
+        root = os.fsencode(cls.tmp.path)
+        polyglot = H.pe_preamble(0x200) + H.clean_image()[128:]
+        cls.paths = []
+        for n in cls.NAMES:
+            p = os.path.join(root, n)
+            with open(p, "wb") as f:
+                f.write(polyglot)
+            cls.paths.append(p)
+        cls.text = subprocess.run([H.BINARY, "files", "--color", "always", cls.tmp.path], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE).stdout
+        cls.json = subprocess.run([H.BINARY, "files", "--json", cls.tmp.path], stdout=subprocess.PIPE).stdout
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_text_output_has_no_raw_control_characters_and_one_line_per_file(self):
+        # Our own colour codes are the only escapes: strip exactly those, then nothing of the kind may remain.
+        plain = re.sub(rb"\x1b\[(?:[0-9;]*)m", b"", self.text)
+        for c in (b"\x1b", b"\r", b"\x9b", "\u202e".encode()):
+            self.assertNotIn(c, plain)
+        lines = plain.decode("utf-8").splitlines()
+        verdicts = [ln for ln in lines if not ln.startswith(" ")]
+        self.assertEqual(len([ln for ln in verdicts if ln.startswith("DANGEROUS")]), len(self.NAMES), plain)
+        self.assertFalse([ln for ln in verdicts if ln.startswith("CLEAN")], plain)
+        for shown in ("evil\\nCLEAN      innocent.dcm", "x\\e[2K\\r.dcm", "\\e[8mhidden.dcm", "scan\\xFF.dcm",
+                      "scan\\xFE.dcm", "r\\u{202E}gpj.dcm"):
+            self.assertEqual(len([ln for ln in verdicts if ln.endswith(shown)]), 1, (shown, lines))
+
+    def test_json_keeps_the_exact_bytes_of_every_name(self):
+        import base64
+        objs = H.parse_jsonl(self.json.decode("utf-8"))  # valid UTF-8 JSON throughout
+        files = [o for o in objs if o["type"] == "file"]
+        self.assertEqual(len(files), len(self.NAMES))
+        got = set()
+        for o in files:
+            exact = base64.b64decode(o["path_bytes"]) if "path_bytes" in o else o["path"].encode("utf-8")
+            got.add(exact)
+            self.assertEqual("path_bytes" in o, exact != os.fsencode(o["path"]) or b"\xff" in exact or b"\xfe" in exact)
+        self.assertEqual(got, set(self.paths))
+        for f in (o for o in objs if o["type"] == "finding"):
+            exact = base64.b64decode(f["target_bytes"]) if "target_bytes" in f else f["target"].encode("utf-8")
+            self.assertIn(exact, self.paths)
+
+
+class MemoryBudgetTest(unittest.TestCase):
+    """Decompression bombs (bench/files/make_bombs.py) at -j32: memory stays bounded whatever -j is. The budget
+    the benchmark holds the binary to is 64 MiB (bench/files/hostile.sh); the test allows twice that, so that it
+    fails on a per-worker blow-up (the old inflater took 256 MiB per worker), not on one machine's allocator."""
+
+    def test_bombs_at_j32(self):
+        with H.TempDir() as tmp:
+            subprocess.run([sys.executable, os.path.join(H.SOURCE_DIR, "bench/files/make_bombs.py"), tmp.path,
+                            "--copies", "8"], check=True)
+            proc = subprocess.Popen([H.BINARY, "files", "--json", "-j", "32", tmp.path], stdout=subprocess.PIPE)
+            out = proc.stdout.read()
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            rep = H.Report(H.parse_jsonl(out.decode()))
+            self.assertEqual(len(rep.files), 32)
+            for f in rep.files:
+                self.assertIn(f.verdict, ("malformed", "suspicious"), f)
+                if "deflate" in f.obj["path"]:
+                    self.assertIn("deflate-limit", [p for p, _ in f.problems()], f)
+                else:
+                    self.assertIn("file.encapsulated.unscanned", f.checks, f)
+            self.assertLess(usage.ru_maxrss, 128 * 1024, f"peak RSS {usage.ru_maxrss} KiB")
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -201,12 +201,15 @@ TEST(ActiveContentPdf, ImageStreamsAreNotInflated) {
 }
 
 TEST(ActiveContentPdf, OpaqueFilterOnObjectStreamIsReported) {
-  const std::string pdf =
-      pdf_header() + stream_object(1, "/Type /ObjStm /Filter /LZWDecode", "\x80\x0B\x60\x50\x22\x0C\x0C\x85\x01") +
-      stream_object(2, "/Subtype /Image /Filter /DCTDecode", "\xFF\xD8/JS \xFF\xD9") + "%%EOF\n";
-  const ActiveContent r = scan_pdf(bytes_of(pdf));
-  EXPECT_TRUE(r.counts.empty());  // JPEG data is not PDF syntax
-  EXPECT_TRUE(r.limits_hit);      // the LZW object stream could not be scanned
+  for (const char* filter : {"/JBIG2Decode", "/Crypt", "[/FlateDecode /DCTDecode]", "5 0 R"}) {
+    SCOPED_TRACE(filter);
+    const std::string pdf =
+        pdf_header() + stream_object(1, std::string("/Type /ObjStm /Filter ") + filter, "opaque /JS bytes") +
+        stream_object(2, "/Subtype /Image /Filter /DCTDecode", "\xFF\xD8/JS \xFF\xD9") + "%%EOF\n";
+    const ActiveContent r = scan_pdf(bytes_of(pdf));
+    EXPECT_TRUE(r.counts.empty());  // encoded and JPEG data are not PDF syntax
+    EXPECT_TRUE(r.limits_hit);      // the object stream could not be scanned
+  }
 }
 
 TEST(ActiveContentPdf, CorruptFlateStreamSetsLimitsHit) {
@@ -403,7 +406,8 @@ TEST(ActiveContentXml, StylesheetScriptAndJavascript) {
       "<reference value='FTP://host/x'/><reference value=\"file:///c:/x\"/><reference value=\"#local\"/>\n"
       "</ClinicalDocument>\n";
   const ActiveContent r = scan_xml(bytes_of(xml));
-  const Counts want = {{"<?xml-stylesheet", 1}, {"<script", 2}, {"javascript:", 5}, {"external-reference", 4}};
+  const Counts want = {{"<?xml-stylesheet", 1}, {"<script", 2}, {"javascript:", 5}, {"external-reference", 4},
+                       {"on*", 1}};
   EXPECT_EQ(r.counts, want);
 }
 
@@ -496,6 +500,217 @@ TEST(ActiveContentMime, Matches) {
   EXPECT_TRUE(mime_matches("image/jpeg", bytes_of(pdf)));  // no rule: no false alarm
   EXPECT_TRUE(mime_matches("", bytes_of(pdf)));
   EXPECT_TRUE(mime_matches("application/pdf", bytes_of(std::string(50, ' ') + "%PDF-1.4")));
+}
+
+}  // namespace
+}  // namespace dg::files
+
+// ---------------------------------------------------------------- filter chains, predictors, dictionaries
+namespace dg::files {
+namespace {
+
+std::string ascii_hex(const std::string& in) {
+  static const char* d = "0123456789ABCDEF";
+  std::string o;
+  for (unsigned char c : in) {
+    o += d[c >> 4];
+    o += d[c & 15];
+    if (o.size() % 64 == 0) o += '\n';
+  }
+  return o + ">";
+}
+
+std::string ascii85(const std::string& in) {
+  std::string o;
+  for (std::size_t i = 0; i < in.size(); i += 4) {
+    const std::size_t n = std::min<std::size_t>(4, in.size() - i);
+    std::uint32_t v = 0;
+    for (std::size_t k = 0; k < 4; ++k) v = v << 8 | (k < n ? static_cast<unsigned char>(in[i + k]) : 0);
+    if (n == 4 && v == 0) {
+      o += 'z';
+      continue;
+    }
+    char g[5];
+    for (int k = 4; k >= 0; --k) {
+      g[k] = static_cast<char>('!' + v % 85);
+      v /= 85;
+    }
+    o.append(g, n + 1);
+  }
+  return o + "~>";
+}
+
+// PDF LZW (EarlyChange 1): 9- to 12-bit codes, a clear code first and when the table is full, EOD at the end.
+std::string lzw(const std::string& in) {
+  std::map<std::string, int> table;
+  auto reset = [&] {
+    table.clear();
+    for (int i = 0; i < 256; ++i) table[std::string(1, static_cast<char>(i))] = i;
+  };
+  std::string out;
+  std::uint32_t acc = 0;
+  int nbits = 0, width = 9, next = 258;
+  auto put = [&](int code) {
+    acc = (acc << width) | static_cast<std::uint32_t>(code);
+    nbits += width;
+    while (nbits >= 8) {
+      out += static_cast<char>((acc >> (nbits - 8)) & 0xFF);
+      nbits -= 8;
+    }
+  };
+  reset();
+  put(256);
+  std::string w;
+  bool first = true;
+  for (char c : in) {
+    std::string wc = w + c;
+    if (table.count(wc)) {
+      w = wc;
+      continue;
+    }
+    put(table[w]);
+    // The decoder adds an entry for every code after the first since a clear, and widens one code early.
+    if (!first) {
+      if (next + 1 >= (1 << width) && width < 12) ++width;
+    }
+    first = false;
+    table[wc] = next++;
+    if (next >= 4094) {
+      put(table.count(std::string(1, c)) ? table[std::string(1, c)] : 0);  // flush is simpler as a fresh start
+      put(256);
+      reset();
+      next = 258;
+      width = 9;
+      first = true;
+      w.clear();
+      continue;
+    }
+    w = std::string(1, c);
+  }
+  if (!w.empty()) {
+    put(table[w]);
+    if (!first && next + 1 >= (1 << width) && width < 12) ++width;
+  }
+  put(257);
+  if (nbits) out += static_cast<char>((acc << (8 - nbits)) & 0xFF);
+  return out;
+}
+
+std::string run_length(const std::string& in) {
+  std::string o;
+  for (std::size_t i = 0; i < in.size(); i += 128) {
+    const std::size_t n = std::min<std::size_t>(128, in.size() - i);
+    o += static_cast<char>(n - 1);
+    o += in.substr(i, n);
+  }
+  return o + '\x80';
+}
+
+// PNG "Up" and "Sub" rows over `columns` bytes, as writers predict object streams before Flate.
+std::string png_predict(const std::string& in, std::size_t columns) {
+  std::string o, prev(columns, '\0');
+  for (std::size_t r = 0; r < in.size(); r += columns) {
+    std::string row = in.substr(r, columns);
+    row.resize(columns, ' ');
+    const bool up = (r / columns) % 2 == 0;
+    o += static_cast<char>(up ? 2 : 1);
+    for (std::size_t i = 0; i < columns; ++i)
+      o += static_cast<char>(row[i] - (up ? prev[i] : (i ? row[i - 1] : 0)));
+    prev = row;
+  }
+  return o;
+}
+
+const std::string kObjects =
+    "1 0 2 52 << /Type /Catalog /Pages 3 0 R /OpenAction 2 0 R >> << /S /JavaScript /JS (app.alert\\(1\\)) >>";
+const Counts kWant = {{"/OpenAction", 1}, {"/JavaScript", 1}, {"/JS", 1}};
+
+std::string objstm(const std::string& dict, const std::string& data) {
+  return pdf_header() + stream_object(5, "/Type /ObjStm /N 2 /First 9 " + dict, data) + "%%EOF\n";
+}
+
+TEST(ActiveContentPdf, FilterChainsAreDecodedInOrder) {
+  // Text varied enough to fill the LZW table past 512, 1024, 2048 and 4096 entries.
+  // The markers come last, after the table has been filled and cleared.
+  std::string long_objects = "%";
+  std::uint32_t x = 1;
+  for (int i = 0; i < 60000; ++i) {
+    x = x * 1103515245 + 12345;
+    long_objects += static_cast<char>('a' + (x >> 16) % 16);
+  }
+  long_objects += "\n" + kObjects;
+  const std::pair<std::string, std::string> cases[] = {
+      {"/Filter [/FlateDecode /FlateDecode]", zlib_compress(zlib_compress(kObjects))},
+      {"/Filter [/ASCIIHexDecode /FlateDecode]", ascii_hex(zlib_compress(kObjects))},
+      {"/Filter [/AHx /Fl]", ascii_hex(zlib_compress(kObjects))},
+      {"/Filter /ASCII85Decode", ascii85(kObjects)},
+      {"/Filter [/A85 /FlateDecode]", ascii85(zlib_compress(kObjects))},
+      {"/Filter /LZWDecode", lzw(kObjects)},
+      {"/Filter /LZWDecode", lzw(long_objects)},  // past 512 and 4096 table entries
+      {"/Filter /RunLengthDecode", run_length(kObjects)},
+      {"/Filter [/FlateDecode] /DecodeParms << /Predictor 12 /Columns 7 >>", zlib_compress(png_predict(kObjects, 7))},
+      {"/Filter /FlateDecode /DecodeParms [<< /Predictor 15 /Columns 5 /Colors 1 >>]",
+       zlib_compress(png_predict(kObjects, 5))},
+  };
+  for (const auto& [dict, data] : cases) {
+    SCOPED_TRACE(dict);
+    const ActiveContent r = scan_pdf(bytes_of(objstm(dict, data)));
+    EXPECT_EQ(r.counts, kWant);
+    EXPECT_FALSE(r.limits_hit);
+    EXPECT_EQ(r.streams_inflated, 1u);
+  }
+  // The spec's own LZW example (PDF 32000-1 7.4.4.2) decodes to "-----A---B".
+  const ActiveContent spec = scan_pdf(bytes_of(objstm("/Filter /LZWDecode", "\x80\x0B\x60\x50\x22\x0C\x0C\x85\x01")));
+  EXPECT_FALSE(spec.limits_hit);
+  EXPECT_EQ(spec.streams_inflated, 1u);
+}
+
+TEST(ActiveContentPdf, KeysEndingInObjDoNotHideTheFilter) {
+  for (const char* dict : {"/Kobj 1 /Filter /FlateDecode", "/Filter /FlateDecode /Kobj 1", "/Filter /FlateDecode /X (endobj)",
+                           "/DecodeParms << /Kobj 2 >> /Filter /FlateDecode"}) {
+    SCOPED_TRACE(dict);
+    const ActiveContent r = scan_pdf(bytes_of(objstm(dict, zlib_compress(kObjects))));
+    EXPECT_EQ(r.counts, kWant);
+  }
+}
+
+TEST(ActiveContentPdf, RemoteGotoImportAndEncryption) {
+  const std::string pdf = pdf_header() +
+                          "1 0 obj << /S /GoToR /F (\\\\\\\\host\\\\x.pdf) >> endobj\n"
+                          "2 0 obj << /S /GoToE /T << /R /C /N (x) >> >> endobj\n"
+                          "3 0 obj << /S /ImportData /F (x.fdf) >> endobj\n"
+                          "trailer << /Root 1 0 R /Encrypt 4 0 R >>\n%%EOF\n";
+  const ActiveContent r = scan_pdf(bytes_of(pdf));
+  EXPECT_EQ(r.counts, (Counts{{"/GoToR", 1}, {"/GoToE", 1}, {"/ImportData", 1}, {"/Encrypt", 1}}));
+}
+
+TEST(ActiveContentXml, LongCharacterReferencesXInclude2003EventHandlersAndDataUris) {
+  const std::string xml =
+      "<ClinicalDocument xmlns=\"urn:hl7-org:v3\" xmlns:x=\"http://www.w3.org/2003/XInclude\">\n"
+      "<linkHtml href=\"&#00000000106;avascript:alert(1)\">a</linkHtml>\n"
+      "<linkHtml href=\"&#x000000000000006A;avascript:alert(2)\">b</linkHtml>\n"
+      "<x:include href=\"other.xml\"/>\n"
+      "<svg onload=\"alert(3)\" onset=\"x\"/>\n"
+      "<reference value=\"data:text/html;base64,PHNjcmlwdD5hbGVydCg0KTwvc2NyaXB0Pg==\"/>\n"
+      "<reference value=\"data:image/png;base64,iVBORw0KGgo=\"/>\n"
+      "</ClinicalDocument>\n";
+  const ActiveContent r = scan_xml(bytes_of(xml));
+  const Counts want = {{"javascript:", 2}, {"xi:include", 1}, {"on*", 2}, {"data:", 1}};
+  EXPECT_EQ(r.counts, want);
+}
+
+TEST(ActiveContentXml, RelativeStylesheetIsHl7BoilerplateRemoteOneIsNot) {
+  const std::string cda = "<?xml version=\"1.0\"?>\n<?xml-stylesheet type=\"text/xsl\" href=\"CDA.xsl\"?>\n"
+                          "<ClinicalDocument xmlns=\"urn:hl7-org:v3\"><title>x</title></ClinicalDocument>\n";
+  const ActiveContent r = scan_xml(bytes_of(cda));
+  EXPECT_TRUE(r.counts.empty());
+  EXPECT_EQ(r.relative_stylesheets, 1u);
+  for (const char* href : {"http://evil.example/x.xsl", "//evil.example/x.xsl", "javascript:alert(1)",
+                           "data:text/xsl,x", "file:///c:/x.xsl", "\\\\\\\\host\\\\x.xsl"}) {
+    SCOPED_TRACE(href);
+    const std::string x = std::string("<?xml-stylesheet type=\"text/xsl\" href=\"") + href + "\"?><a/>";
+    EXPECT_EQ(scan_xml(bytes_of(x)).counts.count("<?xml-stylesheet"), 1u);
+  }
 }
 
 }  // namespace

@@ -6,29 +6,13 @@
 #include <algorithm>
 #include <set>
 
-#include "builder.h"
+#include "analysis.h"
 #include "polyglot.h"
 
 using namespace dg::files;
 using namespace dgtest;
 
 namespace {
-FileReport an(const Bytes& b, const AnalyzeOptions& o = {}) { return analyze_bytes({b.data(), b.size()}, "t.dcm", o); }
-std::multiset<std::string> ids(const FileReport& r) {
-  std::multiset<std::string> s;
-  for (auto& f : r.findings) s.insert(f.check);
-  return s;
-}
-const dg::Finding* first(const FileReport& r, const std::string& id) {
-  for (auto& f : r.findings)
-    if (f.check == id) return &f;
-  return nullptr;
-}
-std::string all_output(const FileReport& r) {
-  std::string s = r.fields.dump();
-  for (auto& f : r.findings) s += f.title + f.evidence.dump();
-  return s;
-}
 std::size_t header_size() { return 128 + 4 + meta().size(); }
 }  // namespace
 
@@ -240,21 +224,6 @@ TEST(Analyze, NotDicomAndRawDataset) {
   EXPECT_EQ(an(Bytes{}).verdict, Verdict::not_dicom);
 }
 
-namespace {
-Bytes deflate_raw(const Bytes& in) {
-  z_stream zs{};
-  deflateInit2(&zs, 9, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
-  Bytes out(in.size() + 1024);
-  zs.next_in = const_cast<Bytef*>(in.data());
-  zs.avail_in = static_cast<uInt>(in.size());
-  zs.next_out = out.data();
-  zs.avail_out = static_cast<uInt>(out.size());
-  deflate(&zs, Z_FINISH);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;
-}
-}  // namespace
 
 TEST(Analyze, DeflatedDatasetIsInflatedAndChecked) {
   const std::string ts = "1.2.840.10008.1.2.1.99";

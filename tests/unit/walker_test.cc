@@ -1,6 +1,9 @@
 #include "dicom/walker.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+
+#include <algorithm>
 
 #include "builder.h"
 #include "dicom/dictionary.h"
@@ -250,4 +253,96 @@ TEST(Walker, UndefinedItemEndingWithItsDefinedSequenceIsClosedThere) {
   EXPECT_EQ(r.els[0].depth, 1);
   EXPECT_EQ(r.els[1].tag, tag(0x10, 0x10));
   EXPECT_EQ(r.els[1].depth, 0);
+}
+
+// The stream walk (through a small window) must agree with the walk of the same bytes held whole: the same
+// elements and issues where the span walk completes, and a fatal stop wherever it stops.
+namespace {
+struct ChunkStream : ByteStream {
+  const Bytes& b;
+  std::size_t pos = 0, chunk;
+  ChunkStream(const Bytes& bytes, std::size_t c) : b(bytes), chunk(c) {}
+  std::size_t read(std::span<std::uint8_t> out) override {
+    const std::size_t n = std::min({out.size(), b.size() - pos, chunk});
+    std::copy_n(b.begin() + static_cast<std::ptrdiff_t>(pos), n, out.begin());
+    pos += n;
+    return n;
+  }
+};
+struct Events : Visitor {
+  std::vector<std::string> log;
+  void element(const Element& e, std::span<const std::uint8_t> v) override {
+    log.push_back(fmt::format("e {} {} {} {}", tag_string(e.tag), e.offset, e.depth, e.truncated ? e.length : v.size()));
+  }
+  void sequence(const Element& e) override { log.push_back(fmt::format("s {} {}", tag_string(e.tag), e.offset)); }
+  void item(const Element& e) override { log.push_back(fmt::format("i {}", e.offset)); }
+  void item_end(std::uint64_t end) override { log.push_back(fmt::format("ie {}", end)); }
+  void sequence_end(std::uint64_t end) override { log.push_back(fmt::format("se {}", end)); }
+};
+void expect_same_walk(const Bytes& d, Encoding enc, std::size_t window, std::size_t chunk) {
+  Events a, b;
+  const WalkResult ws = walk({d.data(), d.size()}, 100, enc, a);
+  ChunkStream cs(d, chunk);
+  StreamWindow win(cs, window);
+  const WalkResult wt = walk(win, 100, enc, b);
+  if (!ws.fatal) {
+    ASSERT_FALSE(wt.fatal);
+    EXPECT_EQ(problems(ws), problems(wt));
+    EXPECT_EQ(ws.elements, wt.elements);
+    EXPECT_EQ(ws.end, wt.end);
+    EXPECT_EQ(a.log, b.log);
+  } else {
+    EXPECT_TRUE(wt.fatal);
+  }
+}
+Bytes nested_sample() {
+  Bytes inner = item(el(0x0008, 0x1150, "UI", str("1.2.3", '\0')) , true);
+  Bytes seq = el(0x0008, 0x1140, "SQ", {}, false, 0xFFFFFFFFu);
+  append(seq, inner);
+  append(seq, item(el(0x0008, 0x1155, "UI", str("1.2.3.4", '\0'))));
+  append(seq, seq_delim());
+  Bytes d;
+  append(d, el(0x0008, 0x0016, "UI", str("1.2.840.10008.5.1.4.1.1.7", '\0')));
+  append(d, seq);
+  append(d, el(0x0009, 0x0010, "LO", str("PRIVATE")));
+  append(d, el(0x0009, 0x1001, "OB", Bytes(300, 0x5A)));
+  Bytes px = el(0x7FE0, 0x10, "OB", {}, false, 0xFFFFFFFFu);
+  append(px, item({}));
+  append(px, item(Bytes(200, 0x33)));
+  append(px, seq_delim());
+  append(d, px);
+  return d;
+}
+}  // namespace
+
+TEST(Walker, StreamWalkAgreesWithTheSpanWalk) {
+  const Bytes d = nested_sample();
+  for (std::size_t window : {64u, 100u, 4096u})
+    for (std::size_t chunk : {1u, 7u, 4096u}) expect_same_walk(d, {}, window, chunk);
+  // Every truncation, and every single-byte corruption, of the sample.
+  for (std::size_t n = 0; n < d.size(); ++n) expect_same_walk(Bytes(d.begin(), d.begin() + static_cast<std::ptrdiff_t>(n)), {}, 4096, 13);
+  std::uint32_t x = 7;
+  for (int k = 0; k < 3000; ++k) {
+    Bytes m = d;
+    x = x * 1103515245 + 12345;
+    m[(x >> 8) % m.size()] ^= static_cast<std::uint8_t>(1u << ((x >> 4) & 7));
+    expect_same_walk(m, {}, 4096, 61);
+  }
+}
+
+TEST(Walker, ValuesLongerThanTheWindowAreGivenByTheirStart) {
+  Bytes d = el(0x0009, 0x1001, "OB", Bytes(10000, 0x5A));
+  append(d, el(0x0009, 0x1002, "OB", Bytes(10, 0x5B)));
+  struct V : Visitor {
+    std::vector<std::pair<std::size_t, bool>> got;
+    void element(const Element& e, std::span<const std::uint8_t> v) override { got.emplace_back(v.size(), e.truncated); }
+  } v;
+  ChunkStream cs(d, 333);
+  StreamWindow win(cs, 1024);
+  const WalkResult w = walk(win, 0, {}, v);
+  EXPECT_FALSE(w.fatal);
+  ASSERT_EQ(v.got.size(), 2u);
+  EXPECT_EQ(v.got[0], (std::pair<std::size_t, bool>{1024, true}));
+  EXPECT_EQ(v.got[1], (std::pair<std::size_t, bool>{10, false}));
+  EXPECT_EQ(w.end, d.size());
 }
