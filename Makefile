@@ -56,6 +56,7 @@ demo: build
 bench: build
 	bash bench/files/run.sh $(BUILD)/dicomguard
 	bash bench/files/bigfile.sh $(BUILD)/dicomguard
+	bash bench/files/hostile.sh $(BUILD)/dicomguard
 	bash bench/scan/run.sh $(BUILD)/dicomguard
 	bash bench/tls/run.sh $(BUILD)/dicomguard
 

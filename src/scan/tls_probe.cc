@@ -158,6 +158,11 @@ Step TlsProbe::on_data(std::span<const std::uint8_t> b) {
 Step TlsProbe::on_failure(Failure f, const std::string& detail) {
   if (!cur_) return Step::finish();
   if (cur_->kind == Job::Kind::full) {
+    // No answer before the OpenSSL handshake completed: silence, which full_done() may ask about once more.
+    if (f == Failure::timeout && !cur_->full.handshake) {
+      cur_->full.timed_out = true;
+      cur_->full.failure = detail;
+    }
     if (dimse_) return from_dimse(dimse_->on_failure(f, detail));
     cur_->full.failure = detail;
     return full_done();
@@ -256,6 +261,20 @@ Step TlsProbe::from_dimse(Step s) {
 
 Step TlsProbe::full_done() {
   FullHandshake& f = cur_->full;
+  // As for hellos: a TLS server that answered before and now lets a full handshake time out is busy (storescp
+  // stalled on the connection before), not refusing. Ask once more before the handshake counts; the chain, ALPN,
+  // client authentication and DICOM all come from these handshakes. (Without budget for it, the timeout stays.)
+  if (f.timed_out && !f.handshake && r_.tls && cur_->retries < 1 && r_.handshakes < opt_.budget) {
+    ++r_.retries;
+    Job again = full_job(f.purpose.c_str(), f.identity, f.alpn_offered.c_str(), f.associated);
+    again.on_full = std::move(cur_->on_full);
+    again.retries = cur_->retries + 1;
+    again.full.retries = again.retries;
+    dimse_.reset();
+    cur_.reset();
+    jobs_.push_front(std::move(again));
+    return next();
+  }
   if (dimse_) {
     const DimseResult& d = dimse_->result();
     if (!d.attempts.empty()) {

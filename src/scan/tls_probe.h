@@ -53,6 +53,8 @@ struct FullHandshake {
   bool cert_requested = false;  // the server sent a CertificateRequest (seen even when the handshake failed)
   std::optional<TlsSession> session;
   std::string failure;          // why the handshake failed
+  bool timed_out = false;       // the handshake got no answer within the step timeout (not a refusal)
+  int retries = 0;              // times it was asked again after such a timeout
   bool associated = false;      // an association attempt was made
   std::string dicom;            // accepted, rejected, aborted, not-dicom, timeout, closed, reset, tls-failed, ...
   std::string dicom_detail;
@@ -78,7 +80,8 @@ struct TlsResult {
   std::vector<HelloOutcome> hellos;
   std::vector<FullHandshake> full;
   int handshakes = 0;
-  int retries = 0;                                    // hellos asked again after a timeout from a TLS server
+  int retries = 0;                                    // hellos and full handshakes asked again after a timeout
+                                                      // from a TLS server
   bool budget_exhausted = false;
   bool full_mode = false;
 };
@@ -102,7 +105,7 @@ class TlsProbe : public Probe {
     FullHandshake full;
     std::function<void(const FullHandshake&)> on_full;
     std::function<void()> plan;
-    int retries = 0;  // times this hello was asked again after a timeout
+    int retries = 0;  // times this hello or full handshake was asked again after a timeout
   };
 
   Step next();

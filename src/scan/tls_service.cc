@@ -27,6 +27,8 @@ json full_json(const FullHandshake* f) {
   json j = {{"handshake", f->handshake}, {"alpn_offered", f->alpn_offered},
             {"certificate_requested", f->cert_requested}};
   if (!f->failure.empty()) j["failure"] = f->failure;
+  if (f->timed_out) j["timed_out"] = true;
+  if (f->retries > 0) j["retries"] = f->retries;
   if (f->session) {
     j["version"] = f->session->version;
     j["cipher"] = f->session->cipher;
@@ -40,6 +42,25 @@ json full_json(const FullHandshake* f) {
   }
   j["passed"] = f->passed();
   return j;
+}
+
+// A handshake that got an answer: one that timed out (even when asked twice) measured nothing, and is no refusal.
+const FullHandshake* answered(const FullHandshake* f) { return f && !f->timed_out ? f : nullptr; }
+
+// ALPN as the server chose it when offered "dicom": from the first of the handshakes offering it that completed
+// (the server's choice does not depend on the client certificate), so that one stalled handshake does not lose it.
+const FullHandshake* alpn_source(const TlsResult& r) {
+  for (const char* purpose : {"no-certificate", "configured-certificate", "untrusted-certificate"})
+    if (const FullHandshake* f = find_full(r, purpose); f && f->session && f->alpn_offered == "dicom") return f;
+  return nullptr;
+}
+
+// Why a full handshake measured nothing, for the record.
+std::string why_not(const FullHandshake& f) {
+  if (f.timed_out)
+    return fmt::format("{}: no answer within the timeout{}", f.purpose, f.retries > 0 ? ", asked twice" : "");
+  if (!f.failure.empty()) return fmt::format("{}: {}", f.purpose, f.failure);
+  return fmt::format("{}: {}", f.purpose, f.dicom.empty() ? "the handshake did not complete" : f.dicom);
 }
 
 bool dicom_answer(const FullHandshake* f) {
@@ -94,8 +115,8 @@ Facts tls_facts(const TlsResult& r) {
   f.secure_renegotiation = r.secure_renegotiation;
   f.extended_master_secret = r.extended_master_secret;
   f.fallback_scsv = r.fallback_scsv;
-  if (const FullHandshake* h1 = find_full(r, "no-certificate")) {
-    if (h1->session) f.alpn = h1->session->alpn;
+  if (const FullHandshake* a = alpn_source(r)) f.alpn = a->session->alpn;
+  if (const FullHandshake* h1 = answered(find_full(r, "no-certificate"))) {
     if (h1->session || h1->cert_requested || r.cert_request_in_hello)
       f.client_cert_requested = h1->cert_requested || r.cert_request_in_hello;
   }
@@ -159,9 +180,22 @@ Record tls_record(const TlsResult& r, const TlsRecordOptions& opt) {
   const FullHandshake* h3 = find_full(r, "untrusted-certificate");
   const FullHandshake* h4 = find_full(r, "configured-certificate");
   j["handshake"] = full_json(h1);
-  json alpn = {{"dicom_selected", nullptr}, {"without_dicom", nullptr}};
-  if (h1 && h1->session) alpn["dicom_selected"] = h1->session->alpn == "dicom";
-  if (h2) alpn["without_dicom"] = h2->handshake ? "accepted" : "refused";
+  // ALPN: measured from a completed handshake offering "dicom", or not measured, and then why: a handshake that
+  // timed out is neither a "dicom" nor a refusal.
+  const FullHandshake* alpn_from = alpn_source(r);
+  json alpn = {{"dicom_selected", nullptr}, {"via", nullptr}, {"without_dicom", nullptr}};
+  std::string alpn_unmeasured;
+  if (alpn_from) {
+    alpn["dicom_selected"] = alpn_from->session->alpn == "dicom";
+    alpn["via"] = alpn_from->purpose;
+  } else if (h1) {
+    std::vector<std::string> why;
+    for (const FullHandshake* h : {h1, h4, h3})
+      if (h) why.push_back(why_not(*h));
+    alpn_unmeasured = "no handshake offering \"dicom\" completed (" + join(why, "; ") + ")";
+    alpn["not_measured"] = alpn_unmeasured;
+  }
+  if (h2) alpn["without_dicom"] = h2->handshake ? "accepted" : h2->timed_out ? "not-measured" : "refused";
   j["alpn"] = alpn;
 
   // Certificate.
@@ -179,15 +213,21 @@ Record tls_record(const TlsResult& r, const TlsRecordOptions& opt) {
   j["certificate"] = cert;
 
   // Client authentication, from the handshakes without a certificate, with an untrusted one, and a given one.
+  // One that timed out is no refusal: it does not count.
   std::string client_auth = "not-measured";
+  const FullHandshake* c1 = answered(h1);
+  const FullHandshake* c3 = answered(h3);
+  const FullHandshake* c4 = answered(h4);
   // A CertificateRequest seen in any handshake (OpenSSL's, failed or not, or our own TLS 1.2 hellos).
   const bool requested = (h1 && h1->cert_requested) || (h3 && h3->cert_requested) || r.cert_request_in_hello;
-  if (h1) {
-    if (h1->passed()) client_auth = requested ? "optional" : "not-requested";
-    else if (h3 && h3->passed()) client_auth = "any-certificate";
-    else if (requested && h3) client_auth = "enforced";    // refused without one and with an untrusted one
-    else if (requested && h4 && h4->passed()) client_auth = "enforced";
-    else if (requested) client_auth = "required";           // quick mode: the untrusted certificate was not tried
+  if (c1) {
+    if (c1->passed()) client_auth = requested ? "optional" : "not-requested";
+    else if (c3 && c3->passed()) client_auth = "any-certificate";
+    else if (requested && c3) client_auth = "enforced";    // refused without one and with an untrusted one
+    else if (requested && c4 && c4->passed()) client_auth = "enforced";
+    else if (requested) client_auth = "required";  // quick mode, or the untrusted one got no answer
+  } else if (c3 && c3->passed()) {
+    client_auth = "any-certificate";  // no answer without a certificate; an untrusted one got in
   }
   j["client_auth"] = {{"verdict", client_auth},
                       {"no_certificate", full_json(h1)},
@@ -202,8 +242,15 @@ Record tls_record(const TlsResult& r, const TlsRecordOptions& opt) {
       via = h->purpose;
       break;
     }
-  if (dicom == "not-measured" && ((h1 && h1->associated) || (h4 && h4->associated))) dicom = "no-dicom-answer";
+  // No DICOM answer where an association was tried; not when every such handshake got no answer at all.
+  if (dicom == "not-measured" && ((c1 && c1->associated) || (c4 && c4->associated))) dicom = "no-dicom-answer";
   j["dicom"] = {{"association", dicom}, {"via", via.empty() ? json(nullptr) : json(via)}};
+  if (dicom == "not-measured" && ((h1 && h1->associated) || (h4 && h4->associated))) {
+    std::vector<std::string> why;
+    for (const FullHandshake* h : {h1, h4, h3})
+      if (h && h->associated) why.push_back(why_not(*h));
+    j["dicom"]["not_measured"] = join(why, "; ");
+  }
 
   // Profiles.
   const auto graded = grade(facts);
@@ -236,6 +283,7 @@ Record tls_record(const TlsResult& r, const TlsRecordOptions& opt) {
   rec.subject = fmt::format("{} tls {}{}", target, accepted_versions.empty() ? "no-common-version" : join(accepted_versions, ","),
                             dicom == "accepted" || dicom == "rejected" || dicom == "aborted" ? " dicom" : "");
   rec.lines.push_back("profiles: " + join(summary, ", "));
+  if (!alpn_unmeasured.empty()) rec.lines.push_back("alpn not measured: " + alpn_unmeasured);
   for (const auto* p : {b12, b13})
     if (p && p->verdict != "pass")
       for (const auto& c : p->clauses)
@@ -310,9 +358,10 @@ Record tls_record(const TlsResult& r, const TlsRecordOptions& opt) {
     add("tls.client-auth.not-required", {{"client_auth", client_auth}, {"association", dicom}}, t);
   }
   // Only for DICOM (an association was tried): an HTTPS API has no reason to select "dicom".
-  if (h1 && h1->associated && h1->session && h1->session->alpn != "dicom")
+  if (alpn_from && alpn_from->associated && alpn_from->session->alpn != "dicom")
     add("tls.alpn.dicom-missing",
-        {{"selected", h1->session->alpn}, {"without_dicom", h2 ? json(h2->handshake ? "accepted" : "refused") : json(nullptr)}});
+        {{"selected", alpn_from->session->alpn}, {"via", alpn_from->purpose},
+         {"without_dicom", alpn["without_dicom"]}});
   bool x25519 = false;
   std::vector<std::string> small_kx;
   for (const auto& [g, bits] : facts.groups) {

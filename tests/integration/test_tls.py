@@ -15,13 +15,14 @@ import unittest
 import peers
 import tls_peers as tp
 from helpers import TempDir, parse_jsonl, run
+from stall_relay import StallRelay
 from tls_scripted import ScriptedTls
 
 TLS_RSA_WITH_3DES_EDE_CBC_SHA = 0x000A
 
 
-def tls(*args):
-    cp = run("tls", "--json", "--timeout", "3", *args)
+def tls(*args, timeout=3):
+    cp = run("tls", "--json", "--timeout", str(timeout), *args)
     objs = parse_jsonl(cp.stdout)
     recs = {o["target"]: o for o in objs if o["type"] == "tls"}
     summary = [o for o in objs if o["type"] == "summary"]
@@ -66,7 +67,10 @@ class TlsProfiles(unittest.TestCase):
                 s.wait()
             cls.legacy = ScriptedTls([0x0301], [TLS_RSA_WITH_3DES_EDE_CBC_SHA], der(pki.rsa.cert)).__enter__()
             targets = [s.target for s in cls.s.values()] + [cls.legacy.target]
-            cls.cp, cls.recs, cls.summary = tls(*targets, "--ca-file", pki.ca)
+            # Every verdict below is exact, so every measurement must happen: each step waits out a storescp
+            # stall (tls_peers.STORESCP_TIMEOUT) instead of racing it. What a stall longer than the step timeout
+            # does to a record is TlsBehaviour's part (test_a_stalled_full_handshake_*, StallRelay).
+            cls.cp, cls.recs, cls.summary = tls(*targets, "--ca-file", pki.ca, timeout=tp.OUTLASTS_STORESCP_STALL)
         except BaseException:
             cls.tearDownClass()
             raise
@@ -86,6 +90,12 @@ class TlsProfiles(unittest.TestCase):
 
     def checks(self, name):
         return set(self.rec(name)["checks"])
+
+    def assert_checks(self, name, expected):
+        r = self.rec(name)
+        self.assertEqual(set(r["checks"]), expected, f"retries {r['retries']}, alpn {r['alpn']}, dicom {r['dicom']}, "
+                                                     f"client_auth {r['client_auth']['verdict']}, "
+                                                     f"handshake {r['handshake']}")
 
     def accepted_versions(self, name):
         return {v for v, ok in self.rec(name)["versions"].items() if ok}
@@ -118,7 +128,7 @@ class TlsProfiles(unittest.TestCase):
         self.assertEqual(r["dhe_bits"], 2048)
         self.assertEqual(r["dicom"], {"association": "accepted", "via": "no-certificate"})
         self.assertEqual(r["client_auth"]["verdict"], "not-requested")
-        self.assertEqual(self.checks("py"), {"tls.client-auth.not-required", "tls.alpn.dicom-missing"})
+        self.assert_checks("py", {"tls.client-auth.not-required", "tls.alpn.dicom-missing"})
 
     def test_storescp_bcp195_allows_tls10(self):
         r = self.rec("px")
@@ -128,8 +138,8 @@ class TlsProfiles(unittest.TestCase):
         self.assertEqual(failed(r, "B.12"), {"B.12.no-tls1.0", "B.12.no-tls1.1"})
         self.assertEqual(failed(r, "B.10"), {"B.10.no-tls1.0", "B.10.no-tls1.1"})
         self.assertEqual(r["fallback_scsv"], True)
-        self.assertEqual(self.checks("px"), {"tls.profile.none", "tls.version.legacy", "tls.client-auth.not-required",
-                                             "tls.alpn.dicom-missing"})
+        self.assert_checks("px", {"tls.profile.none", "tls.version.legacy", "tls.client-auth.not-required",
+                                   "tls.alpn.dicom-missing"})
 
     def test_storescp_extended_bcp195(self):
         r = self.rec("pz")
@@ -137,7 +147,7 @@ class TlsProfiles(unittest.TestCase):
         self.assertEqual(r["versions"]["TLSv1.3"], False)
         self.assertEqual(r["meets"], ["B.12", "B.10", "B.11", "B.9"])
         self.assertEqual(r["fallback_scsv"], None)  # one version: nothing to fall back from
-        self.assertEqual(self.checks("pz"), {"tls.client-auth.not-required", "tls.alpn.dicom-missing"})
+        self.assert_checks("pz", {"tls.client-auth.not-required", "tls.alpn.dicom-missing"})
 
     def test_storescp_aes_profile_lacks_its_3des_fallback_on_this_openssl(self):
         r = self.rec("pa")
@@ -145,8 +155,9 @@ class TlsProfiles(unittest.TestCase):
         self.assertEqual(set(pairs(r)), {(v, "TLS_RSA_WITH_AES_128_CBC_SHA") for v in ("TLSv1.0", "TLSv1.1", "TLSv1.2")})
         self.assertEqual(failed(r, "B.3"), {"B.3.3des-fallback"})
         self.assertEqual(r["dicom"]["association"], "accepted")
-        self.assertEqual(self.checks("pa"), {"tls.profile.none", "tls.version.legacy", "tls.client-auth.not-required",
-                                             "tls.alpn.dicom-missing"})
+        self.assertEqual((r["alpn"]["dicom_selected"], r["alpn"]["via"]), (False, "no-certificate"), r["alpn"])
+        self.assert_checks("pa", {"tls.profile.none", "tls.version.legacy", "tls.client-auth.not-required",
+                                   "tls.alpn.dicom-missing"})
 
     def test_storescp_null_profile_is_unencrypted(self):
         r = self.rec("pn")
@@ -156,8 +167,8 @@ class TlsProfiles(unittest.TestCase):
         self.assertEqual({(s["suite"], s["reason"]) for s in weak["evidence"]["suites"]},
                          {("TLS_RSA_WITH_NULL_SHA", "null")})
         self.assertEqual(r["dicom"]["association"], "accepted")  # DICOM in the clear, inside a "TLS" connection
-        self.assertEqual(self.checks("pn"), {"tls.profile.none", "tls.version.legacy", "tls.cipher.weak",
-                                             "tls.client-auth.not-required", "tls.alpn.dicom-missing"})
+        self.assert_checks("pn", {"tls.profile.none", "tls.version.legacy", "tls.cipher.weak",
+                                   "tls.client-auth.not-required", "tls.alpn.dicom-missing"})
 
     def test_storescp_requiring_a_client_certificate(self):
         r = self.rec("rc")
@@ -166,7 +177,7 @@ class TlsProfiles(unittest.TestCase):
         self.assertEqual(r["dicom"]["association"], "no-dicom-answer")
         # Our own ClientHellos still enumerate TLS 1.2 (its CertificateRequest comes after the suite is chosen).
         self.assertEqual(len(r["suites"]["TLSv1.2"]), 4)
-        self.assertEqual(self.checks("rc"), {"tls.alpn.dicom-missing", "tls.dicom.absent"})
+        self.assert_checks("rc", {"tls.alpn.dicom-missing", "tls.dicom.absent"})
 
     def test_b12_server(self):
         r = self.rec("b12")
@@ -175,8 +186,8 @@ class TlsProfiles(unittest.TestCase):
         self.assertEqual(r["meets"], ["B.12", "B.10", "B.9"])
         self.assertEqual(failed(r, "B.13"), {"B.13.tls13-suites", "B.13.tls12-suites"})
         self.assertEqual(set(r["groups"]["TLSv1.3"]), {"secp256r1", "secp384r1", "x25519"})
-        self.assertEqual(self.checks("b12"), {"tls.client-auth.not-required", "tls.alpn.dicom-missing",
-                                              "tls.kex.x25519", "tls.dicom.absent"})
+        self.assert_checks("b12", {"tls.client-auth.not-required", "tls.alpn.dicom-missing",
+                                    "tls.kex.x25519", "tls.dicom.absent"})
 
     def test_b13_server(self):
         r = self.rec("b13")
@@ -185,8 +196,8 @@ class TlsProfiles(unittest.TestCase):
         self.assertIn("B.13", r["meets"])
         self.assertIn("B.12", r["meets"])
         self.assertEqual(set(r["groups"]["TLSv1.3"]), {"secp256r1", "secp384r1"})
-        self.assertEqual(self.checks("b13"), {"tls.client-auth.not-required", "tls.alpn.dicom-missing",
-                                              "tls.dicom.absent"})
+        self.assert_checks("b13", {"tls.client-auth.not-required", "tls.alpn.dicom-missing",
+                                    "tls.dicom.absent"})
 
     def test_tls10_3des_legacy_server(self):
         r = self.rec("3des")
@@ -198,8 +209,8 @@ class TlsProfiles(unittest.TestCase):
         self.assertEqual(failed(r, "B.3"), {"B.3.aes"})
         self.assertEqual(r["certificate"]["source"], "hello")  # no OpenSSL here can complete that handshake
         self.assertEqual(r["client_auth"]["verdict"], "not-measured")
-        self.assertEqual(self.checks("3des"), {"tls.profile.none", "tls.version.legacy", "tls.cipher.weak",
-                                               "tls.ems.missing", "tls.dicom.absent"})
+        self.assert_checks("3des", {"tls.profile.none", "tls.version.legacy", "tls.cipher.weak",
+                                     "tls.ems.missing", "tls.dicom.absent"})
 
     def test_tls10_server(self):
         r = self.rec("tls10")
@@ -215,25 +226,25 @@ class TlsProfiles(unittest.TestCase):
         self.assertIn("B.13.rsa-key", failed(r, "B.13"))
         # OpenSSL sizes automatic DH parameters to the certificate: 1024-bit DHE too.
         self.assertEqual(r["dhe_bits"], 1024)
-        self.assertEqual(self.checks("rsa1024"), {"tls.profile.none", "tls.cert.weak-key", "tls.kex.weak",
-                                                  "tls.kex.x25519", "tls.client-auth.not-required",
-                                                  "tls.alpn.dicom-missing", "tls.dicom.absent"})
+        self.assert_checks("rsa1024", {"tls.profile.none", "tls.cert.weak-key", "tls.kex.weak",
+                                        "tls.kex.x25519", "tls.client-auth.not-required",
+                                        "tls.alpn.dicom-missing", "tls.dicom.absent"})
 
     def test_expired_certificate(self):
         r = self.rec("expired")
         self.assertTrue(r["certificate"]["chain"][0]["expired"])
         self.assertEqual(r["certificate"]["chain"][0]["not_after"], "2021-01-01T00:00:00Z")
-        self.assertEqual(self.checks("expired"), {"tls.cert.expired", "tls.kex.x25519", "tls.client-auth.not-required",
-                                                  "tls.alpn.dicom-missing", "tls.dicom.absent"})
+        self.assert_checks("expired", {"tls.cert.expired", "tls.kex.x25519", "tls.client-auth.not-required",
+                                        "tls.alpn.dicom-missing", "tls.dicom.absent"})
 
     def test_sha1_signed_certificate(self):
         r = self.rec("sha1")
         self.assertEqual(r["certificate"]["chain"][0]["signature_hash"], "SHA-1")
         self.assertEqual(failed(r, "B.12"), {"B.12.cert-hash"})
         self.assertIn("B.13.cert-hash", failed(r, "B.13"))
-        self.assertEqual(self.checks("sha1"), {"tls.profile.none", "tls.cert.weak-signature", "tls.kex.x25519",
-                                               "tls.client-auth.not-required", "tls.alpn.dicom-missing",
-                                               "tls.dicom.absent"})
+        self.assert_checks("sha1", {"tls.profile.none", "tls.cert.weak-signature", "tls.kex.x25519",
+                                     "tls.client-auth.not-required", "tls.alpn.dicom-missing",
+                                     "tls.dicom.absent"})
 
     def test_mutual_tls_required(self):
         r = self.rec("mtls")
@@ -253,7 +264,8 @@ class TlsProfiles(unittest.TestCase):
         self.assertIn("tls.client-auth.not-required", self.checks("anyclient"))
 
     def test_text_output_names_failed_clauses(self):
-        cp = run("tls", "--color", "never", self.s["px"].target, "--ca-file", self.pki.ca)
+        cp = run("tls", "--color", "never", "--timeout", tp.OUTLASTS_STORESCP_STALL, self.s["px"].target,
+                 "--ca-file", self.pki.ca)
         self.assertEqual(cp.returncode, 1, cp.stderr)
         self.assertIn("FAIL", cp.stdout)
         self.assertIn("B.12 fail B.12.no-tls1.0", cp.stdout)
@@ -301,12 +313,79 @@ class TlsBehaviour(unittest.TestCase):
             pki = tp.make_pki(d.path)
             srv = tp.storescp_tls(d.path, "rc", "+py", pki, require_client=True).start().wait()
             try:
-                _, recs, _ = tls(srv.target, "--tls-cert", pki.client.cert, "--tls-key", pki.client.key)
+                _, recs, _ = tls(srv.target, "--tls-cert", pki.client.cert, "--tls-key", pki.client.key,
+                                 timeout=tp.OUTLASTS_STORESCP_STALL)
                 r = recs[srv.target]
                 self.assertEqual(r["client_auth"]["verdict"], "enforced")
                 self.assertTrue(r["client_auth"]["configured_certificate"]["passed"])
                 self.assertEqual(r["dicom"], {"association": "accepted", "via": "configured-certificate"})
                 self.assertNotIn("tls.dicom.absent", r["checks"])
+            finally:
+                srv.stop()
+
+    # The stalls below are the relay's (StallRelay): deterministic, and in front of `openssl s_server`, which
+    # serves one connection at a time as storescp does but never stalls by itself.
+    def test_a_stalled_full_handshake_is_asked_again(self):
+        """A relay keeps the first full OpenSSL handshake (no certificate, ALPN "dicom") silent for longer than the
+        step timeout and shorter than two, as storescp does when it stalls after an aborted handshake: asked once
+        more, the handshake completes and the record is the unstalled one. (Without the retry the lost handshake
+        dropped tls.alpn.dicom-missing and made client_auth "any-certificate".)"""
+        with TempDir("dg-tls-") as d:
+            pki = tp.make_pki(d.path)
+            srv = tp.s_server(d.path, "stalled", pki.rsa.cert, pki.rsa.key, *tp.TLS12_13).start().wait()
+            try:
+                _, recs, _ = tls(srv.target, "--ca-file", pki.ca, timeout=2)
+                calm = recs[srv.target]
+                self.assertEqual(calm["retries"], 0)
+                with StallRelay(srv.port, lambda kind, n: 3 if (kind, n) == ("openssl", 1) else 0) as relay:
+                    _, recs, summary = tls(relay.target, "--ca-file", pki.ca, timeout=2)
+                self.assertEqual([e for e in relay.seen if e[0] == "openssl"],
+                                 [["openssl", 1, 3, False], ["openssl", 2, 0, True], ["openssl", 3, 0, True]])
+                r = recs[relay.target]
+                self.assertEqual(r["retries"], 1)
+                self.assertEqual(r["handshakes"], calm["handshakes"] + 1)
+                self.assertEqual(summary["connections"], summary["handshakes"])
+                self.assertEqual(r["handshake"]["retries"], 1)
+                self.assertTrue(r["handshake"]["handshake"])
+                self.assertEqual(r["alpn"], {"dicom_selected": False, "via": "no-certificate",
+                                             "without_dicom": "accepted"})
+                self.assertEqual(r["client_auth"]["verdict"], "not-requested")
+                self.assertEqual(r["dicom"], calm["dicom"])
+                self.assertEqual(pairs(r), pairs(calm))
+                self.assertEqual(r["meets"], calm["meets"])
+                self.assertEqual(set(r["checks"]), set(calm["checks"]))
+                self.assertIn("tls.alpn.dicom-missing", r["checks"])
+            finally:
+                srv.stop()
+
+    def test_a_stalled_full_handshake_that_never_answers_is_not_measured(self):
+        """Every full OpenSSL handshake meets silence (each asked twice): our hellos still grade versions and
+        suites, and ALPN, client authentication and DICOM say "not measured" and why; no finding is made of the
+        silence (no tls.dicom.absent, no ALPN "refused"), and none of theirs is left silently out."""
+        with TempDir("dg-tls-") as d:
+            pki = tp.make_pki(d.path)
+            srv = tp.s_server(d.path, "blackholed", pki.rsa.cert, pki.rsa.key, *tp.TLS12_13).start().wait()
+            try:
+                _, recs, _ = tls(srv.target, "--ca-file", pki.ca, timeout=1)
+                calm = recs[srv.target]
+                with StallRelay(srv.port, lambda kind, n: None if kind == "openssl" else 0) as relay:
+                    _, recs, _ = tls(relay.target, "--ca-file", pki.ca, timeout=1)
+                self.assertEqual([e for e in relay.seen if e[0] == "openssl"],
+                                 [["openssl", n, None, False] for n in range(1, 7)])
+                r = recs[relay.target]
+                self.assertEqual(pairs(r), pairs(calm))
+                self.assertEqual(r["retries"], 3)  # no-certificate, untrusted-certificate, no-dicom-alpn
+                self.assertTrue(r["handshake"]["timed_out"])
+                self.assertEqual(r["handshake"]["retries"], 1)
+                self.assertIsNone(r["alpn"]["dicom_selected"])
+                self.assertIn("no-certificate: no answer within the timeout, asked twice", r["alpn"]["not_measured"])
+                self.assertEqual(r["alpn"]["without_dicom"], "not-measured")
+                self.assertEqual(r["client_auth"]["verdict"], "not-measured")
+                self.assertEqual(r["dicom"]["association"], "not-measured")
+                self.assertIn("asked twice", r["dicom"]["not_measured"])
+                measured_by_them = {"tls.alpn.dicom-missing", "tls.client-auth.not-required", "tls.dicom.absent"}
+                self.assertLessEqual(measured_by_them, set(calm["checks"]))
+                self.assertEqual(set(r["checks"]), set(calm["checks"]) - measured_by_them)
             finally:
                 srv.stop()
 

@@ -306,6 +306,9 @@ NAMED_SERVERS = (b12_server, b13_server, tls10_3des_server, tls10_server, rsa102
 # ---------------------------------------------------------------------------------------------------------------
 
 STORESCP_PROFILES = ("+py", "+px", "+pz", "+pa", "+pn")
+STORESCP_TIMEOUT = 5  # storescp's ACSE and socket timeouts (-ta, -ts): the longest it stalls on another client
+# A `dicomguard tls --timeout` that outlasts any such stall: each step waits for the stalled storescp.
+OUTLASTS_STORESCP_STALL = STORESCP_TIMEOUT + 3
 
 
 def storescp_tls(root, name, profile_flag, pki, require_client=False, entry=None, dhparam=None):
@@ -339,8 +342,10 @@ def storescp_tls(root, name, profile_flag, pki, require_client=False, entry=None
     argv += ["-rc", "+cf", pki.client_ca] if require_client else ["-ic"]
     # storescp serves one connection at a time: a client that connects and says nothing (sslscan does, between
     # its tests) holds it for the ACSE timeout (30 s by default) or, inside a TLS handshake, the socket timeout
-    # (60 s). Five seconds each keeps a test from stalling.
-    argv += ["-ta", "5", "-ts", "5", "-od", d, str(port)]
+    # (60 s). Five seconds each keeps a test from stalling. With some OpenSSL 3.0 builds (3.0.20 in a fresh
+    # Debian 12 chroot) storescp also stalls, now and then, for its socket timeout after an aborted handshake:
+    # a client that waits longer than STORESCP_TIMEOUT for each step is never cut off by such a stall.
+    argv += ["-ta", str(STORESCP_TIMEOUT), "-ts", str(STORESCP_TIMEOUT), "-od", d, str(port)]
     return Server(name, argv, port, d, os.path.join(root, name + ".log"))
 
 

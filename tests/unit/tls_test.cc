@@ -1269,8 +1269,10 @@ struct Driven {
 
 // The engine's part: connect, send, receive, with the scripted server's answers. `refuse`: every TCP connect
 // is refused. `session`: what a full (OpenSSL) handshake shows; without one, full handshakes fail.
+// `tls_silent(n)`: the n-th full handshake (from 1) gets no answer within the step timeout (a stalled server).
 Driven drive(scan::TlsProbe& p, const Script& server, bool refuse = false,
-             const std::optional<scan::TlsSession>& session = std::nullopt, int max_steps = 10000) {
+             const std::optional<scan::TlsSession>& session = std::nullopt, int max_steps = 10000,
+             const std::function<bool(int)>& tls_silent = {}) {
   Driven d;
   scan::Step s = p.begin();
   for (; d.steps < max_steps; ++d.steps) {
@@ -1284,7 +1286,9 @@ Driven drive(scan::TlsProbe& p, const Script& server, bool refuse = false,
           s = p.on_failure(scan::Failure::refused, "connection refused");
         } else if (s.tls) {
           ++d.tls_connects;
-          if (session) {
+          if (tls_silent && tls_silent(d.tls_connects)) {
+            s = p.on_failure(scan::Failure::timeout, "no answer within the step's timeout");
+          } else if (session) {
             p.on_tls_session(*session);
             s = p.on_connected(session->version, session->alpn);
           } else {
@@ -1723,4 +1727,99 @@ TEST(TlsProbe, FirstAnswerTimeoutOrResetAndLaterClose) {
     EXPECT_EQ(p.result().chain, std::vector<Buf>{Buf(50, 0x30)});
     EXPECT_EQ(p.result().chain_source, "hello");
   }
+}
+
+// A single-process server (DCMTK's storescp) now and then stalls for its socket timeout after an aborted
+// handshake: the next client's handshake meets silence. The full handshakes give ALPN, client authentication and
+// DICOM; a stall must neither lose those measurements silently nor turn into a refusal.
+TEST(TlsProbe, FullHandshakeThatTimesOutIsAskedOnceMore) {
+  FakeServer srv;
+  srv.suites[0x0303] = {0xC02F};
+  srv.suites[0x0304] = {0x1301};
+  srv.cert = self_signed_der();
+  scan::TlsSession session;
+  session.version = "TLSv1.3";
+  session.cipher = "TLS_AES_128_GCM_SHA256";
+  session.group = "x25519";
+  session.alpn = "";  // the server selects no ALPN protocol
+  session.chain = {srv.cert};
+  scan::TlsProbe p(endpoint(), {.associate = false, .seed = 4});
+  // The first full handshake (no certificate, ALPN "dicom") meets a stalled server; the second is answered.
+  const Driven d = drive(p, std::cref(srv), false, session, 10000, [](int n) { return n == 1; });
+  ASSERT_TRUE(d.finished);
+  const scan::TlsResult& r = p.result();
+  EXPECT_EQ(r.retries, 1) << outcomes(r);
+  EXPECT_EQ(d.tls_connects, 3) << "no-certificate twice, then no-dicom-alpn";
+  EXPECT_EQ(r.handshakes, d.tcp_connects + d.tls_connects);
+  ASSERT_EQ(r.full.size(), 2u) << "the timed-out attempt is replaced by its retry, not recorded";
+  EXPECT_EQ(r.full[0].purpose, "no-certificate");
+  EXPECT_TRUE(r.full[0].handshake);
+  EXPECT_FALSE(r.full[0].timed_out);
+  EXPECT_EQ(r.full[0].retries, 1);
+  EXPECT_EQ(r.full[1].purpose, "no-dicom-alpn");
+  dg::Record rec = scan::tls_record(r, {});
+  EXPECT_EQ(rec.fields["alpn"]["dicom_selected"], false);
+  EXPECT_EQ(rec.fields["alpn"]["via"], "no-certificate");
+  EXPECT_FALSE(rec.fields["alpn"].contains("not_measured"));
+  EXPECT_EQ(rec.fields["client_auth"]["verdict"], "not-requested") << "not any-certificate: a stall is no refusal";
+  EXPECT_EQ(rec.fields["handshake"]["retries"], 1);
+  EXPECT_EQ(rec.fields["retries"], 1);
+}
+
+TEST(TlsProbe, FullHandshakesThatTimeOutTwiceAreNotMeasuredAndNoRefusal) {
+  FakeServer srv;
+  srv.suites[0x0303] = {0xC02F};
+  srv.suites[0x0304] = {0x1301};
+  srv.cert = self_signed_der();
+  scan::TlsSession session;
+  session.version = "TLSv1.3";
+  session.alpn = "";
+  session.chain = {srv.cert};
+  // Every full handshake meets silence, an association is to be tried inside: each is asked twice, then says why.
+  scan::TlsProbe p(endpoint(), {.seed = 4});
+  const Driven d = drive(p, std::cref(srv), false, session, 10000, [](int) { return true; });
+  ASSERT_TRUE(d.finished);
+  const scan::TlsResult& r = p.result();
+  EXPECT_EQ(d.tls_connects, 6) << "no-certificate, untrusted-certificate, no-dicom-alpn: twice each";
+  EXPECT_EQ(r.retries, 3);
+  EXPECT_EQ(r.handshakes, d.tcp_connects + d.tls_connects);
+  ASSERT_EQ(r.full.size(), 3u);
+  for (const auto& f : r.full) {
+    EXPECT_TRUE(f.timed_out) << f.purpose;
+    EXPECT_EQ(f.retries, 1) << f.purpose;
+    EXPECT_FALSE(f.handshake) << f.purpose;
+  }
+  dg::Record rec = scan::tls_record(r, {});
+  EXPECT_TRUE(rec.fields["alpn"]["dicom_selected"].is_null());
+  const std::string why = rec.fields["alpn"].value("not_measured", "");
+  EXPECT_NE(why.find("no-certificate: no answer within the timeout, asked twice"), std::string::npos) << why;
+  EXPECT_EQ(rec.fields["alpn"]["without_dicom"], "not-measured") << "a timeout is not a refusal of http/1.1";
+  EXPECT_EQ(rec.fields["client_auth"]["verdict"], "not-measured");
+  EXPECT_EQ(rec.fields["dicom"]["association"], "not-measured");
+  EXPECT_TRUE(rec.fields["dicom"].contains("not_measured"));
+  EXPECT_EQ(rec.fields["handshake"]["timed_out"], true);
+  EXPECT_FALSE(has_finding(rec, "tls.alpn.dicom-missing"));
+  EXPECT_FALSE(has_finding(rec, "tls.dicom.absent")) << "no DICOM answer was ever possible: not measured";
+  EXPECT_FALSE(has_finding(rec, "tls.client-auth.not-required"));
+  EXPECT_TRUE(std::any_of(rec.lines.begin(), rec.lines.end(),
+                          [](const std::string& l) { return l.rfind("alpn not measured: ", 0) == 0; }));
+}
+
+TEST(TlsProbe, AlpnComesFromAnotherDicomHandshakeWhenTheFirstGotNoAnswer) {
+  FakeServer srv;
+  srv.suites[0x0303] = {0xC02F};
+  srv.cert = self_signed_der();
+  scan::TlsSession session;
+  session.version = "TLSv1.2";
+  session.alpn = "";
+  session.chain = {srv.cert};
+  // The handshake without a certificate times out twice; the one with the untrusted certificate (also ALPN
+  // "dicom") completes and shows the server's ALPN choice.
+  scan::TlsProbe p(endpoint(), {.associate = false, .seed = 4});
+  const Driven d = drive(p, std::cref(srv), false, session, 10000, [](int n) { return n <= 2; });
+  ASSERT_TRUE(d.finished);
+  dg::Record rec = scan::tls_record(p.result(), {});
+  EXPECT_EQ(rec.fields["alpn"]["dicom_selected"], false);
+  EXPECT_EQ(rec.fields["alpn"]["via"], "untrusted-certificate");
+  EXPECT_EQ(rec.fields["client_auth"]["verdict"], "any-certificate");
 }
