@@ -115,12 +115,15 @@ class Politeness(unittest.TestCase):
             writer.write(REJECT_NO_REASON)
             await writer.drain()
 
-        with ScriptedServers(6, reject) as s:
+        # 11 connections at 10 per second take at least a second. What the server measures is each accept as its
+        # event loop gets to it: a busy machine delays accepts (two or three can then come together), never
+        # brings one forward, so only the span from the first to the last is a sound measurement; it is allowed
+        # to lose what a delayed first accept costs (up to 0.3 s). Without the limit the 11 come in milliseconds.
+        with ScriptedServers(11, reject) as s:
             run("scan", "127.0.0.1", "-p", s.port_list, "--rate", "10", "--json", "--timeout", "5")
             times = sorted(s.connect_times)
-            self.assertEqual(len(times), 6)
-            gaps = [b - a for a, b in zip(times, times[1:])]
-            self.assertGreaterEqual(min(gaps), 0.08, gaps)  # 10 per second, with a little scheduling slack
+            self.assertEqual(len(times), 11)
+            self.assertGreaterEqual(times[-1] - times[0], 0.7, [round(b - a, 3) for a, b in zip(times, times[1:])])
 
 
 class HttpsAndCors(unittest.TestCase):
