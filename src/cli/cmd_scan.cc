@@ -1,6 +1,7 @@
 // dicomguard scan TARGET...: find exposed DICOM services and prove what they let a stranger do.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <set>
@@ -104,7 +105,9 @@ Action add_scan(CLI::App& app) {
   f->out.add_to(*sub);
   sub->footer("Only services that answer DICOM are reported; refused, silent and non-DICOM ports are counted in "
               "the summary. Every association is released. Nothing is stored unless --active-store is given, and no patient data is read.\n"
-              "Exposure ladder: reachable < identified < ae-open < query-open < retrieve-open < write-open.");
+              "Exposure ladder: reachable < identified < ae-open < query-open < retrieve-open < write-open.\n"
+              "Exit codes: 0 no finding at or above --fail-on, 1 findings, 2 usage or I/O error, 3 no DICOM service "
+              "answered on any endpoint (nothing was assessed).");
 
   return [f]() {
     if (!f->ca_file.empty())
@@ -180,18 +183,27 @@ Action add_scan(CLI::App& app) {
     // DICOM-over-TLS services are written at the end, with whether a plaintext twin of the same AE exists: a
     // plain DIMSE service on the same address that accepts the same called AE title (or any).
     std::vector<Record> tls_records;
-    std::map<std::string, std::vector<std::pair<std::string, std::string>>> plain_aes;  // address -> (AE, target)
+    std::uint64_t dicom_services = 0;  // DIMSE, DICOM-TLS, and web servers that serve DICOM
+    struct Plain {
+      std::string ae, target, identity;
+    };
+    std::map<std::string, std::vector<Plain>> plain_aes;  // address -> plain DIMSE services that accept an AE
     auto accepted_ae = [](const Record& r) -> std::string {
       if (r.fields.value("called_ae_check", "") == "not-enforced") return "*";
       const auto& aes = r.fields["ae_titles"];
       return aes.empty() ? std::string() : aes[0].get<std::string>();
     };
+    auto identity = [](const Record& r) {
+      return r.fields.value("implementation_uid", "") + "/" + r.fields.value("implementation_version", "");
+    };
     auto emit = [&](Record rec) {
       const std::string proto = rec.fields.value("protocol", "");
+      if (proto == "dimse" || proto == "dimse-tls" || rec.fields.value("dicom", false)) ++dicom_services;
       if (proto == "dimse-tls") return tls_records.push_back(std::move(rec));
       if (proto == "dimse")
         if (std::string ae = accepted_ae(rec); !ae.empty())
-          plain_aes[rec.fields.value("address", "")].emplace_back(ae, rec.subject.substr(0, rec.subject.find(' ')));
+          plain_aes[rec.fields.value("address", "")].push_back(
+              {ae, rec.subject.substr(0, rec.subject.find(' ')), identity(rec)});
       output(std::move(rec));
     };
     // DICOM services whose called AE title is checked and that refused every title tried are held back until
@@ -267,14 +279,34 @@ Action add_scan(CLI::App& app) {
       st.connections = st2.connections;  // the engine's counters are cumulative
       st.tls_handshakes = st2.tls_handshakes;
     }
+    // A plaintext twin is named on evidence only: the same AE title learned on both, or the same implementation
+    // identity accepting the same AE; another plain service on the address that would take the same AE is only
+    // a possible twin (a busy host runs several DICOM services).
     for (Record& rec : tls_records) {
       const std::string ae = accepted_ae(rec);
-      nlohmann::json twin = nullptr;
+      std::vector<std::string> found, possible;
+      std::string evidence;
       if (!ae.empty())
-        for (const auto& [plain_ae, plain_target] : plain_aes[rec.fields.value("address", "")])
-          if (plain_ae == "*" || plain_ae == ae) twin = plain_target;
-      rec.fields["plaintext_twin"] = twin;
-      rec.fields["plaintext_twin_check"] = ae.empty() ? "not-measured" : twin.is_null() ? "none" : "found";
+        for (const Plain& p : plain_aes[rec.fields.value("address", "")]) {
+          const bool same_title = ae != "*" && p.ae == ae;
+          const bool same_identity = p.identity == identity(rec) && (p.ae == ae || p.ae == "*");
+          if (same_title || same_identity) {
+            found.push_back(p.target);
+            if (evidence.empty()) evidence = same_title ? "the same AE title is accepted on both" : "the same implementation identity accepts the same AE title on both";
+          } else if (p.ae == "*" || p.ae == ae) {
+            possible.push_back(p.target);
+          }
+        }
+      std::sort(found.begin(), found.end());
+      std::sort(possible.begin(), possible.end());
+      rec.fields["plaintext_twin"] = found.empty() ? nlohmann::json(nullptr) : nlohmann::json(found.front());
+      rec.fields["plaintext_twin_check"] = ae.empty() ? "not-measured" : !found.empty() ? "found" : !possible.empty() ? "possible" : "none";
+      if (!evidence.empty()) rec.fields["plaintext_twin_evidence"] = evidence;
+      if (!possible.empty()) rec.fields["plaintext_twin_possible"] = possible;
+      if (!found.empty()) rec.lines.push_back("plaintext twin: " + found.front() + " (" + evidence + ")");
+      else if (!possible.empty())
+        rec.lines.push_back(fmt::format("possible plaintext twin: {} (accepts the same AE title; a different implementation)",
+                                        possible.front()));
       output(std::move(rec));
     }
     // The TLS grade of every TLS service found: quick by default, the full assessment with --tls-full.
@@ -346,6 +378,12 @@ Action add_scan(CLI::App& app) {
     std::string others;
     for (const auto& [k, v] : answers)
       if (k != "dicom") others += fmt::format("{}{} {}", others.empty() ? "" : ", ", v, k);
+    sum["dicom_services"] = dicom_services;
+    if (dicom_services == 0)
+      sum["line"] = fmt::format("No DICOM service answered on any of the {} endpoint{} probed: nothing was assessed "
+                                "(exit code {}). ",
+                                endpoints, endpoints == 1 ? "" : "s", kExitNothingFound) +
+                    sum["line"].get<std::string>();
     sum["line"] = sum["line"].get<std::string>() +
                   fmt::format(" | {} endpoint{} probed with {} connection{}{}", endpoints, endpoints == 1 ? "" : "s",
                               st.connections, st.connections == 1 ? "" : "s",
@@ -355,7 +393,8 @@ Action add_scan(CLI::App& app) {
       return kExitError;
     }
     const Severity fail_on = *parse_severity(f->fail_on);
-    return tally.failed(fail_on) || tls_tally.failed(fail_on) ? kExitFindings : kExitClean;
+    if (tally.failed(fail_on) || tls_tally.failed(fail_on)) return kExitFindings;
+    return dicom_services == 0 ? kExitNothingFound : kExitClean;
   };
 }
 

@@ -20,5 +20,8 @@ Action add_demo(CLI::App& app);
 
 // Exit codes shared by every subcommand.
 inline constexpr int kExitClean = 0, kExitFindings = 1, kExitError = 2;
+// scan: no DICOM service (DIMSE, DICOM-TLS or a web server that serves DICOM) answered on any endpoint, so
+// nothing was assessed; not "clean".
+inline constexpr int kExitNothingFound = 3;
 
 }  // namespace dg::cli

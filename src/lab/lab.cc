@@ -30,7 +30,7 @@ namespace {
 constexpr const char* kImplicitLE = "1.2.840.10008.1.2";
 constexpr const char* kExplicitLE = "1.2.840.10008.1.2.1";
 constexpr const char* kLabUid = "2.25.319038944579669305514170399698418424328.1";
-constexpr const char* kLabVersion = "DICOMGUARD_010";
+constexpr const char* kLabVersion = "DICOMGUARD_LAB_010";
 constexpr std::size_t kMaxDataset = 16u << 20;
 
 bool supported(const std::string& as) {

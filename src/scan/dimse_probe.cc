@@ -1,6 +1,7 @@
 #include "scan/dimse_probe.h"
 
 #include <algorithm>
+#include <fmt/format.h>
 
 #include "dicom/dimse.h"
 #include "dicom/pdu.h"
@@ -16,6 +17,12 @@ constexpr const char* kImplicitLE = "1.2.840.10008.1.2";
 constexpr const char* kExplicitLE = "1.2.840.10008.1.2.1";
 constexpr std::uint64_t kMaxBytesPerService = 64u << 20;  // a server that never stops talking is cut off
 constexpr std::uint64_t kMaxPending = 1'000'000;           // answers counted before the query is abandoned
+// A port that has answered DICOM and then refuses or resets a connection is busy, not gone: single-connection
+// servers close their listener during an association and reopen it a moment later. Tried again after 50, 100,
+// 200, 400, 800 and 1600 ms (3.2 s in all) before the failure stops the probe.
+constexpr int kMaxConnectRetries = 6;
+
+bool transient(Failure f) { return f == Failure::refused || f == Failure::reset || f == Failure::closed; }
 
 bool is_storage(const std::string& uid) { return uid.rfind("1.2.840.10008.5.1.4.1.1.", 0) == 0; }
 
@@ -167,7 +174,7 @@ Step DimseProbe::on_data(std::span<const std::uint8_t> bytes) {
 }
 
 Step DimseProbe::classify_non_dicom(std::span<const std::uint8_t> b) {
-  r_.attempts.push_back({called_, calling_, tls_now_, "not-dicom", -1, -1, -1, {}});
+  record({called_, calling_, tls_now_, "not-dicom", -1, -1, -1, {}});
   const bool tls_record = b.size() >= 2 && (b[0] == 0x15 || b[0] == 0x16) && b[1] == 0x03;
   if (tls_record && !tls_now_) {
     r_.answer = "tls";
@@ -194,30 +201,66 @@ Step DimseProbe::retry_in_tls_or_finish() {
   return Step::connect(true, opt_.timeout);
 }
 
+void DimseProbe::record(AssocAttempt a) {
+  a.source = called_is_random_ ? "random" : called_is_builtin_ ? "default" : "given";
+  r_.attempts.push_back(std::move(a));
+}
+
+Step DimseProbe::retry_connection(Failure f, const std::string& detail) {
+  AssocAttempt a{called_, calling_, tls_now_, failure_name(f), -1, -1, -1, detail};
+  a.retried = true;
+  record(a);
+  ++r_.transport_retries;
+  const Ms delay(50 << connect_retries_);
+  ++connect_retries_;
+  state_ = State::connecting;
+  return Step::connect_after(delay, tls_now_, opt_.timeout);
+}
+
 Step DimseProbe::on_failure(Failure f, const std::string& detail) {
   switch (state_) {
     case State::connecting:
-      if (tls_now_) r_.attempts.push_back({called_, calling_, true, failure_name(f), -1, -1, -1, detail});
+      if (r_.is_dicom() && transient(f) && connect_retries_ < kMaxConnectRetries) return retry_connection(f, detail);
+      if (tls_now_ || r_.is_dicom()) record({called_, calling_, tls_now_, failure_name(f), -1, -1, -1, detail});
+      if (r_.is_dicom())
+        r_.incomplete = fmt::format("the port answered DICOM, then {} {} connection{} in a row ({}); the probe stopped there",
+                                    f == Failure::refused ? "refused" : "failed", connect_retries_ + 1,
+                                    connect_retries_ ? "s" : "", failure_name(f));
       if (tls_now_ && f == Failure::tls_failed && !r_.is_dicom()) r_.answer = "tls-handshake-failed";
       else if (r_.answer.empty()) r_.answer = failure_name(f);  // a first failure names the answer
       return finish();
     case State::await_assoc: {
-      r_.attempts.push_back({called_, calling_, tls_now_, failure_name(f), -1, -1, -1, detail});
+      if (r_.is_dicom() && !any_bytes_ && transient(f) && connect_retries_ < kMaxConnectRetries)
+        return retry_connection(f, detail);
+      record({called_, calling_, tls_now_, failure_name(f), -1, -1, -1, detail});
       if (!any_bytes_ && !tls_now_ && !r_.is_dicom()) {
         // Plain TCP connected, our A-ASSOCIATE-RQ got no DICOM answer: a TLS server reading our bytes as a bad
         // ClientHello closes or stays silent. Try TLS.
         r_.answer = "silent";
         return retry_in_tls_or_finish();
       }
+      if (r_.is_dicom())
+        r_.incomplete = fmt::format("the port answered DICOM, then gave no answer to an association request ({})",
+                                    failure_name(f));
       // Inside TLS: the handshake worked but no DICOM answer came (TLS 1.3 servers that require a client
       // certificate send their refusal here).
       if (!r_.is_dicom()) r_.answer = tls_now_ ? "tls-no-dicom-answer" : "silent";
       return finish();
     }
-    case State::await_response:
-      slot(current_).error = std::string("connection ") + failure_name(f) + " while waiting for the response";
-      if (slot(current_).category.empty()) slot(current_).category = "no-response";
+    case State::await_response: {
+      CommandResult& res = slot(current_);
+      res.error = std::string("connection ") + failure_name(f) + " while waiting for the response";
+      if (res.category.empty()) res.category = f == Failure::closed || f == Failure::reset ? "dropped" : "no-response";
+      // A server that drops the connection on one command (instead of an A-ABORT) is asked the remaining ones on
+      // a new association, as after an abort.
+      if ((f == Failure::closed || f == Failure::reset) && !queue_.empty() && resumes_ < 3) {
+        ++resumes_;
+        resuming_ = true;
+        state_ = State::connecting;
+        return Step::connect_after(Ms(50), tls_now_, opt_.timeout);
+      }
       return finish();
+    }
     case State::await_release:
       r_.release_note = std::string("no A-RELEASE-RP: ") + failure_name(f);
       return finish();
@@ -236,9 +279,10 @@ Step DimseProbe::on_pdu(const std::vector<std::uint8_t>& p) {
       r_.tls = tls_now_;
     }
     AssocAttempt a{called_, calling_, tls_now_, {}, -1, -1, -1, {}};
+    connect_retries_ = 0;  // the server answered: a later failure starts a new count
     if (parsed.ac) {
       a.outcome = "accepted";
-      r_.attempts.push_back(a);
+      record(a);
       return on_accept(p);
     }
     if (parsed.rj) {
@@ -249,7 +293,7 @@ Step DimseProbe::on_pdu(const std::vector<std::uint8_t>& p) {
       a.detail = std::string(pdu::rj_result_name(parsed.rj->result)) + ", " +
                  pdu::rj_source_name(parsed.rj->source) + ", " +
                  pdu::rj_reason_name(parsed.rj->source, parsed.rj->reason);
-      r_.attempts.push_back(a);
+      record(a);
       if (resuming_) return finish();
       return next_attempt_after_reject(r_.attempts.back());
     }
@@ -257,12 +301,12 @@ Step DimseProbe::on_pdu(const std::vector<std::uint8_t>& p) {
       a.outcome = "aborted";
       a.detail = std::string(pdu::abort_source_name(parsed.abort->source)) + ", " +
                  pdu::abort_reason_name(parsed.abort->reason);
-      r_.attempts.push_back(a);
+      record(a);
       return finish();
     }
     a.outcome = "not-dicom";
     a.detail = parsed.error.empty() ? std::string("unexpected ") + pdu::type_name(parsed.type) : parsed.error;
-    r_.attempts.push_back(a);
+    record(a);
     if (!r_.is_dicom()) r_.answer = "not-dicom";
     return finish();
   }
@@ -285,7 +329,10 @@ Step DimseProbe::next_attempt_after_reject(const AssocAttempt& a) {
     r_.called_enforced = true;
   } else if (a.rj_source == 1 && a.rj_reason == 3) {  // calling AE title not recognized
     r_.calling_enforced = true;
-    if (!random_called) r_.called_enforced = true;  // a known called AE got past the called check
+    if (!random_called) {
+      r_.called_enforced = true;  // a known called AE got past the called check: it is the right one
+      r_.known_called = called_;
+    }
     return finish();
   } else {
     return finish();  // no reason that tells us about AE titles (busy, no reason given, ...)
@@ -485,6 +532,7 @@ Step DimseProbe::release() {
 
 Step DimseProbe::finish() {
   state_ = State::done;
+
   if (r_.answer.empty()) r_.answer = "silent";
   return Step::finish();
 }

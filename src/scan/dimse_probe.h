@@ -44,13 +44,16 @@ struct AssocAttempt {
   std::string outcome;  // accepted, rejected, aborted, not-dicom, closed, reset, timeout, refused, tls-failed, error
   int rj_result = -1, rj_source = -1, rj_reason = -1;
   std::string detail;   // decoded reject/abort reason, or the socket error
+  bool retried = false; // a transport failure after the port had answered DICOM: the same attempt was made again
+  std::string source;   // where the called AE title came from: random, given (--called-ae or learned), default
 };
 
 struct CommandResult {
   bool sent = false;
   std::string sop_class;
   int status = -1;          // final status, -1 when none arrived
-  std::string category;     // success, pending, warning, failure, cancel, aborted (refused by A-ABORT), no-response
+  std::string category;     // success, pending, warning, failure, cancel, aborted (refused by A-ABORT), dropped (the
+                            // connection closed or was reset before an answer), no-response
   std::uint64_t pending = 0;  // pending responses (matches); their datasets are discarded unread
   int completed = -1, failed = -1, warning = -1;  // sub-operations (C-MOVE/C-GET)
   std::string error;
@@ -77,6 +80,8 @@ struct DimseResult {
   std::string move_destination;    // the random AE title a C-MOVE named
   bool released = false;
   std::string release_note;
+  int transport_retries = 0;       // connections tried again after a refusal or reset from a port that spoke DICOM
+  std::string incomplete;          // why the AE matrix or the commands stopped short (transport failures)
 
   bool is_dicom() const { return answer == "dicom"; }
   bool association_accepted() const { return !accepted_called.empty() || !accepted.empty(); }
@@ -110,6 +115,8 @@ class DimseProbe : public Probe {
   Step release();
   Step classify_non_dicom(std::span<const std::uint8_t> first);
   Step retry_in_tls_or_finish();
+  Step retry_connection(Failure f, const std::string& detail);
+  void record(AssocAttempt a);  // an association attempt, with where its called AE title came from
   Step finish();
   CommandResult& slot(Cmd c);
   std::string random_ae();
@@ -130,6 +137,7 @@ class DimseProbe : public Probe {
   bool called_is_builtin_ = false;
   bool resuming_ = false;  // reconnecting after an abort to run the remaining commands
   int resumes_ = 0;
+  int connect_retries_ = 0;  // consecutive transport failures of the current attempt
   std::vector<Context> contexts_;
   std::vector<Cmd> queue_;
   Cmd current_{};

@@ -144,6 +144,14 @@ struct Engine::Impl {
           alpn = s.alpn;
           identity = s.identity;
           step_timeout = s.timeout;
+          if (s.delay.count() > 0) {  // a backoff: wait without holding a host slot
+            timer.expires_after(s.delay);
+            ++op;
+            timer.async_wait([self = shared_from_this()](const asio::error_code& ec) {
+              if (!ec) self->e.acquire_slot(self);
+            });
+            return;
+          }
           e.acquire_slot(shared_from_this());
           return;
         case Step::Kind::send:

@@ -1,5 +1,7 @@
 #include "scan/http_probe.h"
 
+#include <algorithm>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 namespace dg::scan {
@@ -7,6 +9,46 @@ namespace dg::scan {
 namespace {
 constexpr const char* kOrigin = "https://dicomguard-cors-probe.invalid";
 constexpr const char* kOrthancDefault = "Authorization: Basic b3J0aGFuYzpvcnRoYW5j";  // orthanc:orthanc
+// DICOMweb roots that servers other than Orthanc and dcm4chee use (PS3.18 leaves the root to the server).
+constexpr const char* kGenericRoots[] = {"", "/dicomweb", "/dicomWeb", "/rs", "/wado-rs"};
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+  return s;
+}
+
+// The <title> of an HTML page, printable ASCII only (a server's own words, not patient data, but untrusted).
+std::string page_title(const std::string& body) {
+  const std::string l = lower(body.substr(0, 16384));
+  const auto a = l.find("<title");
+  if (a == std::string::npos) return {};
+  const auto b = l.find('>', a), c = l.find("</title", a);
+  if (b == std::string::npos || c == std::string::npos || c < b) return {};
+  std::string t;
+  for (char ch : body.substr(b + 1, std::min<std::size_t>(c - b - 1, 200))) {
+    if (static_cast<unsigned char>(ch) < 0x20 || static_cast<unsigned char>(ch) >= 0x7F) ch = ' ';
+    if (ch == ' ' && (t.empty() || t.back() == ' ')) continue;
+    t.push_back(ch);
+  }
+  while (!t.empty() && t.back() == ' ') t.pop_back();
+  return t.substr(0, 80);
+}
+
+// Signs on a front page that the server serves DICOM objects or patient data.
+std::vector<std::string> dicom_hints(const http::Response& rsp) {
+  std::vector<std::string> h;
+  if (const std::string* ct = rsp.header("content-type"); ct && lower(*ct).find("application/dicom") != std::string::npos)
+    h.push_back("application/dicom");
+  const std::string l = lower(rsp.body.substr(0, 65536));
+  const std::pair<const char*, const char*> signs[] = {
+      {"requesttype=wado", "WADO-URI link"},        {"requesttype=patientlist", "patient list link"},
+      {"/wado?", "WADO-URI link"},                   {"/dicom-web", "DICOMweb root"},
+      {"/dicomweb", "DICOMweb root"},                {"/studies", "DICOMweb /studies"},
+      {"application/dicom", "application/dicom"},    {"dicom", "the word DICOM"}};
+  for (const auto& [needle, name] : signs)
+    if (l.find(needle) != std::string::npos && std::find(h.begin(), h.end(), name) == h.end()) h.push_back(name);
+  return h;
+}
 }  // namespace
 
 HttpProbe::HttpProbe(Endpoint ep, HttpOptions opt) : opt_(opt) {
@@ -25,6 +67,11 @@ std::string HttpProbe::path_of(Req r) const {
     case Req::patients: return "/patients";
     case Req::qido_orthanc: return "/dicom-web/studies?PatientID=" + random_pid_ + "&limit=1";
     case Req::qido_dcm4chee: return "/dcm4chee-arc/aets/DCM4CHEE/rs/studies?PatientID=" + random_pid_ + "&limit=1";
+    case Req::root: return "/";
+    case Req::qido_generic:
+      return std::string(kGenericRoots[std::min(generic_, std::size(kGenericRoots) - 1)]) + "/studies?PatientID=" +
+             random_pid_ + "&limit=1";
+    case Req::patient_list: return "/?requestType=PATIENTLIST";
     case Req::done: break;
   }
   return "/";
@@ -72,6 +119,7 @@ Step HttpProbe::on_failure(Failure f, const std::string& detail) {
 }
 
 Step HttpProbe::handle(const http::Response& rsp) {
+  ++r_.responses;
   if (const std::string* s = rsp.header("server"); s && r_.server.empty()) r_.server = s->substr(0, 64);
   if (const std::string* acao = rsp.header("access-control-allow-origin")) {
     if (*acao == "*" || *acao == kOrigin) {
@@ -105,20 +153,45 @@ Step HttpProbe::handle(const http::Response& rsp) {
       if (rsp.status == 200 && j.is_array()) r_.patient_count = j.size();
       return next_after(req_);
     }
+    case Req::root: {
+      r_.root_status = rsp.status;
+      r_.title = page_title(rsp.body);
+      r_.dicom_hints = dicom_hints(rsp);
+      return next_after(req_);
+    }
+    case Req::patient_list: {
+      // A page of a table of patients: rows counted (less the header row), nothing read.
+      if (rsp.status == 200) {
+        std::uint64_t rows = 0;
+        const std::string l = lower(rsp.body);
+        for (auto at = l.find("<tr"); at != std::string::npos; at = l.find("<tr", at + 3)) ++rows;
+        if (rows > 0) {
+          r_.patient_list = "open";
+          r_.patient_rows = rows - 1;
+        }
+      } else if (rsp.status == 401 || rsp.status == 403) {
+        r_.patient_list = "auth-required";
+      }
+      if (r_.patient_list != "absent") r_.patient_list_path = "/?requestType=PATIENTLIST";
+      return next_after(req_);
+    }
     case Req::qido_orthanc:
-    case Req::qido_dcm4chee: {
+    case Req::qido_dcm4chee:
+    case Req::qido_generic: {
       r_.dicomweb_status = rsp.status;
       const bool empty_json = rsp.body.find_first_not_of(" \r\n\t") == std::string::npos ||
                               nlohmann::json::parse(rsp.body, nullptr, false).is_array();
-      if ((rsp.status == 200 || rsp.status == 204) && empty_json) {
+      const std::string* ct = rsp.header("content-type");
+      const bool dicom_json = ct && lower(*ct).find("application/dicom+json") != std::string::npos;
+      if (((rsp.status == 200 && (empty_json || dicom_json)) || (rsp.status == 204 && (dicom_json || req_ != Req::qido_generic)))) {
         r_.dicomweb = "open";
         r_.dicomweb_path = path_of(req_).substr(0, path_of(req_).find('?'));
-        return start(Req::done);
+        return next_after(req_);
       }
       if (rsp.status == 401 || rsp.status == 403) {
         r_.dicomweb = "auth-required";
         r_.dicomweb_path = path_of(req_).substr(0, path_of(req_).find('?'));
-        return start(Req::done);
+        return next_after(req_);
       }
       return next_after(req_);
     }
@@ -127,15 +200,32 @@ Step HttpProbe::handle(const http::Response& rsp) {
   return Step::finish();
 }
 
+// The order: Orthanc's /system (and /patients), the front page, then DICOMweb roots until one answers (Orthanc's,
+// dcm4chee's, the common ones), then the patient list the front page links to.
 Step HttpProbe::next_after(Req r) {
+  const bool qido_found = r_.dicomweb != "absent";
+  const bool lists = std::find(r_.dicom_hints.begin(), r_.dicom_hints.end(), "patient list link") != r_.dicom_hints.end();
   switch (r) {
     case Req::system:
-    case Req::system_default_creds:
-      return start(r_.orthanc == "open" ? Req::patients : Req::qido_orthanc);
-    case Req::patients: return start(Req::qido_orthanc);
-    case Req::qido_orthanc: return start(Req::qido_dcm4chee);
-    default: return start(Req::done);
+    case Req::system_default_creds: return start(r_.orthanc == "open" ? Req::patients : Req::root);
+    case Req::patients: return start(Req::root);
+    case Req::root: return start(Req::qido_orthanc);
+    case Req::qido_orthanc:
+      if (!qido_found) return start(Req::qido_dcm4chee);
+      break;
+    case Req::qido_dcm4chee:
+      if (!qido_found) {
+        generic_ = 0;
+        return start(Req::qido_generic);
+      }
+      break;
+    case Req::qido_generic:
+      if (!qido_found && ++generic_ < std::size(kGenericRoots)) return start(Req::qido_generic);
+      break;
+    case Req::patient_list:
+    case Req::done: return start(Req::done);
   }
+  return start(lists && r_.patient_list == "absent" ? Req::patient_list : Req::done);
 }
 
 }  // namespace dg::scan

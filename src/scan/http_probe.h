@@ -1,7 +1,9 @@
 // The HTTP probe: Orthanc's REST API and DICOMweb (QIDO-RS) roots, proved open or closed without reading patient
 // data: /system (product, version, DICOM AE title), /patients (counted, never read), a QIDO-RS study query for a
-// random never-existing Patient ID (Orthanc's /dicom-web and dcm4chee's /dcm4chee-arc paths), CORS with
-// credentials, and opt-in Orthanc default credentials. One request per connection (Connection: close).
+// random never-existing Patient ID (Orthanc's /dicom-web, dcm4chee's /dcm4chee-arc and the common roots /studies,
+// /dicomweb, /dicomWeb, /rs, /wado-rs of any server), the front page (server, title, signs of DICOM: WADO links,
+// DICOMweb roots, application/dicom, patient lists), a patient list a front page links to (rows counted, never
+// read), CORS with credentials, and opt-in Orthanc default credentials. One request per connection.
 #pragma once
 
 #include <optional>
@@ -36,6 +38,16 @@ struct HttpResult {
   int dicomweb_status = 0;
   bool cors_any_origin = false, cors_credentials = false;
   std::vector<std::string> errors;
+  int responses = 0;               // HTTP responses received (0: nothing here speaks HTTP)
+  int root_status = 0;             // GET /
+  std::string title;               // of the front page, printable, at most 80 characters
+  std::vector<std::string> dicom_hints;  // what on the front page says DICOM (never a value from it)
+  std::string patient_list = "absent";   // open, auth-required, absent: a page listing patients
+  std::string patient_list_path;
+  std::uint64_t patient_rows = 0;  // table rows on that page (counted, never read)
+  bool serves_dicom() const {
+    return orthanc != "absent" || dicomweb != "absent" || patient_list != "absent" || !dicom_hints.empty();
+  }
 };
 
 class HttpProbe : public Probe {
@@ -48,7 +60,9 @@ class HttpProbe : public Probe {
   const HttpResult& result() const { return r_; }
 
  private:
-  enum class Req : std::uint8_t { system, system_default_creds, patients, qido_orthanc, qido_dcm4chee, done };
+  enum class Req : std::uint8_t {
+    system, system_default_creds, patients, qido_orthanc, qido_dcm4chee, root, qido_generic, patient_list, done
+  };
   Step start(Req r);
   Step handle(const http::Response& rsp);
   Step next_after(Req r);
@@ -59,6 +73,7 @@ class HttpProbe : public Probe {
   Req req_ = Req::system;
   std::vector<std::uint8_t> buf_;
   std::string random_pid_;
+  std::size_t generic_ = 0;  // the next common DICOMweb root to try
 };
 
 }  // namespace dg::scan

@@ -41,9 +41,15 @@ struct Step {
   Ms timeout{5000};  // connect (TCP and TLS handshake together) and receive
   std::string alpn = "dicom";  // connect with TLS: the one ALPN protocol offered ("dicom", "http/1.1"; "": none)
   ClientIdentity identity = ClientIdentity::configured;  // connect with TLS: the client certificate presented
+  Ms delay{0};       // connect: wait this long first (a backoff before trying a server again)
 
   static Step connect(bool tls, Ms timeout, std::string alpn = "dicom") {
     return {Kind::connect, tls, {}, timeout, std::move(alpn), ClientIdentity::configured};
+  }
+  static Step connect_after(Ms delay, bool tls, Ms timeout, std::string alpn = "dicom") {
+    Step s = connect(tls, timeout, std::move(alpn));
+    s.delay = delay;
+    return s;
   }
   static Step send(Bytes b, Ms timeout) { return {Kind::send, false, std::move(b), timeout, {}, {}}; }
   static Step receive(Ms timeout) { return {Kind::receive, false, {}, timeout, {}, {}}; }

@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <fmt/ranges.h>
 #include <map>
+#include <optional>
 
 #include "dicom/dimse.h"
 #include "scan/fingerprint.h"
@@ -78,6 +81,25 @@ std::string tri(const std::optional<bool>& enforced) {
 
 }  // namespace
 
+namespace {
+
+// Refused by the application: "0124 Refused: Not authorized" (PS3.7 C), the answer of a server that checks who
+// asks per command rather than per association.
+bool refused_not_authorized(const CommandResult& c) { return c.sent && c.status == 0x0124; }
+bool succeeded(const CommandResult& c) { return c.sent && (c.category == "success" || c.category == "warning"); }
+
+std::string titles_tried(const DimseResult& r) {
+  std::vector<std::string> t;
+  for (const AssocAttempt& a : r.attempts)
+    if (a.outcome == "rejected" && std::find(t.begin(), t.end(), a.called) == t.end()) t.push_back(a.called);
+  std::string out;
+  for (std::size_t i = 0; i < t.size() && i < 6; ++i) out += (i ? ", " : "") + t[i];
+  if (t.size() > 6) out += fmt::format(", and {} more", t.size() - 6);
+  return fmt::format("{} title{} tried ({})", t.size(), t.size() == 1 ? "" : "s", out);
+}
+
+}  // namespace
+
 Record dimse_record(const DimseResult& r) {
   Record rec;
   if (!r.is_dicom()) return rec;
@@ -93,30 +115,58 @@ Record dimse_record(const DimseResult& r) {
   }
   const bool accepted_any = r.association_accepted();
 
+  // Commands refused per command: who asks is checked after the association, not before.
+  std::vector<std::string> refused_cmds;
+  std::size_t sent = 0;
+  for (const auto& [name, c] : {std::pair<const char*, const CommandResult*>{"echo", &r.echo}, {"find", &r.find},
+                                {"move", &r.move}, {"get", &r.get}, {"store", &r.store}}) {
+    sent += c->sent;
+    if (refused_not_authorized(*c)) refused_cmds.push_back(name);
+  }
+  const bool command_level = !refused_cmds.empty();
+  const bool all_refused = command_level && refused_cmds.size() == sent;
+
   // Exposure ladder and findings.
   Exposure level = prod.known() ? Exposure::identified : Exposure::reachable;
   const std::string calling_note = "calling AE title was random, so it cannot be on any allow-list";
-  if (accepted_any) {
+  std::optional<bool> calling_enforced = r.calling_enforced;
+  if (all_refused) calling_enforced = true;  // every command from our random calling AE was refused
+  // A server that accepts the association from anyone but refuses every command from us checks at command
+  // level: the association alone gives a stranger nothing, so it is not "ae-open" and has no "any AE" finding.
+  if (accepted_any && !all_refused) {
     level = Exposure::ae_open;
-    if (r.called_enforced == false)
-      rec.findings.push_back(make_finding("dimse.ae.any-called", target,
-                                          {{"called_ae", r.accepted_called}, {"note", "a random AE title"}}));
-    if (!r.default_called.empty())
-      rec.findings.push_back(make_finding("dimse.ae.default-called", target, {{"called_ae", r.default_called}},
-                                          fmt::format("Answers to the well-known AE title '{}'", r.default_called)));
-    rec.findings.push_back(make_finding("dimse.ae.any-calling", target, {{"note", calling_note}}));
+    {
+      if (r.called_enforced == false)
+        rec.findings.push_back(make_finding("dimse.ae.any-called", target,
+                                            {{"called_ae", r.accepted_called}, {"note", "a random AE title"}}));
+      if (!r.default_called.empty())
+        rec.findings.push_back(make_finding("dimse.ae.default-called", target, {{"called_ae", r.default_called}},
+                                            fmt::format("Answers to the well-known AE title '{}'", r.default_called)));
+      rec.findings.push_back(make_finding("dimse.ae.any-calling", target, {{"note", calling_note}}));
+    }
   }
   if (r.echo.sent && r.echo.category == "success")
     rec.findings.push_back(make_finding("dimse.echo.open", target, {{"status", hex4(r.echo.status)}}));
+  std::string query_matching;
   if (r.find.sent && (r.find.category == "success" || r.find.category == "warning" || r.find.pending > 0)) {
     level = Exposure::query_open;
-    rec.findings.push_back(make_finding(
-        "dimse.query.open", target,
-        {{"sop_class", sop_class_name(r.find.sop_class)}, {"status", hex4(r.find.status)},
-         {"matches_for_random_patient_id", r.find.pending},
-         {"note", "STUDY-level C-FIND for a random, never-existing Patient ID; no answer content was read"}}));
+    json ev{{"sop_class", sop_class_name(r.find.sop_class)}, {"status", hex4(r.find.status)},
+            {"matches_for_random_patient_id", r.find.pending},
+            {"note", "STUDY-level C-FIND for a random, never-existing Patient ID; no answer content was read"}};
+    if (r.find.pending > 0) {
+      // A Patient ID that cannot exist matched: the server does not apply the query's keys.
+      query_matching = "ignores-keys";
+      ev["matching"] = "ignores-keys";
+      rec.lines.push_back(fmt::format("query answered {} match{} for a Patient ID that cannot exist: the server ignores "
+                                      "the query keys (a test tool, a honeypot or broken matching)",
+                                      r.find.pending, r.find.pending == 1 ? "" : "es"));
+    }
+    rec.findings.push_back(make_finding("dimse.query.open", target, ev));
   }
+  // Retrieves of a never-existing study: processed (open), refused, or failed, which proves nothing either way.
+  std::string retrieve = "not-tried";
   if (answered(r.move) || answered(r.get)) {
+    retrieve = "open";
     level = Exposure::retrieve_open;
     json ev = json::object();
     if (answered(r.get)) ev["c_get"] = command_json(r.get);
@@ -126,25 +176,86 @@ Record dimse_record(const DimseResult& r) {
     }
     ev["note"] = "retrieve of a random, never-existing Study Instance UID";
     rec.findings.push_back(make_finding("dimse.retrieve.open", target, ev));
+  } else if (r.move.sent || r.get.sent) {
+    const bool refused = refused_not_authorized(r.move) || refused_not_authorized(r.get) ||
+                         r.move.category == "aborted" || r.get.category == "aborted";
+    const bool unknown_destination = r.move.sent && r.move.status == 0xA801;
+    if (refused) {
+      retrieve = "refused";
+    } else if (unknown_destination && !r.get.sent) {
+      retrieve = "refused-unknown-destination";
+    } else {
+      retrieve = "not-proven";
+      std::string what;
+      if (r.move.sent) what += fmt::format("C-MOVE {}", r.move.status < 0 ? r.move.category : hex4(r.move.status));
+      if (r.get.sent) what += fmt::format("{}C-GET {}", what.empty() ? "" : ", ", r.get.status < 0 ? r.get.category : hex4(r.get.status));
+      rec.lines.push_back(fmt::format("retrieve not proven: a never-existing study was answered with {}; real studies "
+                                      "may still be retrievable by a stranger",
+                                      what));
+    }
   }
-  const bool stored = r.store.sent && (r.store.category == "success" || r.store.category == "warning");
+  // Storage: proven by --active-store, refused by it, or inferred from the accepted contexts (not a proof).
+  const bool stored = succeeded(r.store);
+  std::string store_basis = "none";
   if (!storage.empty()) {
-    level = Exposure::write_open;
-    json ev{{"storage_classes_accepted", storage},
-            {"note", "judged from the accepted presentation contexts; nothing was stored"}};
+    json ev{{"storage_classes_accepted", storage}};
     if (r.store.sent) {
       ev["active_store"] = command_json(r.store);
-      ev["note"] = stored ? "--active-store stored one labelled test object (DICOMGUARD^TEST^OBJECT); delete it"
-                          : "--active-store: the test object was not stored";
-      if (stored) ev["stored_sop_instance_uid"] = r.stored_instance_uid;
+      store_basis = stored ? "proven" : refused_not_authorized(r.store) ? "refused" : "failed";
+    } else {
+      store_basis = command_level ? "unverified" : "inferred";
     }
-    rec.findings.push_back(make_finding(
-        "dimse.store.open", target, ev,
-        fmt::format("Accepts storage from an unknown AE ({} of {} storage classes proposed)", storage.size(),
-                    proposed_storage_classes())));
+    ev["basis"] = store_basis;
+    if (store_basis == "proven") {
+      level = Exposure::write_open;
+      ev["note"] = "--active-store stored one labelled test object (DICOMGUARD^TEST^OBJECT); delete it";
+      ev["stored_sop_instance_uid"] = r.stored_instance_uid;
+      rec.findings.push_back(make_finding(
+          "dimse.store.open", target, ev,
+          fmt::format("Stored a test object from an unknown AE ({} of {} storage classes accepted)", storage.size(),
+                      proposed_storage_classes())));
+    } else if (store_basis == "inferred") {
+      level = Exposure::write_open;
+      ev["note"] = "judged from the accepted presentation contexts; nothing was stored (--active-store proves it)";
+      rec.findings.push_back(make_finding(
+          "dimse.store.open", target, ev,
+          fmt::format("Accepts storage from an unknown AE ({} of {} storage classes proposed)", storage.size(),
+                      proposed_storage_classes())));
+    } else if (store_basis == "unverified") {
+      ev["note"] = "storage contexts accepted, but the server refused other commands from us per command (0124), so "
+                   "it likely checks storage too; --active-store proves which";
+      rec.findings.push_back(make_finding("dimse.store.unverified", target, ev));
+    } else {
+      rec.lines.push_back(fmt::format("--active-store: the test object was {} ({})",
+                                      store_basis == "refused" ? "refused" : "not stored",
+                                      r.store.status < 0 ? r.store.category : hex4(r.store.status)));
+    }
   }
   if (!r.tls)
     rec.findings.push_back(make_finding("dimse.plaintext", target, {{"port", r.ep.port}}));
+
+  // What was tried and what held, for servers that let us do little.
+  if (!accepted_any && r.called_enforced == true) {
+    rec.lines.push_back("called AE title enforced: " + titles_tried(r) + ", none accepted");
+    // Some servers (CTN) answer reason 7 for an unknown calling AE too: a title given as right then looks wrong.
+    for (const AssocAttempt& a : r.attempts)
+      if (a.source == "given" && a.outcome == "rejected" && a.rj_reason == 7) {
+        rec.lines.push_back(fmt::format("'{}' was refused with reason 7 as well: if it is the right title, the server "
+                                        "may be refusing our calling AE title and giving the wrong reason",
+                                        a.called));
+        break;
+      }
+  }
+  if (calling_enforced == true && !all_refused)
+    rec.lines.push_back("calling AE title enforced: a random calling AE title was refused (reason 3)");
+  if (command_level)
+    rec.lines.push_back(fmt::format("refused per command (0124, not authorized): {}", fmt::join(refused_cmds, ", ")));
+  if (r.transport_retries)
+    rec.lines.push_back(fmt::format("{} connection{} refused or reset after the port answered DICOM, and retried",
+                                    r.transport_retries, r.transport_retries == 1 ? " was" : "s were"));
+  if (!r.incomplete.empty()) rec.lines.push_back("incomplete: " + r.incomplete);
+  if (prod.echoes_requester)
+    rec.lines.push_back("the server sent back our own implementation identity: it does not say what it is");
 
   json attempts = json::array();
   for (const AssocAttempt& a : r.attempts) {
@@ -155,6 +266,8 @@ Record dimse_record(const DimseResult& r) {
       j["reason"] = a.rj_reason;
     }
     if (!a.detail.empty()) j["detail"] = a.detail;
+    if (a.retried) j["retried"] = true;
+    if (!a.source.empty()) j["called_ae_source"] = a.source;
     attempts.push_back(j);
   }
   std::vector<std::string> aes;
@@ -162,6 +275,8 @@ Record dimse_record(const DimseResult& r) {
 
   rec.status = exposure_name(level);
   if (prod.known()) rec.subject += " " + prod.product + (prod.version.empty() ? "" : " " + prod.version);
+  json product = nullptr;
+  if (prod.known()) product = json{{"vendor", prod.vendor}, {"product", prod.product}, {"version", prod.version}, {"basis", prod.basis}};
   rec.fields = json{
       {"address", r.ep.addr.str()},
       {"port", r.ep.port},
@@ -169,11 +284,11 @@ Record dimse_record(const DimseResult& r) {
       {"exposure", exposure_name(level)},
       {"ae_titles", aes},
       {"called_ae_check", tri(r.called_enforced)},
-      {"calling_ae_check", tri(r.calling_enforced)},
+      {"calling_ae_check", tri(calling_enforced)},
+      {"ae_check_level", command_level ? "command" : "association"},
       {"implementation_uid", r.implementation_uid},
       {"implementation_version", r.implementation_version},
-      {"product", prod.known() ? json{{"vendor", prod.vendor}, {"product", prod.product}, {"version", prod.version}}
-                               : json(nullptr)},
+      {"product", product},
       {"accepted_services", accepted},
       {"associations", attempts},
       {"echo", command_json(r.echo)},
@@ -181,8 +296,15 @@ Record dimse_record(const DimseResult& r) {
       {"move", command_json(r.move)},
       {"get", command_json(r.get)},
       {"store", command_json(r.store)},
+      {"retrieve", retrieve},
+      {"storage", store_basis},
+      {"commands_refused", refused_cmds},
       {"released", r.released},
+      {"transport_retries", r.transport_retries},
   };
+  if (!query_matching.empty()) rec.fields["query_matching"] = query_matching;
+  if (prod.echoes_requester) rec.fields["identity_echoed"] = true;
+  if (!r.incomplete.empty()) rec.fields["incomplete"] = r.incomplete;
   if (!r.ep.host.empty()) rec.fields["host"] = r.ep.host;
   if (r.max_pdu) rec.fields["max_pdu"] = r.max_pdu;
   if (r.count.sent) rec.fields["study_count"] = r.count.pending;
@@ -193,15 +315,18 @@ Record dimse_record(const DimseResult& r) {
 
 Record http_record(const HttpResult& r) {
   Record rec;
-  if (r.orthanc == "absent" && r.dicomweb == "absent") return rec;
+  if (r.responses == 0) return rec;  // nothing here answered HTTP
   const std::string target = r.ep.str();
   const std::string proto = r.tls ? "https" : "http";
   rec.type = "service";
   rec.subject = target + " " + proto;
+  const bool dicom = r.serves_dicom();
   Exposure level = Exposure::reachable;
   if (!r.orthanc_version.empty()) {
     level = Exposure::identified;
     rec.subject += " Orthanc " + r.orthanc_version;
+  } else if (!r.server.empty()) {
+    rec.subject += " " + r.server.substr(0, 40);
   }
   if (r.orthanc == "open") {
     level = Exposure::retrieve_open;  // the REST API reads, downloads and deletes everything
@@ -221,25 +346,42 @@ Record http_record(const HttpResult& r) {
         {{"path", r.dicomweb_path}, {"status", r.dicomweb_status},
          {"note", "QIDO-RS study query for a random, never-existing Patient ID answered without authentication"}}));
   }
-  if (!r.tls) rec.findings.push_back(make_finding("http.plaintext", target, {{"port", r.ep.port}}));
-  if (r.cors_credentials)
+  if (r.patient_list == "open") {
+    level = std::max(level, Exposure::query_open);
+    rec.findings.push_back(make_finding(
+        "http.patient-list.open", target,
+        {{"path", r.patient_list_path}, {"rows", r.patient_rows},
+         {"note", "a page listing patients answered without authentication; its rows were counted, not read"}}));
+  }
+  if (dicom && !r.tls) rec.findings.push_back(make_finding("http.plaintext", target, {{"port", r.ep.port}}));
+  if (dicom && r.cors_credentials)
     rec.findings.push_back(make_finding("http.cors.credentials", target,
                                         {{"note", "Access-Control-Allow-Origin matched an arbitrary origin, "
                                                   "Access-Control-Allow-Credentials: true"}}));
-  rec.status = exposure_name(level);
+  if (dicom && r.orthanc == "absent" && r.dicomweb == "absent" && r.patient_list == "absent")
+    rec.lines.push_back("the front page mentions DICOM (" + fmt::format("{}", fmt::join(r.dicom_hints, ", ")) +
+                        "), but no DICOMweb root or patient list answered here");
+  // A web server that shows no sign of DICOM is recorded (JSON) but not shown as a finding.
+  rec.status = dicom ? exposure_name(level) : "not-dicom";
+  json product = nullptr;
+  if (!r.orthanc_version.empty())
+    product = json{{"vendor", "Orthanc project"}, {"product", "Orthanc"}, {"version", r.orthanc_version}, {"basis", "http"}};
   rec.fields = json{
       {"address", r.ep.addr.str()},
       {"port", r.ep.port},
       {"protocol", proto},
       {"exposure", exposure_name(level)},
+      {"dicom", dicom},
       {"ae_titles", r.dicom_aet.empty() ? json::array() : json::array({r.dicom_aet})},
-      {"product", r.orthanc_version.empty() ? json(nullptr)
-                                            : json{{"vendor", "Orthanc project"}, {"product", "Orthanc"},
-                                                   {"version", r.orthanc_version}}},
+      {"product", product},
       {"orthanc", r.orthanc},
       {"dicomweb", r.dicomweb},
+      {"patient_list", r.patient_list},
       {"cors_any_origin", r.cors_any_origin},
+      {"http_status", r.root_status},
   };
+  if (!r.title.empty()) rec.fields["title"] = r.title;
+  if (!r.dicom_hints.empty()) rec.fields["dicom_hints"] = r.dicom_hints;
   if (!r.dicomweb_path.empty()) rec.fields["dicomweb_path"] = r.dicomweb_path;
   if (r.dicom_port) rec.fields["dicom_port"] = r.dicom_port;
   if (!r.server.empty()) rec.fields["server"] = r.server;

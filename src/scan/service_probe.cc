@@ -7,12 +7,15 @@ ServiceProbe::ServiceProbe(Endpoint ep, DimseOptions dimse, HttpOptions http)
 
 Step ServiceProbe::after_dimse(Step s) {
   if (s.kind != Step::Kind::finish) return s;
-  const std::string& answer = dimse_.result().answer;
+  const DimseResult& d = dimse_.result();
+  const std::string& answer = d.answer;
   // HTTP answered our association request (plain, or inside TLS), or a TLS server closed on it without a word
-  // (HTTPS servers such as Orthanc's do): ask HTTP questions.
-  if (answer != "http" && answer != "tls-no-dicom-answer") return s;
+  // (HTTPS servers such as Orthanc's do): ask HTTP questions. A port that took the connection and stayed silent
+  // (or refused the TLS handshake after that) may be a web server waiting for a request line: ask it too.
+  const bool silent_plain = d.tcp_open && !d.is_dicom() && (answer == "silent" || answer == "tls-handshake-failed");
+  if (answer != "http" && answer != "tls-no-dicom-answer" && !silent_plain) return s;
   HttpOptions o = http_opt_;
-  o.tls = answer == "tls-no-dicom-answer" || dimse_.result().answer_tls;
+  o.tls = !silent_plain && (answer == "tls-no-dicom-answer" || d.answer_tls);
   http_ = std::make_unique<HttpProbe>(ep_, o);
   return http_->begin();
 }

@@ -341,8 +341,13 @@ class ScanArguments(unittest.TestCase):
                 f.write(f"# plain, masscan -oL and zmap csv\n127.0.0.1:{p1}\nopen tcp {p2} 127.0.0.2 1700000000\n"
                         f"saddr,sport\n127.0.0.3,{p3}\n")
             cp = run("scan", "-iL", lst, "-p", str(p3), "--exclude", "127.0.0.2", "--json", "--timeout", "2")
-            self.assertEqual(cp.returncode, 0, cp.stderr)
+            # Nothing listens: nothing was assessed, which is not "clean" (exit code 3).
+            self.assertEqual(cp.returncode, 3, cp.stderr)
             summary = [o for o in parse_jsonl(cp.stdout) if o["type"] == "summary"][0]
+            self.assertEqual(summary["dicom_services"], 0)
+            text = run("scan", "-iL", lst, "-p", str(p3), "--exclude", "127.0.0.2", "--timeout", "2")
+            self.assertEqual(text.returncode, 3)
+            self.assertIn("No DICOM service answered on any of the 2 endpoints probed", text.stdout)
             # 127.0.0.1:p1 and 127.0.0.3 on -p's port; 127.0.0.2 is excluded.
             self.assertEqual(summary["endpoints"], 2)
             self.assertEqual(summary["answers"], {"refused": 2})
