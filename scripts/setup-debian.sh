@@ -12,6 +12,8 @@ packages=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   # real peers used by tests and benchmarks
   dcmtk dicom3tools python3 python3-pydicom orthanc orthanc-dicomweb nmap openssl sslscan testssl.sh
+  # DICOM implementations other than DCMTK for the scan tests: CTN, PixelMed (Java), odil
+  ctn pixelmed-apps python3-odil
   # the report: headless Chromium prints and screenshots it; poppler-utils reads the PDF back
   chromium poppler-utils
   # tools used by tests (kill -9 test, process inspection)

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <map>
 #include <set>
+#include <thread>
 #include <cstdio>
 #include <fmt/format.h>
 
@@ -12,6 +13,7 @@
 #include "cli/output.h"
 #include "cli/summary.h"
 #include "cli/target_flags.h"
+#include "lab/lab.h"
 #include "tls/cert.h"
 #include "scan/dimse_probe.h"
 #include "scan/engine.h"
@@ -41,6 +43,7 @@ struct ScanFlags {
   bool count_records = false;
   bool default_credentials = false;
   bool active_store = false;
+  std::string move_probe;  // the address our move-destination listener binds to
   std::string baseline;
   std::string fail_on = "medium";
   std::string progress = "auto";
@@ -92,6 +95,11 @@ Action add_scan(CLI::App& app) {
   sub->add_flag("--active-store", f->active_store,
                 "Opt-in: prove storage by storing one labelled synthetic object (patient DICOMGUARD^TEST^OBJECT, no "
                 "pixel data; its UID is in the output so it can be deleted)");
+  sub->add_option("--move-probe", f->move_probe,
+                  "Opt-in, with --active-store: listen on this address (one the scanned servers can reach, e.g. "
+                  "127.0.0.1) and ask each server to C-MOVE our stored test object to a destination AE title "
+                  "naming that address and port; a server that sends it there moves studies to any address "
+                  "(dimse.move.any-destination). Only our own test object is moved");
   sub->add_flag("--try-default-credentials", f->default_credentials,
                 "Opt-in: when Orthanc's REST API asks for a password, try its documented default (orthanc:orthanc)");
   sub->add_option("--baseline", f->baseline,
@@ -117,6 +125,38 @@ Action add_scan(CLI::App& app) {
       }
     scan::TargetSet targets;
     if (!build_targets("scan", {f->targets, f->lists, f->exclude, f->ports}, targets)) return kExitError;
+    // --move-probe: a store listener of ours (the lab's SCP) that the servers are asked to send our test object to.
+    std::unique_ptr<lab::Lab> move_listener;
+    std::thread move_thread;
+    std::string move_ae;
+    if (!f->move_probe.empty()) {
+      if (!f->active_store) {
+        std::fprintf(stderr, "dicomguard scan: --move-probe needs --active-store (only our stored test object is moved)\n");
+        return kExitError;
+      }
+      try {
+        move_listener = std::make_unique<lab::Lab>();
+        const std::uint16_t port = move_listener->add({"move-destination", "DGMOVEPROBE", true, {}, false, 0, f->move_probe});
+        move_ae = fmt::format("{}:{}", f->move_probe, port);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "dicomguard scan: --move-probe: %s\n", e.what());
+        return kExitError;
+      }
+      if (move_ae.size() > 16) {
+        std::fprintf(stderr, "dicomguard scan: --move-probe: '%s' is %zu characters; an AE title has at most 16 (use a "
+                     "shorter address)\n", move_ae.c_str(), move_ae.size());
+        return kExitError;
+      }
+      move_thread = std::thread([&] { move_listener->run(false); });
+    }
+    struct StopListener {
+      std::unique_ptr<lab::Lab>& lab;
+      std::thread& t;
+      ~StopListener() {
+        if (lab) lab->stop();
+        if (t.joinable()) t.join();
+      }
+    } stop_listener{move_listener, move_thread};
 
     scan::DimseOptions dopt;
     dopt.discover = f->discover;
@@ -124,6 +164,7 @@ Action add_scan(CLI::App& app) {
     dopt.tls_only = f->tls_first;
     dopt.count_records = f->count_records;
     dopt.active_store = f->active_store;
+    dopt.move_probe_ae = move_ae;
     dopt.timeout = scan::Ms(static_cast<long>(f->timeout * 1000));
     dopt.called_aes = f->called_aes;
     dopt.seed = f->seed;
@@ -248,6 +289,28 @@ Action add_scan(CLI::App& app) {
       }
       Record rec = scan::dimse_record(r);
       if (rec.type.empty()) return;
+      if (move_listener && r.move_probe.sent) {
+        // What our listener saw settles it: the server opened an association to the address the destination AE
+        // title named (and sent our object there, or tried to).
+        const bool got = move_listener->received(r.stored_instance_uid);
+        const bool connected = move_listener->associated_from(r.ep.addr.str());
+        rec.fields["move_probe"]["received_by_listener"] = got;
+        rec.fields["move_probe"]["connected_to_listener"] = connected;
+        bool reported = false;
+        for (Finding& fd : rec.findings)
+          if (fd.check == "dimse.move.any-destination") {
+            fd.evidence["received_by_listener"] = got;
+            fd.evidence["connected_to_listener"] = connected;
+            reported = true;
+          }
+        if (connected && !reported) {
+          rec.findings.push_back(make_finding(
+              "dimse.move.any-destination", r.ep.str(),
+              {{"destination_ae", move_ae}, {"received_by_listener", got}, {"connected_to_listener", true},
+               {"note", "the server opened a sub-association to the address named in the destination AE title"}}));
+          rec.fields["move_probe"]["result"] = "connected";
+        }
+      }
       if (!second_pass && !f->discover && r.called_enforced == true && !r.association_accepted())
         deferred.push_back({ep, std::move(rec)});
       else

@@ -149,6 +149,7 @@ struct CommandReader : Visitor {
     };
     if (e.tag == tag(0, 0x0002)) r.affected_sop_class = str();
     if (e.tag == tag(0, 0x0600)) r.move_destination = str();
+    if (e.tag == tag(0, 0x1000)) r.affected_sop_instance = str();
     if (v.size() != 2) return;
     const std::uint16_t x = static_cast<std::uint16_t>(v[0] | v[1] << 8);
     switch (e.tag) {

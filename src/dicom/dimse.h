@@ -58,8 +58,8 @@ struct Response {
   // C-MOVE/C-GET sub-operation counts (0000,1020..1023); -1 when absent.
   int remaining = -1, completed = -1, failed = -1, warning = -1;
   std::string error;                // empty when the command set walked cleanly
-  // Request fields (read by dicomguard lab): (0000,0002), (0000,0110), (0000,0600).
-  std::string affected_sop_class, move_destination;
+  // Request fields (read by dicomguard lab): (0000,0002), (0000,0110), (0000,0600), (0000,1000).
+  std::string affected_sop_class, move_destination, affected_sop_instance;
   std::uint16_t message_id = 0;
 };
 // Reads a command set with the bounded walker; never throws.

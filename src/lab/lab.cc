@@ -10,6 +10,8 @@
 #include <cstring>
 #include <deque>
 #include <map>
+#include <mutex>
+#include <set>
 #include <random>
 #include <csignal>
 #include <stdexcept>
@@ -71,6 +73,9 @@ struct Lab::Impl {
   bool tls_ready = false;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   std::atomic<std::uint64_t> associations{0}, stored{0};
+  mutable std::mutex received_mu;
+  std::set<std::string> received;  // SOP Instance UIDs of the objects stored (discarded; UIDs only)
+  std::set<std::string> peers;     // addresses that opened an association
 
   struct Session : std::enable_shared_from_this<Session> {
     using Bytes = std::vector<std::uint8_t>;
@@ -185,6 +190,12 @@ struct Lab::Impl {
         }
         associated = true;
         ++lab.associations;
+        {
+          asio::error_code ec;
+          const auto peer = sock.remote_endpoint(ec);
+          std::lock_guard lk(lab.received_mu);
+          if (!ec && lab.peers.size() < 100000) lab.peers.insert(peer.address().to_string());
+        }
         return send(pdu::encode(ac));
       }
       const auto parsed = pdu::parse(p);
@@ -245,7 +256,12 @@ struct Lab::Impl {
       ds.swap(data);
       switch (field) {
         case dimse::c_echo_rq: return respond(dimse::c_echo_rsp, 0x0000);
-        case dimse::c_store_rq: ++lab.stored; return respond(dimse::c_store_rsp, 0x0000);
+        case dimse::c_store_rq: {
+          ++lab.stored;
+          std::lock_guard lk(lab.received_mu);
+          if (lab.received.size() < 100000) lab.received.insert(pending_cmd.affected_sop_instance);
+          return respond(dimse::c_store_rsp, 0x0000);
+        }
         case dimse::c_find_rq: {
           const auto id = dimse::parse_identifier(ds, ev);
           if (!id.ok) return respond(dimse::c_find_rsp, 0xA900);  // identifier does not match SOP class
@@ -297,13 +313,15 @@ std::uint16_t Lab::add(const ServerConfig& cfg) {
     impl_->tls_ready = true;
   }
   auto a = std::make_unique<tcp::acceptor>(impl_->io);
-  const tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), c.port);
   asio::error_code ec;
+  const auto addr = asio::ip::make_address(c.bind, ec);
+  if (ec) throw std::runtime_error("not an address to listen on: " + c.bind);
+  const tcp::endpoint ep(addr, c.port);
   a->open(ep.protocol(), ec);
   if (!ec) a->set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) a->bind(ep, ec);
   if (!ec) a->listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) throw std::runtime_error("cannot listen on 127.0.0.1:" + std::to_string(c.port) + ": " + ec.message());
+  if (ec) throw std::runtime_error("cannot listen on " + c.bind + ":" + std::to_string(c.port) + ": " + ec.message());
   c.port = a->local_endpoint().port();
   impl_->accept(*a, c);
   impl_->acceptors.push_back(std::move(a));
@@ -324,5 +342,13 @@ void Lab::run(bool handle_signals) {
 void Lab::stop() { impl_->io.stop(); }
 std::uint64_t Lab::associations() const { return impl_->associations; }
 std::uint64_t Lab::stored() const { return impl_->stored; }
+bool Lab::associated_from(const std::string& address) const {
+  std::lock_guard lk(impl_->received_mu);
+  return impl_->peers.count(address) > 0;
+}
+bool Lab::received(const std::string& uid) const {
+  std::lock_guard lk(impl_->received_mu);
+  return impl_->received.count(uid) > 0;
+}
 
 }  // namespace dg::lab

@@ -22,6 +22,7 @@ struct ServerConfig {
   std::set<std::string> allowed_calling;  // empty: any calling AE title
   bool tls = false;
   std::uint16_t port = 0;    // 0: an ephemeral port
+  std::string bind = "127.0.0.1";  // the address to listen on (the practice servers: always loopback)
 };
 
 struct Synthetic {
@@ -40,6 +41,10 @@ class Lab {
   void stop();
   std::uint64_t associations() const;
   std::uint64_t stored() const;
+  // Whether a C-STORE of this SOP Instance UID arrived (thread-safe).
+  bool received(const std::string& sop_instance_uid) const;
+  // Whether an association was accepted from this address (thread-safe).
+  bool associated_from(const std::string& address) const;
 
  private:
   struct Impl;

@@ -408,6 +408,7 @@ CommandResult& DimseProbe::slot(Cmd c) {
     case Cmd::get: return r_.get;
     case Cmd::count: return r_.count;
     case Cmd::store: return r_.store;
+    case Cmd::move_probe: return r_.move_probe;
   }
   return r_.echo;
 }
@@ -444,11 +445,18 @@ Step DimseProbe::next_command() {
     case Cmd::store: {
       ctx = accepted_context({dimse::kSecondaryCapture});
       r_.stored_instance_uid = "2.25." + random_digits(38);
+      r_.stored_study_uid = "2.25." + random_digits(38);
       cmd = dimse::store_rq(id, ctx->abstract_syntax, r_.stored_instance_uid);
-      data = dimse::test_object("2.25." + random_digits(38), "2.25." + random_digits(38), r_.stored_instance_uid,
+      data = dimse::test_object(r_.stored_study_uid, "2.25." + random_digits(38), r_.stored_instance_uid,
                                 ctx->explicit_vr);
       break;
     }
+    case Cmd::move_probe:
+      ctx = accepted_context({dimse::kStudyRootMove});
+      r_.move_probe_destination = opt_.move_probe_ae;
+      cmd = dimse::move_rq(id, ctx->abstract_syntax, opt_.move_probe_ae);
+      data = dimse::move_identifier(r_.stored_study_uid, ctx->explicit_vr);
+      break;
     case Cmd::count:
       ctx = accepted_context({dimse::kStudyRootFind});
       cmd = dimse::find_rq(id, ctx->abstract_syntax);
@@ -520,6 +528,10 @@ Step DimseProbe::on_command_pdu(const std::vector<std::uint8_t>& p) {
     res.completed = rsp.completed;
     res.failed = rsp.failed;
     res.warning = rsp.warning;
+    // Our own test object is stored: ask the server to move it to an address we named.
+    if (current_ == Cmd::store && (cat == "success" || cat == "warning") && !opt_.move_probe_ae.empty() &&
+        accepted_context({dimse::kStudyRootMove}))
+      queue_.push_back(Cmd::move_probe);
     return next_command();
   }
   return Step::receive(opt_.timeout);

@@ -27,6 +27,10 @@ struct DimseOptions {
   bool tls_only = false;        // start with TLS (e.g. a port known to be DICOM-TLS)
   bool count_records = false;   // opt-in: count the matches of a universal STUDY-level query (the number only)
   bool active_store = false;    // opt-in: C-STORE one labelled synthetic object (dimse::test_object)
+  // opt-in, with active_store: once the test object is stored, C-MOVE its study to this destination AE title,
+  // which names an address and port of ours ("10.0.0.5:40123"): a server that sends it there moves studies to
+  // any address a stranger names. Only our own test object can be moved.
+  std::string move_probe_ae;
   Ms timeout{5000};             // per step: connect, handshake, each reply
   std::vector<std::string> called_aes;  // AE titles to try after a random one is refused (learned or given)
   std::uint64_t seed = 0;       // 0: random
@@ -75,8 +79,10 @@ struct DimseResult {
   std::string implementation_uid, implementation_version;
   std::uint32_t max_pdu = 0;
   std::vector<std::string> accepted;  // abstract syntaxes accepted
-  CommandResult echo, find, move, get, count, store;
+  CommandResult echo, find, move, get, count, store, move_probe;
   std::string stored_instance_uid;  // --active-store: the UID of the object stored (to find and delete it)
+  std::string stored_study_uid;
+  std::string move_probe_destination;
   std::string move_destination;    // the random AE title a C-MOVE named
   bool released = false;
   std::string release_note;
@@ -98,7 +104,7 @@ class DimseProbe : public Probe {
 
  private:
   enum class State : std::uint8_t { connecting, await_assoc, await_response, await_release, done };
-  enum class Cmd : std::uint8_t { echo, find, move, get, count, store };
+  enum class Cmd : std::uint8_t { echo, find, move, get, count, store, move_probe };
   struct Context {
     std::uint8_t id;
     std::string abstract_syntax;

@@ -194,6 +194,24 @@ Record dimse_record(const DimseResult& r) {
                                       what));
     }
   }
+  // --move-probe: our own stored test object, moved to an address we named as the destination AE title.
+  std::string move_probe;
+  if (r.move_probe.sent) {
+    if (succeeded(r.move_probe) && r.move_probe.completed > 0) {
+      move_probe = "moved";
+      level = std::max(level, Exposure::retrieve_open);
+      rec.findings.push_back(make_finding(
+          "dimse.move.any-destination", target,
+          {{"destination_ae", r.move_probe_destination}, {"completed", r.move_probe.completed},
+           {"stored_sop_instance_uid", r.stored_instance_uid},
+           {"note", "C-MOVE of our own test object to a destination AE title that names an address and port: the "
+                    "server opened the sub-association to it; no patient data was moved"}}));
+    } else if (r.move_probe.status == 0xA801) {
+      move_probe = "refused-unknown-destination";
+    } else {
+      move_probe = r.move_probe.status < 0 ? r.move_probe.category : "status " + hex4(r.move_probe.status);
+    }
+  }
   // Storage: proven by --active-store, refused by it, or inferred from the accepted contexts (not a proof).
   const bool stored = succeeded(r.store);
   std::string store_basis = "none";
@@ -298,6 +316,9 @@ Record dimse_record(const DimseResult& r) {
       {"store", command_json(r.store)},
       {"retrieve", retrieve},
       {"storage", store_basis},
+      {"move_probe", r.move_probe.sent ? json{{"destination_ae", r.move_probe_destination}, {"result", move_probe},
+                                             {"c_move", command_json(r.move_probe)}}
+                                       : json(nullptr)},
       {"commands_refused", refused_cmds},
       {"released", r.released},
       {"transport_retries", r.transport_retries},

@@ -276,3 +276,28 @@ TEST(Fingerprint, ProductsOtherThanDcmtkAreNamed) {
   EXPECT_TRUE(e.echoes_requester);
   EXPECT_EQ(fingerprint(kImplementationUid, "DICOMGUARD_LAB_010").product, "dicomguard lab");
 }
+
+TEST(ScanMoveProbe, TheStoredTestObjectIsMovedToTheAddressWeName) {
+  DimseOptions o;
+  o.active_store = true;
+  o.move_probe_ae = "127.0.0.1:40123";
+  DimseProbe p({*parse_addr("127.0.0.1"), 104, {}}, o);
+  p.begin();
+  p.on_connected({}, {});
+  const int store = ctx_of(dimse::kSecondaryCapture), move = ctx_of(dimse::kStudyRootMove);
+  Step s = p.on_data(accept({move, store}));
+  ASSERT_EQ(s.kind, Step::Kind::send);  // C-MOVE of a never-existing study
+  s = p.on_data(response(move, 0x8021, 0xA801));
+  ASSERT_EQ(s.kind, Step::Kind::send);  // C-STORE of the test object
+  s = p.on_data(response(store, 0x8001, 0x0000));
+  ASSERT_EQ(s.kind, Step::Kind::send);  // C-MOVE of its study to our address
+  const std::string rq(s.out.begin(), s.out.end());
+  EXPECT_NE(rq.find("127.0.0.1:40123"), std::string::npos);
+  EXPECT_NE(rq.find(p.result().stored_study_uid), std::string::npos);
+  Bytes rsp = response(move, 0x8021, 0x0000);
+  s = p.on_data(rsp);
+  ASSERT_EQ(s.out[0], 5);
+  EXPECT_TRUE(p.result().move_probe.sent);
+  const Record rec = dimse_record(p.result());
+  EXPECT_EQ(rec.fields["move_probe"]["result"], "status 0000");  // success, but no sub-operation counted
+}
