@@ -5,7 +5,7 @@
 
 #include "cli/commands.h"
 #include "cli/output.h"
-#include "cli/summary.h"
+#include "findings/tally.h"
 #include "files/analyze.h"
 #include "cli/per_file.h"
 

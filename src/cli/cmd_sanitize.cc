@@ -7,7 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/output.h"
-#include "cli/summary.h"
+#include "findings/tally.h"
 #include "cli/per_file.h"
 #include "files/sanitize.h"
 

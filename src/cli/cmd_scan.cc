@@ -1,28 +1,18 @@
 // dicomguard scan TARGET...: find exposed DICOM services and prove what they let a stranger do.
 #include <unistd.h>
 
-#include <algorithm>
 #include <chrono>
-#include <map>
-#include <set>
-#include <thread>
 #include <cstdio>
 #include <fmt/format.h>
+#include <stdexcept>
+#include <thread>
 
 #include "cli/commands.h"
 #include "cli/output.h"
-#include "cli/summary.h"
 #include "cli/target_flags.h"
 #include "lab/lab.h"
+#include "scan/session.h"
 #include "tls/cert.h"
-#include "scan/dimse_probe.h"
-#include "scan/engine.h"
-#include "scan/baseline.h"
-#include "scan/service.h"
-#include "scan/service_probe.h"
-#include "scan/targets.h"
-#include "scan/tls_probe.h"
-#include "scan/tls_service.h"
 
 namespace dg::cli {
 
@@ -50,8 +40,80 @@ struct ScanFlags {
   std::string tls_cert, tls_key, ca_file;
   bool tls_full = false, no_tls_grade = false;
   std::uint64_t seed = 0;
+  std::string probe = "service";
+  bool list_probes = false;
   OutputFlags out;
 };
+
+// --move-probe's destination: the lab's store SCP on the given address, on a thread of its own, seen by the scan
+// as a MoveListener.
+class MoveDestination : public scan::MoveListener {
+ public:
+  explicit MoveDestination(const std::string& address) {
+    const std::uint16_t port = lab_.add({"move-destination", "DGMOVEPROBE", true, {}, false, 0, address});
+    ae_ = fmt::format("{}:{}", address, port);
+    if (ae_.size() > 16)
+      throw std::runtime_error(fmt::format("'{}' is {} characters; an AE title has at most 16 (use a shorter address)",
+                                           ae_, ae_.size()));
+    thread_ = std::thread([this] { lab_.run(false); });
+  }
+  ~MoveDestination() override {
+    lab_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  bool received(const std::string& uid) const override { return lab_.received(uid); }
+  bool associated_from(const std::string& address) const override { return lab_.associated_from(address); }
+  std::string destination_ae() const override { return ae_; }
+
+ private:
+  lab::Lab lab_;
+  std::string ae_;
+  std::thread thread_;
+};
+
+// The progress line on stderr: after the first second, at most five times a second.
+class Progress {
+ public:
+  explicit Progress(bool on) : on_(on) {}
+  void show(const scan::ScanProgress& p) {
+    if (!on_) return;
+    const auto t = std::chrono::steady_clock::now();
+    if (p.seconds < 1 || t - last_ < std::chrono::milliseconds(200)) return;
+    last_ = t;
+    const std::string of = p.total == UINT64_MAX ? std::string() : fmt::format("/{}", p.total);
+    std::fprintf(stderr, "\r\033[Kscan: %llu%s endpoints, %llu services (%.0f endpoints/s)",
+                 static_cast<unsigned long long>(p.endpoints), of.c_str(), static_cast<unsigned long long>(p.records),
+                 static_cast<double>(p.endpoints) / p.seconds);
+    std::fflush(stderr);
+    shown_ = true;
+  }
+  void clear() {
+    if (shown_) std::fprintf(stderr, "\r\033[K");
+    shown_ = false;
+  }
+
+ private:
+  bool on_, shown_ = false;
+  std::chrono::steady_clock::time_point last_{};
+};
+
+// --list-probes: the probe table.
+int list_probes(bool json) {
+  for (const scan::ProbeKind& k : scan::probe_kinds()) {
+    if (json) {
+      nlohmann::json fields = nlohmann::json::array();
+      for (auto f : k.fields) fields.push_back(std::string(f));
+      std::printf("%s\n", nlohmann::json{{"type", "probe"}, {"name", std::string(k.name)}, {"help", std::string(k.help)},
+                                         {"record_type", std::string(k.record_type)}, {"fields", fields}}
+                               .dump()
+                               .c_str());
+    } else {
+      std::printf("%-10s {\"type\":\"%s\"}  %s\n", std::string(k.name).c_str(), std::string(k.record_type).c_str(),
+                  std::string(k.help).c_str());
+    }
+  }
+  return kExitClean;
+}
 }  // namespace
 
 Action add_scan(CLI::App& app) {
@@ -110,6 +172,8 @@ Action add_scan(CLI::App& app) {
       ->check(CLI::IsMember({"auto", "always", "never"}));
   sub->add_option("--seed", f->seed, "Seed for random AE titles and identifiers (default: random)")
       ->group("");  // for reproducing a run; hidden
+  sub->add_option("--probe", f->probe, "The probe run on every endpoint (default: service; --list-probes)");
+  sub->add_flag("--list-probes", f->list_probes, "List the probes (with --json: their record fields) and exit");
   f->out.add_to(*sub);
   sub->footer("Only services that answer DICOM are reported; refused, silent and non-DICOM ports are counted in "
               "the summary. Every association is released. Nothing is stored unless --active-store is given, and no patient data is read.\n"
@@ -118,346 +182,94 @@ Action add_scan(CLI::App& app) {
               "answered on any endpoint (nothing was assessed).");
 
   return [f]() {
+    if (f->list_probes) return list_probes(f->out.json);
     if (!f->ca_file.empty())
       if (std::string e = tls::check_ca_file(f->ca_file); !e.empty()) {
         std::fprintf(stderr, "dicomguard scan: --ca-file: %s\n", e.c_str());
         return kExitError;
       }
+    if (!scan::find_probe_kind(f->probe)) {
+      std::fprintf(stderr, "dicomguard scan: --probe: no probe named '%s' (--list-probes lists them)\n", f->probe.c_str());
+      return kExitError;
+    }
     scan::TargetSet targets;
     if (!build_targets("scan", {f->targets, f->lists, f->exclude, f->ports}, targets)) return kExitError;
+    if (!f->move_probe.empty() && !f->active_store) {
+      std::fprintf(stderr, "dicomguard scan: --move-probe needs --active-store (only our stored test object is moved)\n");
+      return kExitError;
+    }
     // --move-probe: a store listener of ours (the lab's SCP) that the servers are asked to send our test object to.
-    std::unique_ptr<lab::Lab> move_listener;
-    std::thread move_thread;
-    std::string move_ae;
+    std::unique_ptr<MoveDestination> listener;
     if (!f->move_probe.empty()) {
-      if (!f->active_store) {
-        std::fprintf(stderr, "dicomguard scan: --move-probe needs --active-store (only our stored test object is moved)\n");
-        return kExitError;
-      }
       try {
-        move_listener = std::make_unique<lab::Lab>();
-        const std::uint16_t port = move_listener->add({"move-destination", "DGMOVEPROBE", true, {}, false, 0, f->move_probe});
-        move_ae = fmt::format("{}:{}", f->move_probe, port);
+        listener = std::make_unique<MoveDestination>(f->move_probe);
       } catch (const std::exception& e) {
         std::fprintf(stderr, "dicomguard scan: --move-probe: %s\n", e.what());
         return kExitError;
       }
-      if (move_ae.size() > 16) {
-        std::fprintf(stderr, "dicomguard scan: --move-probe: '%s' is %zu characters; an AE title has at most 16 (use a "
-                     "shorter address)\n", move_ae.c_str(), move_ae.size());
-        return kExitError;
-      }
-      move_thread = std::thread([&] { move_listener->run(false); });
     }
-    struct StopListener {
-      std::unique_ptr<lab::Lab>& lab;
-      std::thread& t;
-      ~StopListener() {
-        if (lab) lab->stop();
-        if (t.joinable()) t.join();
-      }
-    } stop_listener{move_listener, move_thread};
-
-    scan::DimseOptions dopt;
-    dopt.discover = f->discover;
-    dopt.try_tls = !f->no_tls;
-    dopt.tls_only = f->tls_first;
-    dopt.count_records = f->count_records;
-    dopt.active_store = f->active_store;
-    dopt.move_probe_ae = move_ae;
-    dopt.timeout = scan::Ms(static_cast<long>(f->timeout * 1000));
-    dopt.called_aes = f->called_aes;
-    dopt.seed = f->seed;
-
-    scan::EngineOptions eopt;
-    eopt.max_inflight = f->max_inflight;
-    eopt.per_host = f->per_host;
-    eopt.rate = f->rate;
-    eopt.tls_cert = f->tls_cert;
-    eopt.tls_key = f->tls_key;
-    eopt.untrusted_identity = f->tls_full;
-
-    auto sinks = f->out.make_sinks();
-    Tally tally("scan", "services");
-    std::map<std::string, std::uint64_t> answers;
-    std::uint64_t endpoints = 0;
-    std::unique_ptr<scan::Engine> engine;
-    try {
-      engine = std::make_unique<scan::Engine>(eopt);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "dicomguard scan: TLS client setup: %s\n", e.what());
-      return kExitError;
-    }
-    scan::HttpOptions hopt;
-    hopt.try_default_credentials = f->default_credentials;
-    hopt.timeout = dopt.timeout;
-    hopt.seed = f->seed;
-
-    scan::ServiceMap before, now;
-    std::set<std::string> probed;
-    if (!f->baseline.empty()) {
+    scan::ServiceMap before;
+    if (!f->baseline.empty())
       if (std::string e = scan::load_baseline(f->baseline, before); !e.empty()) {
         std::fprintf(stderr, "dicomguard scan: --baseline: %s\n", e.c_str());
         return kExitError;
       }
+
+    scan::ScanPlan plan;
+    plan.mode = f->discover ? "discover" : "assess";
+    plan.probe = f->probe;
+    scan::DimseOptions& d = plan.options.dimse;
+    d.discover = f->discover;
+    d.try_tls = !f->no_tls;
+    d.tls_only = f->tls_first;
+    d.count_records = f->count_records;
+    d.active_store = f->active_store;
+    d.move_probe_ae = listener ? listener->destination_ae() : "";
+    d.timeout = scan::Ms(static_cast<long>(f->timeout * 1000));
+    d.called_aes = f->called_aes;
+    plan.options.http.try_default_credentials = f->default_credentials;
+    plan.options.http.timeout = d.timeout;
+    plan.options.http.seed = f->seed;
+    scan::TlsOptions& t = plan.options.tls;
+    t.full = f->tls_full;
+    t.trusted_cert = !f->tls_cert.empty();
+    t.timeout = d.timeout;
+    t.called_aes = f->called_aes;
+    plan.options.seed = f->seed;
+    plan.engine.max_inflight = f->max_inflight;
+    plan.engine.per_host = f->per_host;
+    plan.engine.rate = f->rate;
+    plan.engine.tls_cert = f->tls_cert;
+    plan.engine.tls_key = f->tls_key;
+    plan.engine.untrusted_identity = f->tls_full;
+    plan.record.ca_file = f->ca_file;
+    plan.learn_ae_titles = !f->discover;
+    if (!f->no_tls_grade && (!f->discover || f->tls_full)) plan.grade_probe = "tls";
+    if (!f->baseline.empty()) plan.baseline = &before;
+    plan.move_listener = listener.get();
+    Progress progress(f->progress == "always" || (f->progress == "auto" && ::isatty(2)));
+    plan.progress = [&](const scan::ScanProgress& p) { progress.show(p); };
+    plan.before_output = [&] { progress.clear(); };
+
+    auto sinks = f->out.make_sinks();
+    std::unique_ptr<scan::ScanSession> session;
+    try {
+      session = std::make_unique<scan::ScanSession>(std::move(plan), *sinks);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "dicomguard scan: TLS client setup: %s\n", e.what());
+      return kExitError;
     }
-    const bool progress = f->progress == "always" || (f->progress == "auto" && ::isatty(2));
-    const std::uint64_t total = targets.size_hint();
-    bool shown = false;
-    auto last_progress = std::chrono::steady_clock::now();
-    const auto started = last_progress;
-    auto clear_progress = [&] {
-      if (shown) std::fprintf(stderr, "\r\033[K");
-      shown = false;
-    };
-    // TLS services found (DICOM inside TLS, HTTPS APIs) are graded at the end: target -> DICOM behind it.
-    std::map<std::string, bool> tls_services;
-    auto output = [&](Record rec) {
-      clear_progress();
-      if (const std::string proto = rec.fields.value("protocol", ""); proto == "dimse-tls" || proto == "https")
-        tls_services.emplace(rec.subject.substr(0, rec.subject.find(' ')), proto == "dimse-tls");
-      if (!f->baseline.empty()) scan::add_state(now, rec);
-      tally.add(rec);
-      sinks->prepare(rec);
-      sinks->record(rec);
-    };
-    // DICOM-over-TLS services are written at the end, with whether a plaintext twin of the same AE exists: a
-    // plain DIMSE service on the same address that accepts the same called AE title (or any).
-    std::vector<Record> tls_records;
-    std::uint64_t dicom_services = 0;  // DIMSE, DICOM-TLS, and web servers that serve DICOM
-    struct Plain {
-      std::string ae, target, identity;
-    };
-    std::map<std::string, std::vector<Plain>> plain_aes;  // address -> plain DIMSE services that accept an AE
-    auto accepted_ae = [](const Record& r) -> std::string {
-      if (r.fields.value("called_ae_check", "") == "not-enforced") return "*";
-      const auto& aes = r.fields["ae_titles"];
-      return aes.empty() ? std::string() : aes[0].get<std::string>();
-    };
-    auto identity = [](const Record& r) {
-      return r.fields.value("implementation_uid", "") + "/" + r.fields.value("implementation_version", "");
-    };
-    auto emit = [&](Record rec) {
-      const std::string proto = rec.fields.value("protocol", "");
-      if (proto == "dimse" || proto == "dimse-tls" || rec.fields.value("dicom", false)) ++dicom_services;
-      if (proto == "dimse-tls") return tls_records.push_back(std::move(rec));
-      if (proto == "dimse")
-        if (std::string ae = accepted_ae(rec); !ae.empty())
-          plain_aes[rec.fields.value("address", "")].push_back(
-              {ae, rec.subject.substr(0, rec.subject.find(' ')), identity(rec)});
-      output(std::move(rec));
-    };
-    // DICOM services whose called AE title is checked and that refused every title tried are held back until
-    // the HTTP probes have run: Orthanc's /system may name the title (learned), and they are probed again with it.
-    struct Deferred {
-      scan::Endpoint ep;
-      Record rec;
-    };
-    std::vector<Deferred> deferred;
-    std::map<std::pair<scan::Addr, int>, std::string> learned;
-    std::uint64_t n = 0;
-    auto make = [&](const scan::Endpoint& ep, std::vector<std::string> extra_aes) {
-      scan::DimseOptions o = dopt;
-      if (o.seed) o.seed += ++n;
-      o.called_aes.insert(o.called_aes.begin(), extra_aes.begin(), extra_aes.end());
-      return std::make_unique<scan::ServiceProbe>(ep, o, hopt);
-    };
-    auto finished = [&](const scan::Endpoint& ep, std::unique_ptr<scan::Probe> p, bool second_pass) {
-      if (!second_pass) ++endpoints;
-      if (progress) {
-        const auto t = std::chrono::steady_clock::now();
-        if (t - started > std::chrono::seconds(1) && t - last_progress > std::chrono::milliseconds(200)) {
-          last_progress = t;
-          const double secs = std::chrono::duration<double>(t - started).count();
-          std::string of = total == UINT64_MAX ? std::string() : fmt::format("/{}", total);
-          std::fprintf(stderr, "\r\033[Kscan: %llu%s endpoints, %llu services (%.0f endpoints/s)",
-                       static_cast<unsigned long long>(endpoints), of.c_str(),
-                       static_cast<unsigned long long>(tally.count_all()), static_cast<double>(endpoints) / secs);
-          std::fflush(stderr);
-          shown = true;
-        }
-      }
-      if (!second_pass && !f->baseline.empty()) probed.insert(ep.str());
-      const auto& sp = static_cast<scan::ServiceProbe&>(*p);
-      const scan::DimseResult& r = sp.dimse();
-      if (!second_pass) ++answers[r.answer];
-      if (const scan::HttpResult* h = sp.http()) {
-        if (!h->dicom_aet.empty() && h->dicom_port > 0) learned[{ep.addr, h->dicom_port}] = h->dicom_aet;
-        Record rec = scan::http_record(*h);
-        if (!rec.type.empty()) emit(std::move(rec));
-        return;
-      }
-      Record rec = scan::dimse_record(r);
-      if (rec.type.empty()) return;
-      if (move_listener && r.move_probe.sent) {
-        // What our listener saw settles it: the server opened an association to the address the destination AE
-        // title named (and sent our object there, or tried to).
-        const bool got = move_listener->received(r.stored_instance_uid);
-        const bool connected = move_listener->associated_from(r.ep.addr.str());
-        rec.fields["move_probe"]["received_by_listener"] = got;
-        rec.fields["move_probe"]["connected_to_listener"] = connected;
-        bool reported = false;
-        for (Finding& fd : rec.findings)
-          if (fd.check == "dimse.move.any-destination") {
-            fd.evidence["received_by_listener"] = got;
-            fd.evidence["connected_to_listener"] = connected;
-            reported = true;
-          }
-        if (connected && !reported) {
-          rec.findings.push_back(make_finding(
-              "dimse.move.any-destination", r.ep.str(),
-              {{"destination_ae", move_ae}, {"received_by_listener", got}, {"connected_to_listener", true},
-               {"note", "the server opened a sub-association to the address named in the destination AE title"}}));
-          rec.fields["move_probe"]["result"] = "connected";
-        }
-      }
-      if (!second_pass && !f->discover && r.called_enforced == true && !r.association_accepted())
-        deferred.push_back({ep, std::move(rec)});
-      else
-        emit(std::move(rec));
-    };
-    scan::TargetSet::Cursor cursor(targets);
-    const auto t0 = std::chrono::steady_clock::now();
-    scan::EngineStats st = engine->run(
-        cursor, [&](const scan::Endpoint& ep) { return make(ep, {}); },
-        [&](const scan::Endpoint& ep, std::unique_ptr<scan::Probe> p) { finished(ep, std::move(p), false); });
-    // Second pass: the deferred services whose AE title an HTTP API disclosed.
-    scan::TargetSet again;
-    std::map<std::string, std::string> again_ae;
-    for (Deferred& d : deferred) {
-      auto it = learned.find({d.ep.addr, d.ep.port});
-      if (it == learned.end()) {
-        emit(std::move(d.rec));
-        continue;
-      }
-      std::string e;
-      again.add(d.ep.str(), e);
-      again_ae[d.ep.str()] = it->second;
-    }
-    if (!again.blocks().empty()) {
-      scan::TargetSet::Cursor c2(again);
-      scan::EngineStats st2 = engine->run(
-          c2, [&](const scan::Endpoint& ep) { return make(ep, {again_ae[ep.str()]}); },
-          [&](const scan::Endpoint& ep, std::unique_ptr<scan::Probe> p) { finished(ep, std::move(p), true); });
-      st.connections = st2.connections;  // the engine's counters are cumulative
-      st.tls_handshakes = st2.tls_handshakes;
-    }
-    // A plaintext twin is named on evidence only: the same AE title learned on both, or the same implementation
-    // identity accepting the same AE; another plain service on the address that would take the same AE is only
-    // a possible twin (a busy host runs several DICOM services).
-    for (Record& rec : tls_records) {
-      const std::string ae = accepted_ae(rec);
-      std::vector<std::string> found, possible;
-      std::string evidence;
-      if (!ae.empty())
-        for (const Plain& p : plain_aes[rec.fields.value("address", "")]) {
-          const bool same_title = ae != "*" && p.ae == ae;
-          const bool same_identity = p.identity == identity(rec) && (p.ae == ae || p.ae == "*");
-          if (same_title || same_identity) {
-            found.push_back(p.target);
-            if (evidence.empty()) evidence = same_title ? "the same AE title is accepted on both" : "the same implementation identity accepts the same AE title on both";
-          } else if (p.ae == "*" || p.ae == ae) {
-            possible.push_back(p.target);
-          }
-        }
-      std::sort(found.begin(), found.end());
-      std::sort(possible.begin(), possible.end());
-      rec.fields["plaintext_twin"] = found.empty() ? nlohmann::json(nullptr) : nlohmann::json(found.front());
-      rec.fields["plaintext_twin_check"] = ae.empty() ? "not-measured" : !found.empty() ? "found" : !possible.empty() ? "possible" : "none";
-      if (!evidence.empty()) rec.fields["plaintext_twin_evidence"] = evidence;
-      if (!possible.empty()) rec.fields["plaintext_twin_possible"] = possible;
-      if (!found.empty()) rec.lines.push_back("plaintext twin: " + found.front() + " (" + evidence + ")");
-      else if (!possible.empty())
-        rec.lines.push_back(fmt::format("possible plaintext twin: {} (accepts the same AE title; a different implementation)",
-                                        possible.front()));
-      output(std::move(rec));
-    }
-    // The TLS grade of every TLS service found: quick by default, the full assessment with --tls-full.
-    std::uint64_t tls_graded = 0, tls_handshakes = 0;
-    Tally tls_tally("scan", "tls");
-    if (!f->no_tls_grade && !tls_services.empty() && (!f->discover || f->tls_full)) {
-      scan::TargetSet tls_targets;
-      for (const auto& [t, dicom] : tls_services) {
-        std::string e;
-        tls_targets.add(t, e);
-      }
-      scan::TlsOptions topt;
-      topt.full = f->tls_full;
-      topt.trusted_cert = !f->tls_cert.empty();
-      topt.timeout = dopt.timeout;
-      topt.called_aes = f->called_aes;
-      scan::TlsRecordOptions ropt{f->ca_file};
-      std::uint64_t k = 0;
-      scan::TargetSet::Cursor c3(tls_targets);
-      scan::EngineStats st3 = engine->run(
-          c3,
-          [&](const scan::Endpoint& ep) {
-            scan::TlsOptions o = topt;
-            o.associate = tls_services[ep.str()];
-            o.seed = f->seed ? f->seed + 1000000 + ++k : 0;
-            return std::make_unique<scan::TlsProbe>(ep, o);
-          },
-          [&](const scan::Endpoint&, std::unique_ptr<scan::Probe> p) {
-            const auto& r = static_cast<scan::TlsProbe&>(*p).result();
-            tls_handshakes += static_cast<std::uint64_t>(r.handshakes);
-            Record rec = scan::tls_record(r, ropt);
-            if (rec.type.empty()) return;
-            ++tls_graded;
-            clear_progress();
-            tls_tally.add(rec);
-            sinks->prepare(rec);
-            sinks->record(rec);
-          });
-      st.connections = st3.connections;
-      st.tls_handshakes = st3.tls_handshakes;
-    }
-    clear_progress();
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    nlohmann::json sum = tally.summary();
-    sum["endpoints"] = endpoints;
-    sum["answers"] = answers;
-    sum["connections"] = st.connections;
-    sum["tls_handshakes"] = st.tls_handshakes;
-    sum["peak_inflight"] = st.peak_inflight;
-    sum["seconds"] = secs;
-    sum["mode"] = f->discover ? "discover" : "assess";
-    sum["tls_graded"] = tls_graded;
-    if (tls_graded)
-      sum["line"] = sum["line"].get<std::string>() +
-                    fmt::format(" | TLS graded ({}): {} meet B.12 or B.13, {} do not", f->tls_full ? "full" : "quick",
-                                tls_tally.count("pass"), tls_tally.count("fail"));
-    sum["tls_grade_handshakes"] = tls_handshakes;
-    if (!f->baseline.empty()) {
-      std::map<std::string, int> counts = {{"new", 0}, {"gone", 0}, {"changed", 0}};
-      for (Record& c : scan::compare(before, now, [&](const std::string& t) { return probed.count(t) > 0; })) {
-        ++counts[c.status];
-        sinks->prepare(c);
-        sinks->record(c);
-      }
-      sum["baseline"] = counts;
-      sum["line"] = sum["line"].get<std::string>() + fmt::format(" | since the baseline: {} new, {} gone, {} changed",
-                                                                 counts["new"], counts["gone"], counts["changed"]);
-    }
-    std::string others;
-    for (const auto& [k, v] : answers)
-      if (k != "dicom") others += fmt::format("{}{} {}", others.empty() ? "" : ", ", v, k);
-    sum["dicom_services"] = dicom_services;
-    if (dicom_services == 0)
-      sum["line"] = fmt::format("No DICOM service answered on any of the {} endpoint{} probed: nothing was assessed "
-                                "(exit code {}). ",
-                                endpoints, endpoints == 1 ? "" : "s", kExitNothingFound) +
-                    sum["line"].get<std::string>();
-    sum["line"] = sum["line"].get<std::string>() +
-                  fmt::format(" | {} endpoint{} probed with {} connection{}{}", endpoints, endpoints == 1 ? "" : "s",
-                              st.connections, st.connections == 1 ? "" : "s",
-                              others.empty() ? "" : " (no DICOM answer: " + others + ")");
-    if (std::string e = sinks->end(sum); !e.empty()) {
+    const scan::ScanTotals totals = session->run(targets);
+    progress.clear();
+    const Severity fail_on = *parse_severity(f->fail_on);
+    const int code = totals.records.failed(fail_on) || totals.graded.failed(fail_on) ? kExitFindings
+                     : totals.dicom_services == 0                                      ? kExitNothingFound
+                                                                                       : kExitClean;
+    if (std::string e = sinks->end(session->summary(totals, code)); !e.empty()) {
       std::fprintf(stderr, "dicomguard scan: %s\n", e.c_str());
       return kExitError;
     }
-    const Severity fail_on = *parse_severity(f->fail_on);
-    if (tally.failed(fail_on) || tls_tally.failed(fail_on)) return kExitFindings;
-    return dicom_services == 0 ? kExitNothingFound : kExitClean;
+    return code;
   };
 }
 

@@ -1,16 +1,11 @@
 // dicomguard tls TARGET...: grade DICOM-TLS endpoints against the PS3.15 Annex B secure transport profiles.
 #include <cstdio>
-#include <fmt/format.h>
-#include <map>
 
 #include "cli/commands.h"
 #include "cli/output.h"
-#include "cli/summary.h"
 #include "cli/target_flags.h"
+#include "scan/session.h"
 #include "tls/cert.h"
-#include "scan/engine.h"
-#include "scan/tls_probe.h"
-#include "scan/tls_service.h"
 
 namespace dg::cli {
 
@@ -82,73 +77,44 @@ Action add_tls(CLI::App& app) {
       }
     scan::TargetSet targets;
     if (!build_targets("tls", f->t, targets)) return kExitError;
-    scan::EngineOptions eopt;
-    eopt.max_inflight = f->max_inflight;
-    eopt.per_host = f->conns;
-    eopt.rate = f->rate;
-    eopt.tls_cert = f->tls_cert;
-    eopt.tls_key = f->tls_key;
-    eopt.untrusted_identity = !f->quick;
-    std::unique_ptr<scan::Engine> engine;
+    scan::ScanPlan plan;
+    plan.command = "tls";
+    plan.counted = "endpoints";
+    plan.mode = f->quick ? "quick" : "full";
+    plan.probe = "tls";
+    plan.learn_ae_titles = false;
+    plan.correlate_twins = false;
+    plan.engine.max_inflight = f->max_inflight;
+    plan.engine.per_host = f->conns;
+    plan.engine.rate = f->rate;
+    plan.engine.tls_cert = f->tls_cert;
+    plan.engine.tls_key = f->tls_key;
+    plan.engine.untrusted_identity = !f->quick;
+    scan::TlsOptions& t = plan.options.tls;
+    t.full = !f->quick;
+    t.trusted_cert = !f->tls_cert.empty();
+    t.associate = !f->no_associate;
+    t.budget = f->budget;
+    t.timeout = scan::Ms(static_cast<long>(f->timeout * 1000));
+    t.called_aes = f->called_aes;
+    plan.options.seed = f->seed;
+    plan.record.ca_file = f->ca_file;
+
+    auto sinks = f->out.make_sinks();
+    std::unique_ptr<scan::ScanSession> session;
     try {
-      engine = std::make_unique<scan::Engine>(eopt);
+      session = std::make_unique<scan::ScanSession>(std::move(plan), *sinks);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "dicomguard tls: TLS client setup: %s\n", e.what());
       return kExitError;
     }
-    scan::TlsOptions topt;
-    topt.full = !f->quick;
-    topt.trusted_cert = !f->tls_cert.empty();
-    topt.associate = !f->no_associate;
-    topt.budget = f->budget;
-    topt.timeout = scan::Ms(static_cast<long>(f->timeout * 1000));
-    topt.called_aes = f->called_aes;
-    scan::TlsRecordOptions ropt{f->ca_file};
-
-    auto sinks = f->out.make_sinks();
-    Tally tally("tls", "endpoints");
-    std::map<std::string, std::uint64_t> answers;
-    std::uint64_t endpoints = 0, handshakes = 0, n = 0;
-    scan::TargetSet::Cursor cursor(targets);
-    scan::EngineStats st = engine->run(
-        cursor,
-        [&](const scan::Endpoint& ep) {
-          scan::TlsOptions o = topt;
-          o.seed = f->seed ? f->seed + ++n : 0;
-          return std::make_unique<scan::TlsProbe>(ep, o);
-        },
-        [&](const scan::Endpoint&, std::unique_ptr<scan::Probe> p) {
-          ++endpoints;
-          const auto& r = static_cast<scan::TlsProbe&>(*p).result();
-          handshakes += static_cast<std::uint64_t>(r.handshakes);
-          Record rec = scan::tls_record(r, ropt);
-          if (rec.type.empty()) {
-            ++answers[r.answer.empty() ? "no-answer" : r.answer];
-            return;
-          }
-          ++answers["tls"];
-          tally.add(rec);
-          sinks->prepare(rec);
-          sinks->record(rec);
-        });
-    nlohmann::json sum = tally.summary();
-    sum["endpoints"] = endpoints;
-    sum["answers"] = answers;
-    sum["connections"] = st.connections;
-    sum["handshakes"] = handshakes;
-    sum["mode"] = f->quick ? "quick" : "full";
-    std::string others;
-    for (const auto& [k, v] : answers)
-      if (k != "tls") others += fmt::format("{}{} {}", others.empty() ? "" : ", ", v, k);
-    sum["line"] = sum["line"].get<std::string>() +
-                  fmt::format(" | {} endpoint{} probed with {} connection{}{}", endpoints, endpoints == 1 ? "" : "s",
-                              st.connections, st.connections == 1 ? "" : "s",
-                              others.empty() ? "" : " (no TLS: " + others + ")");
-    if (std::string e = sinks->end(sum); !e.empty()) {
+    const scan::ScanTotals totals = session->run(targets);
+    const int code = totals.records.failed(*parse_severity(f->fail_on)) ? kExitFindings : kExitClean;
+    if (std::string e = sinks->end(session->summary(totals, code)); !e.empty()) {
       std::fprintf(stderr, "dicomguard tls: %s\n", e.c_str());
       return kExitError;
     }
-    return tally.failed(*parse_severity(f->fail_on)) ? kExitFindings : kExitClean;
+    return code;
   };
 }
 

@@ -6,7 +6,7 @@ std::string run_per_file(const std::vector<std::string>& paths, const PerFile& p
   files::ExpandResult ex = files::expand_paths(paths);
   const std::string type = pf.command == "files" ? "file" : pf.command;
   for (const auto& [path, msg] : ex.errors) {
-    Record r{type, path, "error", {{"path", path}, {pf.status_field, "error"}, {pf.error_field, msg}}, {}};
+    Record r{type, "error", {{"path", path}, {pf.status_field, "error"}, {pf.error_field, msg}}, {}, {}, {}};
     tally.add(r);
     sinks.record(r);
   }

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "cli/summary.h"
+#include "findings/tally.h"
 #include "files/runner.h"
 #include "findings/sink.h"
 

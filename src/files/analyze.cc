@@ -1289,13 +1289,9 @@ FileReport analyze_file(const std::string& path, const AnalyzeOptions& opt) {
 }
 
 Record to_record(const std::string& path, FileReport&& r) {
-  Record rec{"file", path, verdict_name(r.verdict), std::move(r.fields), std::move(r.findings)};
-  rec.fields["type"] = "file";
+  Record rec{"file", verdict_name(r.verdict), std::move(r.fields), std::move(r.findings), {}, {}};
   rec.fields["path"] = path;
   rec.fields["verdict"] = verdict_name(r.verdict);
-  nlohmann::json checks = nlohmann::json::array();
-  for (const Finding& f : rec.findings) checks.push_back(f.check);
-  rec.fields["checks"] = std::move(checks);
   if (!r.error.empty()) rec.fields["error"] = r.error;
   return rec;
 }

@@ -161,7 +161,7 @@ std::string move_to(const std::string& path, const fs::path& dir, std::string& o
 }  // namespace
 
 Record sanitize_file(const std::string& path, const SanitizeOptions& opt, const AnalyzeOptions& aopt) {
-  Record rec{"sanitize", path, "error", json{{"type", "sanitize"}, {"path", path}}, {}};
+  Record rec{"sanitize", "error", json{{"path", path}}, {}, {}, {}};
   auto done = [&](const char* action, std::string message = {}) {
     rec.status = action;
     rec.fields["action"] = action;

@@ -22,16 +22,26 @@ struct Finding {
 Finding make_finding(std::string_view check, std::string target, nlohmann::json evidence = nlohmann::json::object(),
                      std::string title = {});
 
-// A subject (a file, a service, ...) with its status and the findings about it.
-// Sinks print the subject line, then its findings.
+// A remark the text sink writes under a record, in its own words (findings/sink.cc holds the wording); the
+// producer gives only what happened. Not part of the JSON: the same facts are in the record's fields.
+struct Note {
+  std::string key;                                    // e.g. "retrieve.not-proven"
+  nlohmann::json facts = nlohmann::json::object();    // what the sentence needs
+};
+
+// A subject (a file, a service, ...) with its status and the findings about it, as data: the sinks decide how
+// it looks. The JSON Lines sink writes `fields` with "type" and "checks" (the check IDs of `findings`); the text
+// sink builds a subject line from the fields of each type (docs/json-lines.md) and the notes.
 struct Record {
-  std::string type;     // "file", "service", "sanitize", ...: the JSON "type"
-  std::string subject;  // path or address: what the text sink shows
-  std::string status;   // verdict / action: what the text sink shows beside the subject
-  nlohmann::json fields = nlohmann::json::object();  // extra JSON fields of the record
+  std::string type;     // "file", "service", "tls", "sanitize", "change", ...: the JSON "type"
+  std::string status;   // verdict / exposure / action: what the text sink shows first
+  nlohmann::json fields = nlohmann::json::object();  // the record's JSON fields (without "type")
   std::vector<Finding> findings;
-  std::vector<std::string> lines;  // extra lines the text sink prints under the subject (not in JSON)
+  std::vector<Note> notes;
   std::string rendered;  // a sink's text for this record, made by Sink::prepare on a worker thread (or empty)
+  void note(std::string key, nlohmann::json facts = nlohmann::json::object()) {
+    notes.push_back({std::move(key), std::move(facts)});
+  }
 };
 
 }  // namespace dg

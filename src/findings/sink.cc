@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fmt/format.h>
+#include <algorithm>
 #include <map>
 
 #include "findings/catalog.h"
@@ -25,8 +26,16 @@ json finding_json(const Finding& f) {
   return j;
 }
 
-std::string MultiSink::end(const json& summary) {
+std::string MultiSink::record(const Record& r) {
   std::string err;
+  for (auto& s : sinks_)
+    if (std::string e = s->record(r); !e.empty()) err += (err.empty() ? "" : "; ") + e;
+  if (record_error_.empty()) record_error_ = err;
+  return err;
+}
+
+std::string MultiSink::end(const json& summary) {
+  std::string err = record_error_;
   for (auto& s : sinks_)
     if (std::string e = s->end(summary); !e.empty()) err += (err.empty() ? "" : "; ") + e;
   return err;
@@ -66,71 +75,6 @@ std::string write_file_atomically(const std::string& path, const std::string& te
 }
 
 namespace {
-
-// ---------------------------------------------------------------- text
-const char* sev_color(Severity s) {
-  switch (s) {
-    case Severity::critical: return "\033[1;31m";
-    case Severity::high: return "\033[31m";
-    case Severity::medium: return "\033[33m";
-    case Severity::low: return "\033[36m";
-    case Severity::info: return "\033[2m";
-  }
-  return "";
-}
-const char* status_color(const std::string& s) {
-  if (s == "dangerous" || s == "error") return "\033[1;31m";
-  if (s == "malformed" || s == "suspicious") return "\033[33m";
-  if (s == "clean" || s == "pass") return "\033[32m";
-  if (s == "fail") return "\033[31m";
-  return "\033[2m";
-}
-
-std::string upper(std::string s) {
-  for (char& c : s) c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c);
-  return s;
-}
-
-// Everything printed that came from outside (file names, remote banners, AE titles, product names) goes
-// through terminal_safe: no input can move the cursor, erase or hide text, or forge a line.
-class TextSink : public Sink {
- public:
-  TextSink(std::FILE* out, TextOptions opt) : out_(out), o_(opt) {}
-  void record(const Record& r) override {
-    bool notable = r.status != "clean" && r.status != "unchanged" && r.status != "not-dicom";
-    for (const Finding& f : r.findings) notable |= f.severity >= Severity::low;
-    if (!notable && !o_.verbose) return;
-    const char* on = o_.color ? status_color(r.status) : "";
-    const char* off = o_.color ? "\033[0m" : "";
-    std::string line = fmt::format("{}{:<10}{} {}", on, terminal_safe(upper(r.status)), off, terminal_safe(r.subject));
-    if (r.fields.contains("error") && r.fields["error"].is_string())
-      line += fmt::format("  ({})", terminal_safe(r.fields["error"].get<std::string>()));
-    if (r.fields.contains("message") && r.fields["message"].is_string())
-      line += fmt::format("  {}", terminal_safe(r.fields["message"].get<std::string>()));
-    std::fprintf(out_, "%s\n", line.c_str());
-    for (const std::string& l : r.lines) std::fprintf(out_, "  %s\n", terminal_safe(l).c_str());
-    for (const Finding& f : r.findings) {
-      if (f.severity == Severity::info && !o_.verbose && r.status != "not-dicom") continue;
-      std::fprintf(out_, "  %s%-8s%s %-26s %s\n", o_.color ? sev_color(f.severity) : "",
-                   std::string(to_string(f.severity)).c_str(), off, terminal_safe(f.check).c_str(),
-                   terminal_safe(f.title).c_str());
-      if (o_.verbose && !f.evidence.empty())
-        std::fprintf(out_, "           %s\n",
-                     terminal_safe(f.evidence.dump(-1, ' ', false, json::error_handler_t::replace), false).c_str());
-    }
-  }
-  std::string end(const json& s) override {
-    std::string line;
-    if (s.contains("line")) line = s["line"].get<std::string>();
-    std::fprintf(out_, "%s\n", terminal_safe(line).c_str());
-    std::fflush(out_);
-    return {};
-  }
-
- private:
-  std::FILE* out_;
-  TextOptions o_;
-};
 
 // ---------------------------------------------------------------- JSON Lines
 // A compact JSON writer for the hot path (one line per file, thousands of files a second): plain ASCII strings
@@ -198,68 +142,78 @@ void append_json(std::string& out, const json& j) {
   }
 }
 
+}  // namespace
+
+// The record's own object: its fields, plus "type", "checks" (the IDs of its findings, unless the record states
+// its own, as sanitize does for the checks it ran) and FIELD_bytes (the exact bytes, base64, of a top-level
+// string that is not UTF-8: a file name is bytes), each in its sorted place, as nlohmann would order them. The
+// fields are not copied.
+std::string jsonl_record_line(const Record& r) {
+  std::vector<std::pair<std::string, json>> extra;
+  if (!r.fields.contains("type")) extra.emplace_back("type", r.type);
+  if (!r.fields.contains("checks")) {
+    json checks = json::array();
+    for (const Finding& f : r.findings) checks.push_back(f.check);
+    extra.emplace_back("checks", std::move(checks));
+  }
+  for (auto it = r.fields.begin(); it != r.fields.end(); ++it)
+    if (it->is_string() && !valid_utf8(it->get_ref<const std::string&>()))
+      extra.emplace_back(it.key() + "_bytes", base64(it->get_ref<const std::string&>()));
+  std::sort(extra.begin(), extra.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::string out;
+  out.push_back('{');
+  bool first = true;
+  auto put = [&](const std::string& k, const json& v) {
+    if (!first) out.push_back(',');
+    first = false;
+    append_string(out, k);
+    out.push_back(':');
+    append_json(out, v);
+  };
+  auto e = extra.begin();
+  for (auto it = r.fields.begin(); it != r.fields.end(); ++it) {
+    for (; e != extra.end() && e->first < it.key(); ++e) put(e->first, e->second);
+    if (e != extra.end() && e->first == it.key()) ++e;  // a field of that name exists: the field wins
+    put(it.key(), it.value());
+  }
+  for (; e != extra.end(); ++e) put(e->first, e->second);
+  out.push_back('}');
+  return out;
+}
+
+namespace {
+
+// The record's line, then one line per finding.
+std::string render(const Record& r) {
+  std::string out = jsonl_record_line(r);
+  out.push_back('\n');
+  for (const Finding& f : r.findings) {
+    append_json(out, finding_json(f));
+    out.push_back('\n');
+  }
+  return out;
+}
+
 class JsonlSink : public Sink {
  public:
   explicit JsonlSink(std::FILE* out) : out_(out) {}
   void prepare(Record& r) const override { r.rendered = render(r); }
-  void record(const Record& r) override {
+  std::string record(const Record& r) override {
     const std::string text = r.rendered.empty() ? render(r) : std::string();
     const std::string& out = r.rendered.empty() ? text : r.rendered;
-    std::fwrite(out.data(), 1, out.size(), out_);
+    if (std::fwrite(out.data(), 1, out.size(), out_) != out.size()) return "cannot write the JSON Lines output";
+    return {};
   }
   std::string end(const json& s) override {
-    json o = s;
-    o.erase("line");
-    put(o);
-    std::fflush(out_);
+    std::string line;
+    append_json(line, s);
+    line.push_back('\n');
+    if (std::fwrite(line.data(), 1, line.size(), out_) != line.size() || std::fflush(out_) != 0)
+      return "cannot write the JSON Lines output";
     return {};
   }
 
  private:
-  // A top-level string that is not UTF-8 (a file name is bytes) is written with U+FFFD for what is not, and
-  // FIELD_bytes beside it holds its exact bytes in base64.
-  static bool needs_bytes(const json& obj) {
-    for (auto it = obj.begin(); it != obj.end(); ++it)
-      if (it->is_string() && !valid_utf8(it->get_ref<const std::string&>())) return true;
-    return false;
-  }
-  static void add_bytes(json& obj) {
-    json extra = json::object();
-    for (auto it = obj.begin(); it != obj.end(); ++it)
-      if (it->is_string() && !valid_utf8(it->get_ref<const std::string&>()))
-        extra[it.key() + "_bytes"] = base64(it->get_ref<const std::string&>());
-    obj.update(extra);
-  }
-
-  // The record's line (with its "type" and check list), then one line per finding.
-  static std::string render(const Record& r) {
-    std::string out;
-    if (r.fields.contains("type") && r.fields.contains("checks") && !needs_bytes(r.fields)) {
-      append_json(out, r.fields);  // the producer already gave the record its type and check list: no copy
-    } else {
-      json obj = r.fields;
-      obj["type"] = r.type;
-      if (!obj.contains("checks")) {
-        json checks = json::array();
-        for (const Finding& f : r.findings) checks.push_back(f.check);
-        obj["checks"] = std::move(checks);
-      }
-      add_bytes(obj);
-      append_json(out, obj);
-    }
-    out.push_back('\n');
-    for (const Finding& f : r.findings) {
-      append_json(out, finding_json(f));
-      out.push_back('\n');
-    }
-    return out;
-  }
-  void put(const json& j) {
-    std::string line;
-    append_json(line, j);
-    line.push_back('\n');
-    std::fwrite(line.data(), 1, line.size(), out_);
-  }
   std::FILE* out_;
 };
 
@@ -267,7 +221,7 @@ class JsonlSink : public Sink {
 class SarifSink : public Sink {
  public:
   SarifSink(std::string path, std::string version) : path_(std::move(path)), version_(std::move(version)) {}
-  void record(const Record& r) override {
+  std::string record(const Record& r) override {
     for (const Finding& f : r.findings) {
       json loc;
       if (r.type == "file")
@@ -280,6 +234,7 @@ class SarifSink : public Sink {
                               {"locations", json::array({loc})},
                               {"properties", {{"severity", to_string(f.severity)}, {"evidence", f.evidence}}}});
     }
+    return {};
   }
   std::string end(const json& summary) override {
     json rules = json::array();
@@ -329,7 +284,6 @@ class SarifSink : public Sink {
 
 }  // namespace
 
-std::unique_ptr<Sink> make_text_sink(std::FILE* out, TextOptions opt) { return std::make_unique<TextSink>(out, opt); }
 std::unique_ptr<Sink> make_jsonl_sink(std::FILE* out) { return std::make_unique<JsonlSink>(out); }
 std::unique_ptr<Sink> make_sarif_sink(std::string path, std::string version) {
   return std::make_unique<SarifSink>(std::move(path), std::move(version));

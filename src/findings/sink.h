@@ -17,7 +17,8 @@ class Sink {
   // Optional, thread-safe: formats the record ahead of time on the thread that produced it (into
   // Record::rendered), so that record() in the ordered output thread only writes.
   virtual void prepare(Record&) const {}
-  virtual void record(const Record& r) = 0;
+  // Returns an empty string, or why the record could not be written (e.g. stdout is a full disk).
+  virtual std::string record(const Record& r) = 0;
   // summary is a JSON object with "type":"summary"; sinks that write a file do so here.
   // Returns an empty string, or an error message (e.g. the SARIF file could not be written).
   virtual std::string end(const nlohmann::json& summary) = 0;
@@ -28,6 +29,11 @@ struct TextOptions {
   bool verbose = false;  // also print subjects without findings, and finding evidence
 };
 std::unique_ptr<Sink> make_text_sink(std::FILE* out, TextOptions opt);
+// What the text sink writes for a record's subject, its notes, and a summary's closing line (tests, and the
+// demo's own story, read these rather than re-deriving the wording).
+std::string text_subject(const Record& r);
+std::vector<std::string> text_notes(const Record& r);
+std::string text_summary(const nlohmann::json& summary);
 // One JSON object per line: the record (with "type"), then one {"type":"finding"} per finding, then the summary.
 std::unique_ptr<Sink> make_jsonl_sink(std::FILE* out);
 // SARIF 2.1.0 written atomically to `path` at end(); one rule per catalog entry.
@@ -39,15 +45,19 @@ class MultiSink : public Sink {
   void prepare(Record& r) const override {
     for (const auto& s : sinks_) s->prepare(r);
   }
-  void record(const Record& r) override {
-    for (auto& s : sinks_) s->record(r);
-  }
+  // The first failure of each sink is kept and also reported by end(), so that a caller that writes thousands of
+  // records need not check each one to fail the run.
+  std::string record(const Record& r) override;
   std::string end(const nlohmann::json& summary) override;
 
  private:
   std::vector<std::unique_ptr<Sink>> sinks_;
+  std::string record_error_;
 };
 
+// The JSON Lines object of a record (without its findings and without the newline): its fields with "type",
+// "checks" and FIELD_bytes added in their sorted places, byte for byte what nlohmann's dump() would write.
+std::string jsonl_record_line(const Record& r);
 // JSON form of a finding: {"type":"finding","check",...}.
 nlohmann::json finding_json(const Finding& f);
 // Writes `text` to `path` atomically (temporary file in the same folder, fsync, rename). Empty string on success.

@@ -36,7 +36,8 @@ std::string load_baseline(const std::string& path, ServiceMap& out) {
 
 void add_state(ServiceMap& m, const Record& r) {
   if (r.type != "service") return;
-  const std::string target = r.findings.empty() ? r.subject.substr(0, r.subject.find(' ')) : r.findings[0].target;
+  const std::string addr = r.fields.value("address", ""), port = std::to_string(r.fields.value("port", 0));
+  const std::string target = addr.find(':') != std::string::npos ? "[" + addr + "]:" + port : addr + ":" + port;
   ServiceState& s = m[target];
   s.protocol = r.fields.value("protocol", "");
   s.exposure = r.fields.value("exposure", "");

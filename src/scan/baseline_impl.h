@@ -15,7 +15,6 @@ std::vector<Record> compare(const ServiceMap& before, const ServiceMap& now, Pro
   auto change = [&](const std::string& target, const char* what, const ServiceState* b, const ServiceState* a) {
     Record r;
     r.type = "change";
-    r.subject = target;
     r.status = what;
     r.fields = {{"target", target}, {"change", what}, {"before", b ? state_json(*b) : nlohmann::json(nullptr)},
                 {"after", a ? state_json(*a) : nlohmann::json(nullptr)}};
@@ -27,12 +26,6 @@ std::vector<Record> compare(const ServiceMap& before, const ServiceMap& now, Pro
                           std::back_inserter(removed));
       r.fields["checks_added"] = added;
       r.fields["checks_removed"] = removed;
-      r.subject += " " + b->exposure + " -> " + a->exposure;
-      for (const auto& c : added) r.subject += " +" + c;
-      for (const auto& c : removed) r.subject += " -" + c;
-    } else {
-      const ServiceState& s = a ? *a : *b;
-      r.subject += " " + s.protocol + " " + s.exposure;
     }
     out.push_back(std::move(r));
   };

@@ -10,23 +10,18 @@
 #include <string>
 #include <vector>
 
+#include "findings/finding.h"
+#include "tls/measurement.h"
+
 namespace dg::scan {
 
 using Bytes = std::vector<std::uint8_t>;
 using Ms = std::chrono::milliseconds;
 
-// Which client certificate a TLS connect presents: the one configured for the scan (--tls-cert, or none), none
-// at all, or a throwaway self-signed one made at start (to see whether a server accepts any client).
-enum class ClientIdentity : std::uint8_t { configured, none, untrusted };
-
-// What a completed OpenSSL handshake showed (given to Probe::on_tls_session before on_connected).
-struct TlsSession {
-  std::string version, cipher, group, alpn;  // "TLSv1.3", IANA suite name, group name ("x25519"), ALPN selected
-  std::vector<Bytes> chain;                  // the server's certificates, DER, leaf first
-  bool cert_requested = false;               // the server sent a CertificateRequest
-  bool cert_sent = false;                    // we had a client certificate to present
-  bool completed = true;                     // false: the handshake failed (only cert_requested is set)
-};
+// Which client certificate a TLS connect presents, and what a handshake showed (given to
+// Probe::on_tls_session before on_connected): defined with the TLS measurements.
+using ClientIdentity = tls::ClientIdentity;
+using TlsSession = tls::Session;
 
 struct Step {
   enum class Kind : std::uint8_t {
@@ -67,9 +62,32 @@ enum class Failure : std::uint8_t {
 };
 const char* failure_name(Failure f);
 
+// What a record needs besides the probe's result.
+struct RecordOptions {
+  std::string ca_file;  // trust anchors for TLS chain verification (default: the system store)
+};
+
+// What the scan session needs to know of a finished probe to plan what comes next (typed, so that it never
+// re-reads a record's JSON): how the endpoint answered, the service found, an AE title it disclosed.
+struct ProbeFacts {
+  std::string answer;          // the summary's "answers" key: dicom, http, tls, closed, refused, timeout, ...
+  std::string protocol;        // of the service found: dimse, dimse-tls, http, https (empty: none)
+  bool dicom = false;          // a DICOM service: DIMSE, DICOM-TLS, or a web server that serves DICOM
+  std::string accepted_ae;     // the called AE title it accepts: "*" (any), a title, or empty (none known)
+  std::string identity;        // implementation class UID "/" version name
+  bool every_title_refused = false;  // the called AE title is checked and none tried was accepted
+  std::uint16_t learned_port = 0;    // a web API named the AE title of the DICOM service on this port ...
+  std::string learned_ae;            // ... this one
+  std::string moved_instance;  // --move-probe: the SOP Instance UID we asked the server to move
+  std::uint64_t handshakes = 0;  // TLS handshakes this probe made
+};
+
 class Probe {
  public:
   virtual ~Probe() = default;
+  // The record of what was measured, made by this probe kind's serializer (an empty type: nothing to report).
+  virtual Record record(const RecordOptions&) const { return {}; }
+  virtual ProbeFacts facts() const { return {}; }
   virtual Step begin() = 0;
   // The connection asked for by the last connect step is open (and TLS is established when asked for);
   // tls_version/alpn are empty for plain TCP.

@@ -88,14 +88,11 @@ namespace {
 bool refused_not_authorized(const CommandResult& c) { return c.sent && c.status == 0x0124; }
 bool succeeded(const CommandResult& c) { return c.sent && (c.category == "success" || c.category == "warning"); }
 
-std::string titles_tried(const DimseResult& r) {
+json titles_tried(const DimseResult& r) {
   std::vector<std::string> t;
   for (const AssocAttempt& a : r.attempts)
     if (a.outcome == "rejected" && std::find(t.begin(), t.end(), a.called) == t.end()) t.push_back(a.called);
-  std::string out;
-  for (std::size_t i = 0; i < t.size() && i < 6; ++i) out += (i ? ", " : "") + t[i];
-  if (t.size() > 6) out += fmt::format(", and {} more", t.size() - 6);
-  return fmt::format("{} title{} tried ({})", t.size(), t.size() == 1 ? "" : "s", out);
+  return {{"titles", t}};
 }
 
 }  // namespace
@@ -105,7 +102,6 @@ Record dimse_record(const DimseResult& r) {
   if (!r.is_dicom()) return rec;
   const std::string target = r.ep.str();
   rec.type = "service";
-  rec.subject = target + (r.tls ? " dimse-tls" : " dimse");
 
   const Product prod = fingerprint(r.implementation_uid, r.implementation_version);
   std::vector<std::string> accepted, storage;
@@ -157,9 +153,7 @@ Record dimse_record(const DimseResult& r) {
       // A Patient ID that cannot exist matched: the server does not apply the query's keys.
       query_matching = "ignores-keys";
       ev["matching"] = "ignores-keys";
-      rec.lines.push_back(fmt::format("query answered {} match{} for a Patient ID that cannot exist: the server ignores "
-                                      "the query keys (a test tool, a honeypot or broken matching)",
-                                      r.find.pending, r.find.pending == 1 ? "" : "es"));
+      rec.note("query.ignores-keys", {{"matches", r.find.pending}});
     }
     rec.findings.push_back(make_finding("dimse.query.open", target, ev));
   }
@@ -186,12 +180,10 @@ Record dimse_record(const DimseResult& r) {
       retrieve = "refused-unknown-destination";
     } else {
       retrieve = "not-proven";
-      std::string what;
-      if (r.move.sent) what += fmt::format("C-MOVE {}", r.move.status < 0 ? r.move.category : hex4(r.move.status));
-      if (r.get.sent) what += fmt::format("{}C-GET {}", what.empty() ? "" : ", ", r.get.status < 0 ? r.get.category : hex4(r.get.status));
-      rec.lines.push_back(fmt::format("retrieve not proven: a never-existing study was answered with {}; real studies "
-                                      "may still be retrievable by a stranger",
-                                      what));
+      json answers = json::array();
+      if (r.move.sent) answers.push_back({{"command", "C-MOVE"}, {"answer", r.move.status < 0 ? r.move.category : hex4(r.move.status)}});
+      if (r.get.sent) answers.push_back({{"command", "C-GET"}, {"answer", r.get.status < 0 ? r.get.category : hex4(r.get.status)}});
+      rec.note("retrieve.not-proven", {{"answers", answers}});
     }
   }
   // --move-probe: our own stored test object, moved to an address we named as the destination AE title.
@@ -244,9 +236,8 @@ Record dimse_record(const DimseResult& r) {
                    "it likely checks storage too; --active-store proves which";
       rec.findings.push_back(make_finding("dimse.store.unverified", target, ev));
     } else {
-      rec.lines.push_back(fmt::format("--active-store: the test object was {} ({})",
-                                      store_basis == "refused" ? "refused" : "not stored",
-                                      r.store.status < 0 ? r.store.category : hex4(r.store.status)));
+      rec.note("store.test-object-not-stored",
+               {{"refused", store_basis == "refused"}, {"answer", r.store.status < 0 ? r.store.category : hex4(r.store.status)}});
     }
   }
   if (!r.tls)
@@ -254,26 +245,23 @@ Record dimse_record(const DimseResult& r) {
 
   // What was tried and what held, for servers that let us do little.
   if (!accepted_any && r.called_enforced == true) {
-    rec.lines.push_back("called AE title enforced: " + titles_tried(r) + ", none accepted");
+    rec.note("ae.called-enforced", titles_tried(r));
     // Some servers (CTN) answer reason 7 for an unknown calling AE too: a title given as right then looks wrong.
     for (const AssocAttempt& a : r.attempts)
       if (a.source == "given" && a.outcome == "rejected" && a.rj_reason == 7) {
-        rec.lines.push_back(fmt::format("'{}' was refused with reason 7 as well: if it is the right title, the server "
-                                        "may be refusing our calling AE title and giving the wrong reason",
-                                        a.called));
+        rec.note("ae.given-title-refused", {{"called_ae", a.called}});
         break;
       }
   }
   if (calling_enforced == true && !all_refused)
-    rec.lines.push_back("calling AE title enforced: a random calling AE title was refused (reason 3)");
+    rec.note("ae.calling-enforced");
   if (command_level)
-    rec.lines.push_back(fmt::format("refused per command (0124, not authorized): {}", fmt::join(refused_cmds, ", ")));
+    rec.note("commands.refused", {{"commands", refused_cmds}});
   if (r.transport_retries)
-    rec.lines.push_back(fmt::format("{} connection{} refused or reset after the port answered DICOM, and retried",
-                                    r.transport_retries, r.transport_retries == 1 ? " was" : "s were"));
-  if (!r.incomplete.empty()) rec.lines.push_back("incomplete: " + r.incomplete);
+    rec.note("transport.retried", {{"count", r.transport_retries}});
+  if (!r.incomplete.empty()) rec.note("incomplete", {{"reason", r.incomplete}});
   if (prod.echoes_requester)
-    rec.lines.push_back("the server sent back our own implementation identity: it does not say what it is");
+    rec.note("identity.echoed");
 
   json attempts = json::array();
   for (const AssocAttempt& a : r.attempts) {
@@ -292,7 +280,6 @@ Record dimse_record(const DimseResult& r) {
   if (!r.known_called.empty()) aes.push_back(r.known_called);
 
   rec.status = exposure_name(level);
-  if (prod.known()) rec.subject += " " + prod.product + (prod.version.empty() ? "" : " " + prod.version);
   json product = nullptr;
   if (prod.known()) product = json{{"vendor", prod.vendor}, {"product", prod.product}, {"version", prod.version}, {"basis", prod.basis}};
   rec.fields = json{
@@ -340,15 +327,9 @@ Record http_record(const HttpResult& r) {
   const std::string target = r.ep.str();
   const std::string proto = r.tls ? "https" : "http";
   rec.type = "service";
-  rec.subject = target + " " + proto;
   const bool dicom = r.serves_dicom();
   Exposure level = Exposure::reachable;
-  if (!r.orthanc_version.empty()) {
-    level = Exposure::identified;
-    rec.subject += " Orthanc " + r.orthanc_version;
-  } else if (!r.server.empty()) {
-    rec.subject += " " + r.server.substr(0, 40);
-  }
+  if (!r.orthanc_version.empty()) level = Exposure::identified;
   if (r.orthanc == "open") {
     level = Exposure::retrieve_open;  // the REST API reads, downloads and deletes everything
     json ev{{"path", "/system"}, {"note", "the REST API answered without authentication"}};
@@ -380,8 +361,7 @@ Record http_record(const HttpResult& r) {
                                         {{"note", "Access-Control-Allow-Origin matched an arbitrary origin, "
                                                   "Access-Control-Allow-Credentials: true"}}));
   if (dicom && r.orthanc == "absent" && r.dicomweb == "absent" && r.patient_list == "absent")
-    rec.lines.push_back("the front page mentions DICOM (" + fmt::format("{}", fmt::join(r.dicom_hints, ", ")) +
-                        "), but no DICOMweb root or patient list answered here");
+    rec.note("web.dicom-hints-only", {{"hints", r.dicom_hints}});
   // A web server that shows no sign of DICOM is recorded (JSON) but not shown as a finding.
   rec.status = dicom ? exposure_name(level) : "not-dicom";
   json product = nullptr;

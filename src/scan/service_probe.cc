@@ -31,3 +31,37 @@ Step ServiceProbe::on_failure(Failure f, const std::string& d) {
 }
 
 }  // namespace dg::scan
+
+#include "scan/service.h"
+
+namespace dg::scan {
+
+Record ServiceProbe::record(const RecordOptions&) const {
+  if (const HttpResult* h = http()) return http_record(*h);
+  return dimse_record(dimse());
+}
+
+ProbeFacts ServiceProbe::facts() const {
+  const DimseResult& r = dimse();
+  ProbeFacts f;
+  f.answer = r.answer;
+  if (const HttpResult* h = http()) {
+    f.protocol = h->tls ? "https" : "http";
+    f.dicom = h->serves_dicom();
+    if (!h->dicom_aet.empty() && h->dicom_port > 0 && h->dicom_port <= 65535) {
+      f.learned_port = static_cast<std::uint16_t>(h->dicom_port);
+      f.learned_ae = h->dicom_aet;
+    }
+    return f;
+  }
+  if (!r.is_dicom()) return f;
+  f.protocol = r.tls ? "dimse-tls" : "dimse";
+  f.dicom = true;
+  f.accepted_ae = r.called_enforced == false ? "*" : r.known_called;
+  f.identity = r.implementation_uid + "/" + r.implementation_version;
+  f.every_title_refused = r.called_enforced == true && !r.association_accepted();
+  if (r.move_probe.sent) f.moved_instance = r.stored_instance_uid;
+  return f;
+}
+
+}  // namespace dg::scan

@@ -16,6 +16,8 @@ class ServiceProbe : public Probe {
   Step on_connected(const std::string& v, const std::string& a) override;
   Step on_data(std::span<const std::uint8_t> b) override;
   Step on_failure(Failure f, const std::string& d) override;
+  Record record(const RecordOptions&) const override;  // scan/service.cc: dimse_record or http_record
+  ProbeFacts facts() const override;
 
   const DimseResult& dimse() const { return dimse_.result(); }
   const HttpResult* http() const { return http_ ? &http_->result() : nullptr; }

@@ -8,14 +8,6 @@ namespace dg::scan {
 
 using namespace dg::tls;
 
-bool FullHandshake::passed() const {
-  if (!handshake) return false;
-  if (!associated) return true;
-  // TLS 1.3 servers refuse a client certificate (or its absence) after the client's handshake has completed:
-  // the refusal is an alert on our first read. A plain close (close_notify, FIN) is not a refusal.
-  if (dicom == "tls-failed" || dicom == "reset") return false;
-  return !(dicom == "error" && dicom_detail.find("alert") != std::string::npos);
-}
 
 TlsProbe::TlsProbe(Endpoint ep, TlsOptions opt)
     : ep_(std::move(ep)), opt_(std::move(opt)), rng_(opt_.seed ? opt_.seed : std::random_device{}()) {

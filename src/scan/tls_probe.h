@@ -17,6 +17,7 @@
 #include "scan/dimse_probe.h"
 #include "scan/probe.h"
 #include "tls/hello.h"
+#include "tls/measurement.h"
 #include "tls/server_flight.h"
 
 namespace dg::scan {
@@ -31,59 +32,14 @@ struct TlsOptions {
   std::uint64_t seed = 0;
 };
 
-// One ClientHello of ours and what came back.
-struct HelloOutcome {
-  std::string purpose;          // version, suites, order, groups, sigalgs, dhe, fallback
-  std::uint16_t offered = 0;    // the version offered
-  std::string outcome;          // server-hello, hello-retry, alert, closed, reset, timeout, refused, malformed, error
-  std::optional<tls::ServerHello> hello;
-  std::optional<tls::KeyExchange> kx;
-  std::vector<std::vector<std::uint8_t>> certificates;
-  bool cert_request = false;
-  int alert = -1;
-  std::string detail;
-};
+using tls::FullHandshake;
+using tls::HelloOutcome;
 
-// One full OpenSSL handshake (and the association attempt inside it, when made).
-struct FullHandshake {
-  std::string purpose;          // no-certificate, no-dicom-alpn, untrusted-certificate, configured-certificate
-  ClientIdentity identity = ClientIdentity::none;
-  std::string alpn_offered;
-  bool handshake = false;       // the OpenSSL handshake completed
-  bool cert_requested = false;  // the server sent a CertificateRequest (seen even when the handshake failed)
-  std::optional<TlsSession> session;
-  std::string failure;          // why the handshake failed
-  bool timed_out = false;       // the handshake got no answer within the step timeout (not a refusal)
-  int retries = 0;              // times it was asked again after such a timeout
-  bool associated = false;      // an association attempt was made
-  std::string dicom;            // accepted, rejected, aborted, not-dicom, timeout, closed, reset, tls-failed, ...
-  std::string dicom_detail;
-  bool passed() const;          // the server kept talking after the handshake (no close, reset or alert)
-};
-
-struct TlsResult {
+// The measurement of one endpoint, and what the scan knows of it besides.
+struct TlsResult : tls::Measurement {
   Endpoint ep;
   bool tcp_open = false;
-  bool tls = false;                                   // something answered in TLS
-  std::string answer;                                 // tls, not-tls, refused, timeout, closed, ...
-  std::map<std::uint16_t, bool> versions;             // measured versions: accepted or not
-  std::map<std::uint16_t, std::vector<std::uint16_t>> suites;  // accepted per version, in the server's picks
-  std::map<std::uint16_t, bool> suites_complete;      // the enumeration ran to a refusal (not cut by the budget)
-  std::map<std::uint16_t, std::optional<bool>> server_order;   // the server chose by its own preference
-  std::map<std::uint16_t, std::vector<std::uint16_t>> groups;  // key exchange groups accepted (1.3: HRR; 1.2: SKE)
-  std::vector<std::uint16_t> sig_algs;                // TLS 1.2 ServerKeyExchange signature schemes accepted
-  int dhe_bits = 0;                                   // DHE prime size seen (smallest)
-  std::optional<bool> secure_renegotiation, extended_master_secret, compression, fallback_scsv;
-  std::vector<std::vector<std::uint8_t>> chain;       // server certificates (DER, leaf first)
-  std::string chain_source;                           // openssl, hello
-  bool cert_request_in_hello = false;                 // a TLS 1.2-or-older answer to our hello had a CertificateRequest
-  std::vector<HelloOutcome> hellos;
-  std::vector<FullHandshake> full;
-  int handshakes = 0;
-  int retries = 0;                                    // hellos and full handshakes asked again after a timeout
-                                                      // from a TLS server
-  bool budget_exhausted = false;
-  bool full_mode = false;
+  std::string answer;  // tls, not-tls, refused, timeout, closed, ...
 };
 
 class TlsProbe : public Probe {
@@ -94,6 +50,8 @@ class TlsProbe : public Probe {
   void on_tls_session(const TlsSession& s) override;
   Step on_data(std::span<const std::uint8_t> bytes) override;
   Step on_failure(Failure f, const std::string& detail) override;
+  Record record(const RecordOptions& opt) const override;  // scan/tls_service.cc: tls_record
+  ProbeFacts facts() const override;
   const TlsResult& result() const { return r_; }
 
  private:

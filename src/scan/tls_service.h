@@ -1,6 +1,6 @@
-// Turns what the TLS probe measured into a {"type":"tls"} record: the measurements, the certificate, client
-// authentication, DICOM inside the TLS, a per-profile verdict (PS3.15 Annex B, clause by clause), and the
-// tls.* findings. The only place where TLS results become check IDs.
+// Turns what the TLS probe measured into a {"type":"tls"} record: the measurements, and the verdicts of
+// tls::assess (tls/verdict.h: certificate, client authentication, DICOM inside the TLS, each PS3.15 Annex B
+// profile clause by clause, and the tls.* findings), serialized.
 #pragma once
 
 #include <string>
@@ -11,9 +11,7 @@
 
 namespace dg::scan {
 
-struct TlsRecordOptions {
-  std::string ca_file;  // trust anchors for chain verification (default: the system store)
-};
+using TlsRecordOptions = RecordOptions;
 
 // Facts for the grader from a probe result (exposed for tests).
 tls::Facts tls_facts(const TlsResult& r);

@@ -262,4 +262,13 @@ std::vector<ProfileResult> grade(const Facts& f) {
   return out;
 }
 
+int min_key_bits(const std::string& key) {
+  int bits = 0;
+  for (const auto& d : defs())
+    if (d.info.status == "current")
+      for (const auto& c : d.clauses)
+        if (c.rule.kind == "min_key_bits" && c.rule.key == key) bits = std::max(bits, c.rule.bits);
+  return bits;
+}
+
 }  // namespace dg::tls

@@ -3,6 +3,8 @@
 // nothing, queries that match anything, and products named by their implementation identity.
 #include <gtest/gtest.h>
 
+#include "findings/sink.h"
+
 #include <algorithm>
 #include <set>
 
@@ -85,7 +87,8 @@ std::set<std::string> checks(const Record& r) {
   return s;
 }
 bool has_line(const Record& r, const std::string& part) {
-  return std::any_of(r.lines.begin(), r.lines.end(), [&](const std::string& l) { return l.find(part) != std::string::npos; });
+  const auto lines = dg::text_notes(r);  // what the text output shows under the record
+  return std::any_of(lines.begin(), lines.end(), [&](const std::string& l) { return l.find(part) != std::string::npos; });
 }
 const std::vector<int> kEchoFindMoveGetStore = {ctx_of(dimse::kVerification), ctx_of(dimse::kStudyRootFind),
                                                 ctx_of(dimse::kStudyRootMove), ctx_of(dimse::kStudyRootGet),

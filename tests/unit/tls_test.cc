@@ -3,6 +3,8 @@
 // real OpenSSL server in memory (BIO pairs, no sockets); what that server answers is what ServerFlight must read.
 // The probe is driven with scripted servers (no network).
 #include <gtest/gtest.h>
+
+#include "findings/sink.h"
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -1446,7 +1448,7 @@ TEST(TlsProbe, ServerThatAlertsEveryHelloSpeaksTlsButNoVersion) {
   EXPECT_EQ(rec.fields["versions"]["TLSv1.3"], false);
   EXPECT_TRUE(has_finding(rec, "tls.profile.none"));
   EXPECT_FALSE(has_finding(rec, "tls.version.legacy"));
-  EXPECT_NE(rec.subject.find("no-common-version"), std::string::npos) << rec.subject;
+  EXPECT_NE(dg::text_subject(rec).find("no-common-version"), std::string::npos) << dg::text_subject(rec);
 }
 
 TEST(TlsProbe, VersionHellosAreWhatEachMeasurementNeeds) {
@@ -1801,7 +1803,8 @@ TEST(TlsProbe, FullHandshakesThatTimeOutTwiceAreNotMeasuredAndNoRefusal) {
   EXPECT_FALSE(has_finding(rec, "tls.alpn.dicom-missing"));
   EXPECT_FALSE(has_finding(rec, "tls.dicom.absent")) << "no DICOM answer was ever possible: not measured";
   EXPECT_FALSE(has_finding(rec, "tls.client-auth.not-required"));
-  EXPECT_TRUE(std::any_of(rec.lines.begin(), rec.lines.end(),
+  const auto lines = dg::text_notes(rec);
+  EXPECT_TRUE(std::any_of(lines.begin(), lines.end(),
                           [](const std::string& l) { return l.rfind("alpn not measured: ", 0) == 0; }));
 }
 

@@ -1,4 +1,4 @@
-// Counts results by status and findings by severity, and decides the exit code.
+// Counts records by status and findings by severity: the numbers a summary and an exit code are made of.
 #pragma once
 
 #include <chrono>
@@ -8,7 +8,7 @@
 
 #include "findings/finding.h"
 
-namespace dg::cli {
+namespace dg {
 
 class Tally {
  public:
@@ -22,7 +22,8 @@ class Tally {
     auto it = status_.find(status);
     return it == status_.end() ? 0 : it->second;
   }
-  // {"type":"summary", ...} plus "line": the text sink's closing line.
+  // {"type":"summary", ...}: counts by status and severity, and "subjects" (the records counted); the text sink
+  // writes the closing line from these.
   nlohmann::json summary() const;
 
  private:
@@ -34,4 +35,4 @@ class Tally {
   int errors_ = 0;
 };
 
-}  // namespace dg::cli
+}  // namespace dg
