@@ -50,7 +50,5 @@ class MultiSink : public Sink {
 
 // JSON form of a finding: {"type":"finding","check",...}.
 nlohmann::json finding_json(const Finding& f);
-// Writes `text` to `path` atomically (temporary file in the same folder, fsync, rename). Empty string on success.
-std::string write_file_atomically(const std::string& path, const std::string& text);
 
 }  // namespace dg
