@@ -10,6 +10,7 @@
 #include "report/pdf.h"
 #include "report/render.h"
 #include "report/results.h"
+#include "util/durable_write.h"
 
 namespace dg::cli {
 
@@ -63,7 +64,7 @@ Action add_report(CLI::App& app) {
     o.generated = now_utc();
     o.show_paths = f->show_paths;
     const std::string text = format == "md" ? report::render_markdown(r, o) : report::render_html(r, o);
-    if (std::string e = write_file_atomically(out, text); !e.empty()) {
+    if (std::string e = util::write_durably(out, text); !e.empty()) {
       std::fprintf(stderr, "dicomguard report: %s\n", e.c_str());
       return kExitError;
     }
@@ -112,7 +113,7 @@ Action add_matrix(CLI::App& app) {
       std::fwrite(text.data(), 1, text.size(), stdout);
       return kExitClean;
     }
-    if (std::string e = write_file_atomically(*output, text); !e.empty()) {
+    if (std::string e = util::write_durably(*output, text); !e.empty()) {
       std::fprintf(stderr, "dicomguard matrix: %s\n", e.c_str());
       return kExitError;
     }

@@ -10,6 +10,7 @@
 #include "findings/tally.h"
 #include "cli/per_file.h"
 #include "files/sanitize.h"
+#include "util/durable_write.h"
 
 namespace dg::cli {
 
@@ -58,7 +59,7 @@ Action add_sanitize(CLI::App& app) {
     pf.parallel.jobs = f->jobs;
     pf.parallel.progress = ::isatty(2);
     pf.skip = [&](const std::string& p) {
-      if (p.find("/.dicomguard-backup/") != std::string::npos || p.find(".dicomguard-tmp-") != std::string::npos)
+      if (p.find("/.dicomguard-backup/") != std::string::npos || p.find(util::kTempMark) != std::string::npos)
         return true;
       const fs::path parent = fs::path(p).parent_path();
       auto [it, fresh] = kept_dir.try_emplace(parent.string(), false);

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fmt/format.h>
 
+#include "util/durable_write.h"
 #include "util/failpoint.h"
 #include "util/sha256.h"
 
@@ -33,128 +34,27 @@ struct Fd {
 
 std::string errno_msg(const std::string& what) { return what + ": " + std::strerror(errno); }
 
-bool fsync_dir(const fs::path& dir) {
-  Fd d(::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  return d.fd >= 0 && ::fsync(d.fd) == 0;
-}
-
-bool write_all(int fd, const void* p, std::size_t n) {
-  const char* c = static_cast<const char*>(p);
-  while (n) {
-    ssize_t w = ::write(fd, c, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    c += w;
-    n -= static_cast<std::size_t>(w);
-  }
-  return true;
-}
-
-// Copies [from, EOF) of src to the current position of dst.
-bool copy_range(int src, int dst, std::uint64_t from) {
-  off_t in = static_cast<off_t>(from);
-  for (;;) {
-    ssize_t n = ::copy_file_range(src, &in, dst, nullptr, 1u << 30, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP)) break;
-    if (n < 0) return false;
-    if (n == 0) return true;
-  }
-  std::vector<char> buf(1u << 20);
-  for (;;) {
-    ssize_t n = ::pread(src, buf.data(), buf.size(), in);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return false;
-    if (n == 0) return true;
-    if (!write_all(dst, buf.data(), static_cast<std::size_t>(n))) return false;
-    in += n;
-  }
-}
-
-// Gives `src` (an existing path) a new name in `dir` without ever replacing a file: name, name.1, name.2, ...
-// link() fails with EEXIST instead of overwriting, so parallel workers cannot take each other's names.
-// Returns the name taken, or an empty path with errno set.
-fs::path link_noreplace(const std::string& src, const fs::path& dir, const std::string& name) {
-  for (int i = 0; i < 100000; ++i) {
-    fs::path p = i ? dir / fmt::format("{}.{}", name, i) : dir / name;
-    if (::link(src.c_str(), p.c_str()) == 0) return p;
-    if (errno != EEXIST) return {};
-  }
-  errno = EEXIST;
-  return {};
-}
-
-// Durable copy of `src` into `dir` under a fresh name (temporary file, fsync, link to a free name, fsync folder).
-std::string copy_durably(const std::string& src, const fs::path& dir, const std::string& name, std::string& out) {
-  Fd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
-  if (in.fd < 0) return errno_msg("open " + src);
-  std::string tmpl = (dir / ("." + name + ".dicomguard-tmp-XXXXXX")).string();
-  Fd o(::mkstemp(tmpl.data()));
-  if (o.fd < 0) return errno_msg("create " + tmpl);
-  struct stat st {};
-  ::fstat(in.fd, &st);
-  ::fchmod(o.fd, st.st_mode & 07777);
-  if (!copy_range(in.fd, o.fd, 0) || ::fsync(o.fd) != 0) {
-    std::string e = errno_msg("copy into " + dir.string());
-    ::unlink(tmpl.c_str());
-    return e;
-  }
-  fs::path dest = link_noreplace(tmpl, dir, name);
-  std::string e = dest.empty() ? errno_msg("name a copy in " + dir.string()) : "";
-  ::unlink(tmpl.c_str());
-  if (!e.empty()) return e;
-  fsync_dir(dir);
-  out = dest.string();
-  return {};
-}
-
-// Creates a folder for kept files and marks it, so later runs (with other flags) never sanitize what it keeps.
-std::string make_kept_dir(const fs::path& dir, const char* what) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return fmt::format("cannot create {} folder {}: {}", what, dir.string(), ec.message());
-  const fs::path marker = dir / kKeptMarker;
-  if (!fs::exists(marker, ec)) {
-    Fd m(::open(marker.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-    static constexpr char kText[] =
-        "This folder holds files kept by dicomguard sanitize (originals or quarantined files).\n"
-        "dicomguard sanitize never rewrites files in a folder holding this marker.\n";
-    if (m.fd >= 0) write_all(m.fd, kText, sizeof kText - 1);
-  }
-  return {};
-}
-
-// Keeps the original: a hard link when the backup folder is on the same filesystem, else a durable copy.
-std::string keep_backup(const std::string& path, const fs::path& dir, std::string& out_path) {
-  if (std::string e = make_kept_dir(dir, "backup"); !e.empty()) return e;
-  const std::string name = fs::path(path).filename().string();
-  fs::path dest = link_noreplace(path, dir, name);
-  if (!dest.empty()) {
-    fsync_dir(dir);
-    out_path = dest.string();
-    return {};
-  }
-  if (errno != EXDEV && errno != EPERM && errno != EMLINK) return errno_msg("backup into " + dir.string());
-  if (std::string e = copy_durably(path, dir, name, out_path); !e.empty()) return "backup failed: " + e;
-  return {};
+// Every backup and quarantine folder holds the marker, so later runs (with other flags) never sanitize what it keeps.
+util::KeepIn kept_dir(const fs::path& dir, const char* what, const char* verb) {
+  util::KeepIn k;
+  k.dir = dir.string();
+  k.marker = kKeptMarker;
+  k.marker_text =
+      "This folder holds files kept by dicomguard sanitize (originals or quarantined files).\n"
+      "dicomguard sanitize never rewrites files in a folder holding this marker.\n";
+  k.what = what;
+  k.verb = verb;
+  return k;
 }
 
 std::string move_to(const std::string& path, const fs::path& dir, std::string& out_path) {
-  if (std::string e = make_kept_dir(dir, "quarantine"); !e.empty()) return e;
-  const std::string name = fs::path(path).filename().string();
-  // Link under a free name, then remove the original name: never replaces a file already in quarantine.
-  fs::path dest = link_noreplace(path, dir, name);
-  if (dest.empty()) {
-    if (errno != EXDEV && errno != EPERM && errno != EMLINK) return errno_msg("move into " + dir.string());
-    std::string copied;
-    if (std::string e = copy_durably(path, dir, name, copied); !e.empty()) return "quarantine failed: " + e;
-    dest = copied;
-  } else {
-    fsync_dir(dir);
-  }
-  if (::unlink(path.c_str()) != 0) return errno_msg("quarantined a copy at " + dest.string() + " but could not remove " + path);
-  fsync_dir(fs::path(path).parent_path());
-  out_path = dest.string();
+  // Kept under a free name (link, or a durable copy across filesystems), then the original name is removed: never
+  // replaces a file already in quarantine.
+  std::string dest;
+  if (std::string e = util::keep_copy(path, kept_dir(dir, "quarantine", "move"), dest); !e.empty()) return e;
+  if (::unlink(path.c_str()) != 0) return errno_msg("quarantined a copy at " + dest + " but could not remove " + path);
+  util::fsync_dir(fs::path(path).parent_path().string());
+  out_path = dest;
   return {};
 }
 
@@ -209,53 +109,52 @@ Record sanitize_file(const std::string& path, const SanitizeOptions& opt, const 
   const std::string h_before = sha256_fd_range(in.fd, kPreamble, err);
   if (h_before.empty()) return done("error", err);
 
-  // 2. Write the new file next to the original.
+  // 2. Write the new file next to the original, 3. verify it, 4. keep the original, 5. replace it atomically.
   const fs::path p(path);
   const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
-  std::string tmp = (dir / ("." + p.filename().string() + ".dicomguard-tmp-XXXXXX")).string();
-  Fd out(::mkstemp(tmp.data()));
-  if (out.fd < 0) return done("error", errno_msg("create a temporary file in " + dir.string()));
-  auto fail = [&](std::string msg) {
-    ::unlink(tmp.c_str());
-    return done("error", std::move(msg));
-  };
-  ::fchmod(out.fd, before.st_mode & 07777);
-  if (::fchown(out.fd, before.st_uid, before.st_gid) != 0) { /* keep going: not every user may chown */ }
   static constexpr std::uint8_t kZero[kPreamble] = {};
-  if (!write_all(out.fd, kZero, kPreamble)) return fail(errno_msg("write"));
-  failpoint("sanitize-mid-write");
-  if (!copy_range(in.fd, out.fd, kPreamble)) return fail(errno_msg("copy"));
-  failpoint("sanitize-after-write");
-  if (::fsync(out.fd) != 0) return fail(errno_msg("fsync"));
-  failpoint("sanitize-after-fsync");
-
-  // 3. Verify: same size, zero preamble, identical bytes 128..EOF.
-  struct stat tst {};
-  std::uint8_t head[kPreamble];
-  if (::fstat(out.fd, &tst) != 0 || tst.st_size != before.st_size) return fail("verification failed: size differs");
-  if (::pread(out.fd, head, kPreamble, 0) != static_cast<ssize_t>(kPreamble) || std::memcmp(head, kZero, kPreamble))
-    return fail("verification failed: preamble not zero");
-  const std::string h_after = sha256_fd_range(out.fd, kPreamble, err);
-  if (h_after != h_before) return fail("verification failed: bytes 128..EOF differ (" + err + ")");
-  failpoint("sanitize-after-verify");
-
-  // 4. Keep the original, then make sure nobody changed it meanwhile.
-  if (opt.backup) {
-    std::string kept;
-    const fs::path bdir = opt.backup_dir.empty() ? dir / ".dicomguard-backup" : fs::path(opt.backup_dir);
-    if (std::string e = keep_backup(path, bdir, kept); !e.empty()) return fail(e);
-    rec.fields["backup"] = kept;
+  std::string h_after;
+  util::WriteOptions w;
+  w.keep_mode = true;
+  w.kill_prefix = "sanitize";
+  w.write = [&](int fd) -> std::string {
+    if (!util::write_all(fd, kZero, kPreamble)) return errno_msg("write");
+    failpoint("sanitize-mid-write");
+    if (!util::copy_range(in.fd, fd, kPreamble)) return errno_msg("copy");
+    return {};
+  };
+  // Same size, zero preamble, identical bytes 128..EOF.
+  w.verify = [&](int fd) -> std::string {
+    struct stat tst {};
+    std::uint8_t head[kPreamble];
+    if (::fstat(fd, &tst) != 0 || tst.st_size != before.st_size) return "verification failed: size differs";
+    if (::pread(fd, head, kPreamble, 0) != static_cast<ssize_t>(kPreamble) || std::memcmp(head, kZero, kPreamble))
+      return "verification failed: preamble not zero";
+    h_after = sha256_fd_range(fd, kPreamble, err);
+    if (h_after != h_before) return "verification failed: bytes 128..EOF differ (" + err + ")";
+    return {};
+  };
+  if (opt.backup)
+    w.keep = kept_dir(opt.backup_dir.empty() ? dir / ".dicomguard-backup" : fs::path(opt.backup_dir), "backup", "backup");
+  // Nobody changed the original meanwhile (checked after it was kept).
+  w.before_replace = [&]() -> std::string {
+    struct stat now {};
+    if (::stat(path.c_str(), &now) != 0 || now.st_size != before.st_size || now.st_mtim.tv_sec != before.st_mtim.tv_sec ||
+        now.st_mtim.tv_nsec != before.st_mtim.tv_nsec || now.st_ino != before.st_ino)
+      return "the file changed while it was being sanitized; left as it is";
+    return {};
+  };
+  const util::WriteResult wr = util::write_durably(path, w);
+  if (!wr.kept.empty()) rec.fields["backup"] = wr.kept;
+  if (!wr.ok()) {
+    switch (wr.failed) {  // the wording sanitize has always used for these steps
+      case util::Step::create:
+        return done("error", "create a temporary file in " + dir.string() + ": " + std::strerror(wr.sys_errno));
+      case util::Step::fsync: return done("error", std::string("fsync: ") + std::strerror(wr.sys_errno));
+      case util::Step::rename: return done("error", std::string("rename: ") + std::strerror(wr.sys_errno));
+      default: return done("error", wr.error);
+    }
   }
-  failpoint("sanitize-after-backup");
-  struct stat now {};
-  if (::stat(path.c_str(), &now) != 0 || now.st_size != before.st_size || now.st_mtim.tv_sec != before.st_mtim.tv_sec ||
-      now.st_mtim.tv_nsec != before.st_mtim.tv_nsec || now.st_ino != before.st_ino)
-    return fail("the file changed while it was being sanitized; left as it is");
-
-  // 5. Atomic replace.
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return fail(errno_msg("rename"));
-  failpoint("sanitize-after-rename");
-  fsync_dir(dir);
 
   rec.fields["preamble_after"] = "zero";
   rec.fields["sha256_128_to_eof_before"] = h_before;

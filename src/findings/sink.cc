@@ -1,19 +1,15 @@
 #include "findings/sink.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
+#include <cctype>
 #include <charconv>
 #include <cstring>
-#include <filesystem>
 #include <fmt/format.h>
 #include <algorithm>
 #include <map>
 
 #include "findings/catalog.h"
 #include "findings/text.h"
+#include "util/durable_write.h"
 
 namespace dg {
 
@@ -39,39 +35,6 @@ std::string MultiSink::end(const json& summary) {
   for (auto& s : sinks_)
     if (std::string e = s->end(summary); !e.empty()) err += (err.empty() ? "" : "; ") + e;
   return err;
-}
-
-std::string write_file_atomically(const std::string& path, const std::string& text) {
-  namespace fs = std::filesystem;
-  fs::path p(path);
-  fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
-  std::string tmpl = (dir / ("." + p.filename().string() + ".tmp-XXXXXX")).string();
-  int fd = ::mkstemp(tmpl.data());
-  if (fd < 0) return fmt::format("cannot create a temporary file next to {}: {}", path, std::strerror(errno));
-  std::size_t off = 0;
-  while (off < text.size()) {
-    ssize_t n = ::write(fd, text.data() + off, text.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      std::string e = fmt::format("cannot write {}: {}", path, std::strerror(errno));
-      ::close(fd);
-      ::unlink(tmpl.c_str());
-      return e;
-    }
-    off += static_cast<std::size_t>(n);
-  }
-  ::fchmod(fd, 0644);
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    std::string e = fmt::format("cannot write {}: {}", path, std::strerror(errno));
-    ::unlink(tmpl.c_str());
-    return e;
-  }
-  if (::rename(tmpl.c_str(), path.c_str()) != 0) {
-    std::string e = fmt::format("cannot replace {}: {}", path, std::strerror(errno));
-    ::unlink(tmpl.c_str());
-    return e;
-  }
-  return {};
 }
 
 namespace {
@@ -253,7 +216,7 @@ class SarifSink : public Sink {
              {"results", results_},
              {"properties", summary}};
     json doc{{"$schema", "https://json.schemastore.org/sarif-2.1.0.json"}, {"version", "2.1.0"}, {"runs", json::array({run})}};
-    return write_file_atomically(path_, doc.dump(2, ' ', false, json::error_handler_t::replace) + "\n");
+    return util::write_durably(path_, doc.dump(2, ' ', false, json::error_handler_t::replace) + "\n");
   }
 
  private:

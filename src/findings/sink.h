@@ -60,7 +60,5 @@ class MultiSink : public Sink {
 std::string jsonl_record_line(const Record& r);
 // JSON form of a finding: {"type":"finding","check",...}.
 nlohmann::json finding_json(const Finding& f);
-// Writes `text` to `path` atomically (temporary file in the same folder, fsync, rename). Empty string on success.
-std::string write_file_atomically(const std::string& path, const std::string& text);
 
 }  // namespace dg
