@@ -18,6 +18,8 @@ import tempfile
 import zipfile
 import zlib
 
+import jsonl_schema
+
 # ----------------------------------------------------------------------------------------------------- locations
 
 SOURCE_DIR = os.environ.get("DG_SOURCE_DIR") or os.path.abspath(
@@ -91,9 +93,15 @@ def run(*args, **kw):
     return cp
 
 
-def parse_jsonl(text):
-    """Parses JSON Lines; raises AssertionError naming the line when one does not parse or lacks "type"."""
+def parse_jsonl(text, validate=True):
+    """Parses JSON Lines; raises AssertionError naming the line when one does not parse or lacks "type".
+
+    With validate (the default), every object is also checked against docs/json-lines.schema.json and the lines
+    against the rules between them (jsonl_schema.py): an undocumented type or field, a missing required field, a
+    wrong JSON type or a value outside a closed set fails the test that parsed the output, so that
+    docs/json-lines.md stays complete."""
     objs = []
+    errors = []
     for n, line in enumerate(text.splitlines(), 1):
         try:
             o = json.loads(line)
@@ -101,7 +109,16 @@ def parse_jsonl(text):
             raise AssertionError(f"line {n} is not JSON ({e}): {line[:200]!r}")
         if not isinstance(o, dict) or "type" not in o:
             raise AssertionError(f"line {n} has no \"type\": {line[:200]!r}")
+        if validate:
+            errors += [f"line {n}: {e}" for e in jsonl_schema.validate(o)]
         objs.append(o)
+    if validate:
+        if not errors:
+            errors = jsonl_schema.validate_stream(objs)
+        if errors:
+            shown = "\n  ".join(errors[:20]) + (f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else "")
+            raise AssertionError(f"output does not match docs/json-lines.schema.json (see docs/json-lines.md):\n  "
+                                 f"{shown}")
     return objs
 
 

@@ -1176,8 +1176,7 @@ class CliTest(unittest.TestCase):
         lines = cp.stdout.splitlines()
         self.assertGreater(len(lines), 10)
         types = set()
-        for ln in lines:
-            o = json.loads(ln)
+        for o in H.parse_jsonl(cp.stdout):  # and every line matches docs/json-lines.schema.json
             self.assertIsInstance(o, dict)
             self.assertIn("type", o)
             types.add(o["type"])

@@ -12,7 +12,7 @@ import subprocess
 import unittest
 
 import peers
-from helpers import TempDir, run
+from helpers import TempDir, parse_jsonl, run
 
 CHROMIUM = shutil.which("chromium")
 # Chromium's own background traffic (updates, accounts, time) goes to a dead proxy on loopback; names never resolve.
@@ -28,7 +28,7 @@ def load(*paths):
     objs = []
     for p in paths:
         with open(p) as f:
-            objs += [json.loads(line) for line in f if line.strip()]
+            objs += parse_jsonl(f.read())  # checked against docs/json-lines.schema.json
     return objs
 
 

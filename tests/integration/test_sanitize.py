@@ -12,7 +12,6 @@ never the original and never replaces it; `sanitize` skips paths containing `.di
 """
 
 import hashlib
-import json
 import os
 import random
 import shutil
@@ -23,6 +22,8 @@ import subprocess
 import tempfile
 import time
 import unittest
+
+from helpers import parse_jsonl
 
 SOURCE_DIR = os.environ.get("DG_SOURCE_DIR") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DICOMGUARD = os.environ.get("DICOMGUARD") or os.path.join(SOURCE_DIR, "build", "dicomguard")
@@ -235,8 +236,7 @@ def sanitize(*args, env_extra=None, **kw):
     """Runs `sanitize --json`; returns (returncode, sanitize records, summary, completed process)."""
     p = run(["sanitize", "--json"] + list(args), env_extra, **kw)
     records, summary = [], None
-    for line in p.stdout.splitlines():
-        obj = json.loads(line)
+    for obj in parse_jsonl(p.stdout):  # checked against docs/json-lines.schema.json
         if obj.get("type") == "sanitize":
             records.append(obj)
         elif obj.get("type") == "summary":
@@ -309,7 +309,7 @@ class RewriteTest(SanitizeCase):
         self.assertEqual(leftovers(self.tmp), [])
 
         f = run(["files", "--json", path])
-        objs = [json.loads(line) for line in f.stdout.splitlines()]
+        objs = parse_jsonl(f.stdout)
         rec = [o for o in objs if o["type"] == "file"][0]
         self.assertNotIn("file.preamble.executable", rec["checks"])
         self.assertNotIn("file.preamble.executable", [o.get("check") for o in objs])
