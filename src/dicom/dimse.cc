@@ -1,7 +1,9 @@
 #include "dicom/dimse.h"
 
 #include "dicom/tag.h"
+#include "dicom/uids.h"
 #include "dicom/walker.h"
+#include "dicom/writer.h"
 
 namespace dg::dicom::dimse {
 
@@ -9,79 +11,47 @@ namespace {
 
 using Bytes = std::vector<std::uint8_t>;
 
-void le16(Bytes& b, std::uint16_t v) {
-  b.push_back(static_cast<std::uint8_t>(v));
-  b.push_back(static_cast<std::uint8_t>(v >> 8));
-}
-void le32(Bytes& b, std::uint32_t v) {
-  le16(b, static_cast<std::uint16_t>(v));
-  le16(b, static_cast<std::uint16_t>(v >> 16));
-}
-Bytes padded(const std::string& s, char pad) {
-  Bytes v(s.begin(), s.end());
-  if (v.size() & 1) v.push_back(static_cast<std::uint8_t>(pad));
-  return v;
-}
-// Element in implicit VR (command sets) or explicit VR little endian (identifiers); only short-form VRs here.
-void el(Bytes& b, Tag t, const char* vr, const Bytes& value, bool explicit_vr) {
-  le16(b, group(t));
-  le16(b, element(t));
-  if (explicit_vr) {
-    b.push_back(static_cast<std::uint8_t>(vr[0]));
-    b.push_back(static_cast<std::uint8_t>(vr[1]));
-    le16(b, static_cast<std::uint16_t>(value.size()));
-  } else {
-    le32(b, static_cast<std::uint32_t>(value.size()));
-  }
-  b.insert(b.end(), value.begin(), value.end());
-}
-Bytes us(std::uint16_t v) {
-  Bytes b;
-  le16(b, v);
-  return b;
-}
+constexpr VR kAE = vr("AE"), kDA = vr("DA"), kPN = vr("PN");
 
-// Command set: the elements in tag order, preceded by (0000,0000) Command Group Length.
+// Command set (implicit VR little endian): the elements in tag order, after (0000,0000) Command Group Length.
 Bytes command(const std::string& sop_class, std::uint16_t field, std::uint16_t id, bool dataset,
               const std::string& move_destination = {}, const std::string& sop_instance = {}) {
-  Bytes body;
-  el(body, tag(0, 0x0002), "UI", padded(sop_class, '\0'), false);
-  el(body, tag(0, 0x0100), "US", us(field), false);
-  el(body, tag(0, 0x0110), "US", us(id), false);
-  if (!move_destination.empty()) el(body, tag(0, 0x0600), "AE", padded(move_destination, ' '), false);
-  if (field != c_echo_rq) el(body, tag(0, 0x0700), "US", us(0), false);  // priority MEDIUM
-  el(body, tag(0, 0x0800), "US", us(dataset ? 0x0000 : 0x0101), false);
-  if (!sop_instance.empty()) el(body, tag(0, 0x1000), "UI", padded(sop_instance, '\0'), false);
-  Bytes b;
-  Bytes len;
-  le32(len, static_cast<std::uint32_t>(body.size()));
-  el(b, tag(0, 0), "UL", len, false);
-  b.insert(b.end(), body.begin(), body.end());
-  return b;
+  return encode(kImplicitLittle, [&](ElementWriter& w) {
+    w.begin_group(0x0000);
+    w.element(tag(0, 0x0002), kUI, sop_class);
+    w.us(tag(0, 0x0100), field);
+    w.us(tag(0, 0x0110), id);
+    if (!move_destination.empty()) w.element(tag(0, 0x0600), kAE, move_destination);
+    if (field != c_echo_rq) w.us(tag(0, 0x0700), 0);  // priority MEDIUM
+    w.us(tag(0, 0x0800), dataset ? 0x0000 : 0x0101);
+    if (!sop_instance.empty()) w.element(tag(0, 0x1000), kUI, sop_instance);
+    w.end_group();
+  });
 }
+
+// Identifiers and datasets: explicit VR little endian or implicit VR little endian, as the context agreed.
+Encoding dataset_encoding(bool explicit_vr) { return explicit_vr ? kExplicitLittle : kImplicitLittle; }
 
 }  // namespace
 
 std::vector<std::uint8_t> response_command(const std::string& sop_class, std::uint16_t field, std::uint16_t responded_id,
                                       std::uint16_t status, bool dataset, int remaining, int completed, int failed,
                                       int warning) {
-  Bytes body;
-  el(body, tag(0, 0x0002), "UI", padded(sop_class, '\0'), false);
-  el(body, tag(0, 0x0100), "US", us(field), false);
-  el(body, tag(0, 0x0120), "US", us(responded_id), false);
-  el(body, tag(0, 0x0800), "US", us(dataset ? 0x0000 : 0x0101), false);
-  el(body, tag(0, 0x0900), "US", us(status), false);
-  const int counts[4] = {remaining, completed, failed, warning};
-  for (int i = 0; i < 4; ++i)
-    if (counts[i] >= 0) el(body, tag(0, static_cast<std::uint16_t>(0x1020 + i)), "US", us(static_cast<std::uint16_t>(counts[i])), false);
-  Bytes b, len;
-  le32(len, static_cast<std::uint32_t>(body.size()));
-  el(b, tag(0, 0), "UL", len, false);
-  b.insert(b.end(), body.begin(), body.end());
-  return b;
+  return encode(kImplicitLittle, [&](ElementWriter& w) {
+    w.begin_group(0x0000);
+    w.element(tag(0, 0x0002), kUI, sop_class);
+    w.us(tag(0, 0x0100), field);
+    w.us(tag(0, 0x0120), responded_id);
+    w.us(tag(0, 0x0800), dataset ? 0x0000 : 0x0101);
+    w.us(tag(0, 0x0900), status);
+    const int counts[4] = {remaining, completed, failed, warning};
+    for (int i = 0; i < 4; ++i)
+      if (counts[i] >= 0) w.us(tag(0, static_cast<std::uint16_t>(0x1020 + i)), static_cast<std::uint16_t>(counts[i]));
+    w.end_group();
+  });
 }
 
-std::vector<std::uint8_t> echo_rq(std::uint16_t id) { return command(kVerification, c_echo_rq, id, false); }
+std::vector<std::uint8_t> echo_rq(std::uint16_t id) { return command(uids::kVerification, c_echo_rq, id, false); }
 std::vector<std::uint8_t> find_rq(std::uint16_t id, const std::string& sop_class) {
   return command(sop_class, c_find_rq, id, true);
 }
@@ -99,41 +69,41 @@ std::vector<std::uint8_t> store_rq(std::uint16_t id, const std::string& sop_clas
 
 std::vector<std::uint8_t> test_object(const std::string& study_uid, const std::string& series_uid,
                                       const std::string& instance_uid, bool explicit_vr) {
-  Bytes b;
-  el(b, tag(0x0008, 0x0016), "UI", padded(kSecondaryCapture, '\0'), explicit_vr);
-  el(b, tag(0x0008, 0x0018), "UI", padded(instance_uid, '\0'), explicit_vr);
-  el(b, tag(0x0008, 0x0060), "CS", padded("OT", ' '), explicit_vr);
-  el(b, tag(0x0008, 0x0064), "CS", padded("WSD", ' '), explicit_vr);
-  el(b, tag(0x0008, 0x1030), "LO", padded("dicomguard active-store test object - safe to delete", ' '), explicit_vr);
-  el(b, tag(0x0010, 0x0010), "PN", padded("DICOMGUARD^TEST^OBJECT", ' '), explicit_vr);
-  el(b, tag(0x0010, 0x0020), "LO", padded("DICOMGUARD-TEST", ' '), explicit_vr);
-  el(b, tag(0x0020, 0x000D), "UI", padded(study_uid, '\0'), explicit_vr);
-  el(b, tag(0x0020, 0x000E), "UI", padded(series_uid, '\0'), explicit_vr);
-  return b;
+  return encode(dataset_encoding(explicit_vr), [&](ElementWriter& w) {
+    w.element(kSOPClassUID, kUI, uids::kSecondaryCapture);
+    w.element(kSOPInstanceUID, kUI, instance_uid);
+    w.element(tag(0x0008, 0x0060), kCS, "OT");
+    w.element(tag(0x0008, 0x0064), kCS, "WSD");
+    w.element(tag(0x0008, 0x1030), kLO, "dicomguard active-store test object - safe to delete");
+    w.element(tag(0x0010, 0x0010), kPN, "DICOMGUARD^TEST^OBJECT");
+    w.element(tag(0x0010, 0x0020), kLO, "DICOMGUARD-TEST");
+    w.element(tag(0x0020, 0x000D), kUI, study_uid);
+    w.element(tag(0x0020, 0x000E), kUI, series_uid);
+  });
 }
 
 std::vector<std::uint8_t> study_identifier(const std::string& patient_id, bool explicit_vr) {
-  Bytes b;
-  el(b, tag(0x0008, 0x0052), "CS", padded("STUDY", ' '), explicit_vr);
-  el(b, tag(0x0010, 0x0020), "LO", padded(patient_id, ' '), explicit_vr);
-  el(b, tag(0x0020, 0x000D), "UI", {}, explicit_vr);
-  return b;
+  return encode(dataset_encoding(explicit_vr), [&](ElementWriter& w) {
+    w.element(tag(0x0008, 0x0052), kCS, "STUDY");
+    w.element(tag(0x0010, 0x0020), kLO, patient_id);
+    w.element(tag(0x0020, 0x000D), kUI, "");
+  });
 }
 
 std::vector<std::uint8_t> move_identifier(const std::string& study_uid, bool explicit_vr,
                                           const std::string& patient_id) {
-  Bytes b;
-  el(b, tag(0x0008, 0x0052), "CS", padded("STUDY", ' '), explicit_vr);
-  if (!patient_id.empty()) el(b, tag(0x0010, 0x0020), "LO", padded(patient_id, ' '), explicit_vr);
-  el(b, tag(0x0020, 0x000D), "UI", padded(study_uid, '\0'), explicit_vr);
-  return b;
+  return encode(dataset_encoding(explicit_vr), [&](ElementWriter& w) {
+    w.element(tag(0x0008, 0x0052), kCS, "STUDY");
+    if (!patient_id.empty()) w.element(tag(0x0010, 0x0020), kLO, patient_id);
+    w.element(tag(0x0020, 0x000D), kUI, study_uid);
+  });
 }
 
 std::vector<std::uint8_t> universal_study_identifier(bool explicit_vr) {
-  Bytes b;
-  el(b, tag(0x0008, 0x0052), "CS", padded("STUDY", ' '), explicit_vr);
-  el(b, tag(0x0020, 0x000D), "UI", {}, explicit_vr);
-  return b;
+  return encode(dataset_encoding(explicit_vr), [&](ElementWriter& w) {
+    w.element(tag(0x0008, 0x0052), kCS, "STUDY");
+    w.element(tag(0x0020, 0x000D), kUI, "");
+  });
 }
 
 namespace {
@@ -212,13 +182,13 @@ Identifier parse_identifier(std::span<const std::uint8_t> data, bool explicit_vr
 
 std::vector<std::uint8_t> study_match(const std::string& patient_name, const std::string& patient_id,
                                       const std::string& study_uid, const std::string& study_date, bool explicit_vr) {
-  Bytes b;
-  el(b, tag(0x0008, 0x0020), "DA", padded(study_date, ' '), explicit_vr);
-  el(b, tag(0x0008, 0x0052), "CS", padded("STUDY", ' '), explicit_vr);
-  el(b, tag(0x0010, 0x0010), "PN", padded(patient_name, ' '), explicit_vr);
-  el(b, tag(0x0010, 0x0020), "LO", padded(patient_id, ' '), explicit_vr);
-  el(b, tag(0x0020, 0x000D), "UI", padded(study_uid, '\0'), explicit_vr);
-  return b;
+  return encode(dataset_encoding(explicit_vr), [&](ElementWriter& w) {
+    w.element(tag(0x0008, 0x0020), kDA, study_date);
+    w.element(tag(0x0008, 0x0052), kCS, "STUDY");
+    w.element(tag(0x0010, 0x0010), kPN, patient_name);
+    w.element(tag(0x0010, 0x0020), kLO, patient_id);
+    w.element(tag(0x0020, 0x000D), kUI, study_uid);
+  });
 }
 
 const char* status_category(std::uint16_t s) {

@@ -1,11 +1,14 @@
 // DIMSE command sets and query identifiers (PS3.7 section 9 and Annex E): what the scan probe sends, and a
-// bounded reading of what comes back. Command sets are always implicit VR little endian.
+// bounded reading of what comes back. Command sets are always implicit VR little endian. The SOP class UIDs are
+// in dicom/uids.h.
 #pragma once
 
 #include <cstdint>
 #include <span>
 #include <string>
 #include <vector>
+
+#include "dicom/uids.h"
 
 namespace dg::dicom::dimse {
 
@@ -15,17 +18,6 @@ enum CommandField : std::uint16_t {
   c_cancel_rq = 0x0FFF
 };
 
-inline constexpr const char* kVerification = "1.2.840.10008.1.1";
-inline constexpr const char* kStudyRootFind = "1.2.840.10008.5.1.4.1.2.2.1";
-inline constexpr const char* kStudyRootMove = "1.2.840.10008.5.1.4.1.2.2.2";
-inline constexpr const char* kPatientRootFind = "1.2.840.10008.5.1.4.1.2.1.1";
-inline constexpr const char* kPatientRootMove = "1.2.840.10008.5.1.4.1.2.1.2";
-inline constexpr const char* kPatientRootGet = "1.2.840.10008.5.1.4.1.2.1.3";
-inline constexpr const char* kStudyRootGet = "1.2.840.10008.5.1.4.1.2.2.3";
-inline constexpr const char* kWorklistFind = "1.2.840.10008.5.1.4.31";
-inline constexpr const char* kStorageCommitment = "1.2.840.10008.1.20.1";
-inline constexpr const char* kMpps = "1.2.840.10008.3.1.2.3.3";
-
 std::vector<std::uint8_t> echo_rq(std::uint16_t message_id);
 std::vector<std::uint8_t> find_rq(std::uint16_t message_id, const std::string& sop_class);
 std::vector<std::uint8_t> move_rq(std::uint16_t message_id, const std::string& sop_class,
@@ -34,10 +26,10 @@ std::vector<std::uint8_t> get_rq(std::uint16_t message_id, const std::string& so
 std::vector<std::uint8_t> store_rq(std::uint16_t message_id, const std::string& sop_class,
                                    const std::string& sop_instance);
 // The one object `scan --active-store` stores: a Secondary Capture without pixel data whose patient and
-// descriptions say what it is ("DICOMGUARD^TEST^OBJECT", safe to delete). UIDs are the caller's.
+// descriptions say what it is ("DICOMGUARD^TEST^OBJECT", safe to delete). UIDs are the caller's; its SOP class is
+// uids::kSecondaryCapture.
 std::vector<std::uint8_t> test_object(const std::string& study_uid, const std::string& series_uid,
                                       const std::string& instance_uid, bool explicit_vr);
-inline constexpr const char* kSecondaryCapture = "1.2.840.10008.5.1.4.1.1.7";
 
 // A STUDY-level identifier: Query/Retrieve Level, Patient ID (the value given: a random, never-existing ID proves
 // a query is answered without matching anyone) and an empty Study Instance UID to return.

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "dicom/uids.h"
+
 namespace dg::dicom::pdu {
 
 namespace {
@@ -75,7 +77,7 @@ std::vector<std::uint8_t> encode(const AssociateRq& rq) {
   ae_field(b, rq.called_ae);
   ae_field(b, rq.calling_ae);
   b.insert(b.end(), 32, 0);
-  item(b, 0x10, kApplicationContext);
+  item(b, 0x10, uids::kApplicationContext);
   for (const ContextRq& c : rq.contexts) {
     const std::size_t at = b.size();
     b.insert(b.end(), {0x20, 0, 0, 0, c.id, 0, 0, 0});
@@ -323,7 +325,7 @@ std::vector<std::uint8_t> encode(const AssociateAc& ac) {
   ae_field(b, ac.called_ae);
   ae_field(b, ac.calling_ae);
   b.insert(b.end(), 32, 0);
-  item(b, 0x10, kApplicationContext);
+  item(b, 0x10, uids::kApplicationContext);
   for (const ContextAc& c : ac.contexts) {
     const std::size_t at = b.size();
     b.insert(b.end(), {0x21, 0, 0, 0, c.id, 0, c.result, 0});

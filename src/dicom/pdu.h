@@ -17,8 +17,6 @@ const char* type_name(std::uint8_t t);
 
 inline constexpr std::uint32_t kMaxPduLength = 1u << 20;  // larger declared lengths are refused, not read
 
-inline constexpr const char* kApplicationContext = "1.2.840.10008.3.1.1.1";
-
 struct ContextRq {
   std::uint8_t id;  // odd, 1..255
   std::string abstract_syntax;

@@ -45,6 +45,17 @@ constexpr bool has_long_length(VR v) {
       return false;
   }
 }
+// The byte that pads a value to even length (PS3.5 6.2): a space for the text VRs, NUL for UI and binary VRs.
+constexpr std::uint8_t padding(VR v) {
+  switch (v) {
+    case vr("AE"): case vr("AS"): case vr("CS"): case vr("DA"): case vr("DS"): case vr("DT"): case vr("IS"):
+    case vr("LO"): case vr("LT"): case vr("PN"): case vr("SH"): case vr("ST"): case vr("TM"): case vr("UC"):
+    case vr("UR"): case vr("UT"):
+      return ' ';
+    default:
+      return 0;
+  }
+}
 // Binary/opaque VRs whose value may hide arbitrary bytes.
 bool is_opaque(VR v);
 // Writes the two characters, or "??" for an unprintable code, into out (3 bytes incl. NUL).

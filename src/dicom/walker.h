@@ -56,7 +56,9 @@ struct Issue {
 struct Encoding {
   bool explicit_vr = true;
   bool big_endian = false;
+  friend constexpr bool operator==(Encoding, Encoding) = default;
 };
+inline constexpr Encoding kExplicitLittle{true, false}, kImplicitLittle{false, false}, kExplicitBig{true, true};
 
 struct Element {
   Tag tag;

@@ -8,11 +8,11 @@
 #include <set>
 
 #include "dicom/dictionary.h"
-#include "dicom/transfer_syntax.h"
+#include "dicom/part10.h"
+#include "dicom/uids.h"
 #include "dicom/walker.h"
 #include "files/active_content.h"
 #include "files/mapped_file.h"
-#include "util/inflate.h"
 #include "util/memory_budget.h"
 
 namespace dg::files {
@@ -49,7 +49,7 @@ const char* preamble_kind_name(PreambleKind k) {
 
 namespace {
 
-constexpr std::size_t kPreamble = 128;
+constexpr std::size_t kPreamble = part10::kPreambleSize;
 // A few isolated non-zero bytes with no recognisable header are seen in real vendor files (for example a
 // single 0x01 at offset 17 in pydicom's dicomdirtests CT images); they carry no executable meaning.
 constexpr int kSparseMaxNonzero = 4;
@@ -65,11 +65,6 @@ std::string printable(std::span<const std::uint8_t> v, std::size_t max = 64) {
   std::string s;
   for (std::uint8_t c : v.first(std::min(v.size(), max))) s.push_back(c >= 0x20 && c < 0x7F ? static_cast<char>(c) : '?');
   while (!s.empty() && (s.back() == ' ' || s.back() == '?')) s.pop_back();
-  return s;
-}
-std::string uid_value(std::span<const std::uint8_t> v) {
-  std::string s(reinterpret_cast<const char*>(v.data()), std::min<std::size_t>(v.size(), 256));
-  while (!s.empty() && (s.back() == '\0' || s.back() == ' ')) s.pop_back();
   return s;
 }
 
@@ -151,12 +146,6 @@ class Collector : public Visitor {
   std::uint64_t scanned = 0;
   bool scan_complete = true;
 
-  // For the File Meta group.
-  std::string ts, meta_sop_class, meta_sop_instance;
-  std::vector<std::uint8_t> version;
-  bool have_ts = false, have_version = false, have_group_length = false, have_meta_class = false,
-       have_meta_instance = false;
-
   // The shape of the top-level Pixel Data and the Image Pixel module values that size it.
   bool pixel_fragments = false, pixel_defined = false;
   std::uint64_t pixel_offset = 0, pixel_length = 0;
@@ -222,7 +211,7 @@ class Collector : public Visitor {
 
   void top_level(const Element& e, std::span<const std::uint8_t> value) {
     auto keep = [&](std::string& out, bool& have) {
-      if (!have) out = uid_value(value);
+      if (!have) out = uids::value(value);
       have = true;
     };
     switch (e.tag) {
@@ -233,14 +222,6 @@ class Collector : public Visitor {
         have_mime = true;
         break;
       case kEncapsulatedDocument: document(e, value); break;
-      case tag(2, 0): have_group_length = true; break;
-      case tag(2, 1):
-        if (!have_version) version.assign(value.begin(), value.begin() + std::min<std::size_t>(value.size(), 8));
-        have_version = true;
-        break;
-      case tag(2, 2): keep(meta_sop_class, have_meta_class); break;
-      case tag(2, 3): keep(meta_sop_instance, have_meta_instance); break;
-      case tag(2, 0x10): keep(ts, have_ts); break;
       case kPixelData:
         pixel_defined = true;
         pixel_offset = e.offset;
@@ -430,40 +411,6 @@ class Collector : public Visitor {
   }
 };
 
-// The inflated bytes of a deflated dataset, pulled on demand and never held whole, up to a cap.
-class InflateStream : public ByteStream {
- public:
-  InflateStream(std::span<const std::uint8_t> in, std::uint64_t cap) : z_(in, util::Inflater::Format::raw), cap_(cap) {}
-  std::size_t read(std::span<std::uint8_t> out) override {
-    if (z_.produced() >= cap_) {
-      if (z_.state() == util::Inflater::State::running) {
-        std::uint8_t probe;
-        limit_ = z_.read({&probe, 1}) == 1;  // one byte past the cap: there is more
-      }
-      return 0;
-    }
-    return z_.read(out.first(static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), cap_ - z_.produced()))));
-  }
-  const util::Inflater& inflater() const { return z_; }
-  bool limit() const { return limit_; }
-  std::uint64_t produced() const { return std::min(z_.produced(), cap_); }
-
- private:
-  util::Inflater z_;
-  std::uint64_t cap_;
-  bool limit_ = false;
-};
-
-// Guesses how a dataset without a usable transfer syntax is encoded, from its first element.
-Encoding sniff_encoding(std::span<const std::uint8_t> d) {
-  if (d.size() >= 8) {
-    const bool explicit_vr = is_known_vr(static_cast<VR>(d[4] << 8 | d[5]));
-    const bool big = d[0] == 0 && d[1] != 0;  // group 0x0008 reads "00 08" in big endian, "08 00" in little
-    return {explicit_vr, big};
-  }
-  return {};
-}
-
 class Analysis {
  public:
   Analysis(std::span<const std::uint8_t> file, const std::string& target, const AnalyzeOptions& opt,
@@ -472,7 +419,7 @@ class Analysis {
 
   FileReport run() {
     r_.fields["size"] = f_.size();
-    r_.part10 = f_.size() >= kPreamble + 4 && std::memcmp(f_.data() + kPreamble, "DICM", 4) == 0;
+    r_.part10 = part10::has_marker(f_);
     if (!r_.part10) {
       raw_dataset();
     } else {
@@ -601,18 +548,11 @@ class Analysis {
   }
 
   void part10() {
-    // File Meta group: always explicit VR little endian (PS3.10 7.1).
-    auto meta_bytes = f_.subspan(kPreamble + 4);
-    Encoding meta_enc{true, false};
-    if (meta_bytes.size() >= 8 && !is_known_vr(static_cast<VR>(meta_bytes[4] << 8 | meta_bytes[5]))) {
-      meta_problem("encoding", "File Meta group is not encoded as explicit VR little endian");
-      meta_enc.explicit_vr = false;
-    }
     // The meta group's values are searched like any other, and preamble pointers into it resolved.
-    Collector meta(setup(meta_bytes, kPreamble + 4, true));
-    Limits ml;
-    ml.only_group = 0x0002;
-    WalkResult mw = walk(meta_bytes, kPreamble + 4, meta_enc, meta, ml);
+    Collector meta(setup(f_.subspan(part10::kMetaOffset), part10::kMetaOffset, true));
+    const part10::FileMeta m = part10::read_meta(f_, &meta);
+    if (!m.explicit_vr) meta_problem("encoding", "File Meta group is not encoded as explicit VR little endian");
+    const WalkResult& mw = m.walk;
     for (const Issue& i : mw.issues)
       meta_problem(problem_name(i.problem), fmt::format("{} at {} (offset {}){}{}", problem_name(i.problem),
                                                          tag_string(i.tag), i.offset, i.detail.empty() ? "" : ": ",
@@ -622,177 +562,133 @@ class Analysis {
       r_.fields["meta"] = json::object();
       report_hits(meta, false);
       // The dataset cannot be found, but its bytes can still be searched.
-      unparsed(kPreamble + 4 + mw.end, "after a fatal File Meta problem");
+      unparsed(m.dataset_start, "after a fatal File Meta problem");
       if (r_.preamble.exec) preamble_exec(meta, false);
       if (r_.preamble.kind == PreambleKind::nonzero && r_.preamble.shell_runs) nonzero_preamble(&meta);
       pdf_in_reach(std::vector<Document>{});
       return;
     }
-    if (mw.elements && !meta.have_group_length)
+    if (mw.elements && !m.has_group_length)
       meta_problem("group-length-missing", "(0002,0000) File Meta Information Group Length is missing");
     static constexpr std::uint8_t kVersion[2] = {0, 1};
-    if (!meta.have_version)
+    if (!m.has_version)
       meta_problem("version-missing", "(0002,0001) File Meta Information Version is missing");
-    else if (meta.version.size() != 2 || std::memcmp(meta.version.data(), kVersion, 2) != 0)
+    else if (m.version.size() != 2 || std::memcmp(m.version.data(), kVersion, 2) != 0)
       meta_problem("version", "(0002,0001) File Meta Information Version is not 00 01");
 
-    TransferSyntax ts;
-    bool ts_usable = false;
-    if (!meta.have_ts) {
+    const TransferSyntax& ts = m.transfer_syntax;
+    const bool ts_usable = m.transfer_syntax_usable();
+    if (!m.has_transfer_syntax)
       meta_problem("transfer-syntax-missing", "(0002,0010) Transfer Syntax UID is missing");
-    } else {
-      ts = transfer_syntax(meta.ts);
-      if (!ts.known)
-        meta_problem("transfer-syntax-unknown", "(0002,0010) Transfer Syntax UID is not a known transfer syntax");
-      else
-        ts_usable = true;
-    }
+    else if (!ts.known)
+      meta_problem("transfer-syntax-unknown", "(0002,0010) Transfer Syntax UID is not a known transfer syntax");
+    auto bytes_of = [](const std::string& s) {
+      return std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
+    };
     json mj = json::object();
-    if (meta.have_ts) mj["transfer_syntax"] = printable({reinterpret_cast<const std::uint8_t*>(meta.ts.data()), meta.ts.size()});
-    if (meta.have_meta_class)
-      mj["media_storage_sop_class"] =
-          printable({reinterpret_cast<const std::uint8_t*>(meta.meta_sop_class.data()), meta.meta_sop_class.size()});
-    if (!meta.have_meta_class)
+    if (m.has_transfer_syntax) mj["transfer_syntax"] = printable(bytes_of(m.transfer_syntax_uid));
+    if (m.has_sop_class) mj["media_storage_sop_class"] = printable(bytes_of(m.sop_class));
+    if (!m.has_sop_class)
       meta_problem("sop-class-missing", "(0002,0002) Media Storage SOP Class UID is missing");
-    else if (meta.meta_sop_class.empty())
+    else if (m.sop_class.empty())
       meta_problem("sop-class-empty", "(0002,0002) Media Storage SOP Class UID is empty (it is Type 1)");
-    if (!meta.have_meta_instance)
+    if (!m.has_sop_instance)
       meta_problem("sop-instance-missing", "(0002,0003) Media Storage SOP Instance UID is missing");
-    else if (meta.meta_sop_instance.empty())
+    else if (m.sop_instance.empty())
       meta_problem("sop-instance-empty", "(0002,0003) Media Storage SOP Instance UID is empty (it is Type 1)");
     r_.fields["meta"] = mj;
     report_hits(meta, false);
 
-    const std::uint64_t ds_start = kPreamble + 4 + mw.end;
+    const std::uint64_t ds_start = m.dataset_start;
     auto ds = f_.subspan(ds_start);
-    Encoding enc = ts_usable ? Encoding{ts.explicit_vr, ts.big_endian} : sniff_encoding(ds);
+    const Encoding declared = part10::declared_encoding(m, ds);
 
     if (ts_usable && ts.deflated) {
       if (r_.preamble.kind == PreambleKind::nonzero && r_.preamble.shell_runs) nonzero_preamble(&meta);
-      deflated(ds, ds_start, meta);
+      deflated(ds, ds_start, m);
       r_.fields["encoding"] = std::string(ts.name);
       if (r_.preamble.exec) preamble_exec(meta, true);
       pdf_in_reach(std::vector<Document>{});
       return;
     }
 
-    Collector::Setup cs = setup(ds, ds_start, true);
-    cs.big_endian = enc.big_endian;
-    Collector c(cs);
-    WalkResult w = walk(ds, ds_start, enc, c, {});
-    Collector* used = &c;
-    std::unique_ptr<Collector> fallback;
-    const bool capped = w.fatal && !w.issues.empty() && (w.issues.back().problem == Problem::excess_nesting ||
-                                                          w.issues.back().problem == Problem::too_many_elements);
-    if (w.fatal && !capped && !ends_at_trailing_data(w)) {
-      // Some writers label a dataset with the wrong transfer syntax (implicit VR labelled explicit, little endian
-      // labelled big); readers such as pydicom and DCMTK fall back to what the bytes are, so the checks must see
-      // what those readers see. Another encoding is taken when it gets further than the declared one and reaches
-      // the end (or data appended after the dataset).
-      const bool no_element = w.elements == 0 && !w.issues.empty() && w.issues.back().problem == Problem::invalid_vr;
-      for (Encoding other : {Encoding{false, false}, Encoding{true, false}, Encoding{true, true}}) {
-        if (other.explicit_vr == enc.explicit_vr && other.big_endian == enc.big_endian) continue;
-        Collector::Setup os = cs;
-        os.big_endian = other.big_endian;
-        auto candidate = std::make_unique<Collector>(os);
-        WalkResult wo = walk(ds, ds_start, other, *candidate, {});
-        const bool implicit_fallback = no_element && !other.explicit_vr && enc.explicit_vr;
-        if (wo.elements > 0 && wo.end > w.end &&
-            (implicit_fallback || !wo.fatal || (ends_at_trailing_data(wo) && wo.has_pixel_data))) {
-          meta_problem("transfer-syntax-mismatch",
-                       fmt::format("the dataset is encoded {}, but (0002,0010) names {}", encoding_name(other),
-                                   ts_usable ? std::string(ts.name) : encoding_name(enc)));
-          enc = other;
-          w = std::move(wo);
-          fallback = std::move(candidate);
-          used = fallback.get();
-          break;
-        }
-      }
-    }
-    dataset_done(w, *used, &meta, ds_start);
-    pixel_shape(*used, ts_usable, ts, w.fatal);
-    if (r_.preamble.kind == PreambleKind::nonzero && r_.preamble.shell_runs) nonzero_preamble(used);
-    if (r_.preamble.exec) preamble_exec(*used, false, &meta);
-    pdf_in_reach(*used);
+    // The checks see what readers see: when the bytes are not encoded as declared, the walk of another encoding
+    // (with a collector of its own) may be taken instead. A candidate not taken is dropped when the next is tried.
+    const Collector::Setup cs = setup(ds, ds_start, true);
+    std::vector<std::unique_ptr<Collector>> walked;  // by attempt
+    auto collector_for = [&](std::size_t attempt, Encoding e) -> Visitor& {
+      if (attempt >= 2) walked[attempt - 1].reset();
+      Collector::Setup s = cs;
+      s.big_endian = e.big_endian;
+      walked.push_back(std::make_unique<Collector>(s));
+      return *walked.back();
+    };
+    part10::DatasetWalk dw = part10::walk_dataset(ds, ds_start, declared, collector_for);
+    if (dw.fallback)
+      meta_problem("transfer-syntax-mismatch",
+                   fmt::format("the dataset is encoded {}, but (0002,0010) names {}",
+                               part10::encoding_name(dw.encoding),
+                               ts_usable ? std::string(ts.name) : part10::encoding_name(declared)));
+    const Encoding enc = dw.encoding;
+    WalkResult& w = dw.walk;
+    Collector& used = *walked[dw.attempt];
+    dataset_done(w, used, &m, ds_start);
+    pixel_shape(used, ts_usable, ts, w.fatal);
+    if (r_.preamble.kind == PreambleKind::nonzero && r_.preamble.shell_runs) nonzero_preamble(&used);
+    if (r_.preamble.exec) preamble_exec(used, false, &meta);
+    pdf_in_reach(used);
     r_.parseable = !w.fatal || trailing_stop_;
     r_.fields["elements"] = w.elements;
     if (ts_usable && enc.explicit_vr == ts.explicit_vr)
       r_.fields["encoding"] = std::string(ts.name);
     else
-      r_.fields["encoding"] = std::string(enc.explicit_vr ? "explicit VR " : "implicit VR ") +
-                              (enc.big_endian ? "big endian" : "little endian") + " (guessed)";
+      r_.fields["encoding"] = part10::encoding_name(enc) + " (guessed)";
   }
 
-  static std::string encoding_name(Encoding e) {
-    return std::string(e.explicit_vr ? "explicit VR " : "implicit VR ") + (e.big_endian ? "big endian" : "little endian");
-  }
-
-  // A fatal stop that reads as the end of the dataset with something else after it (see dataset_done): after
-  // the pixel data, or at a tag that goes backwards. A header cut short is the file ending early, not data after it.
-  static bool ends_at_trailing_data(const WalkResult& w) {
-    if (!w.fatal || w.issues.empty() || !w.stopped_at_boundary || w.elements == 0) return false;
-    const Issue& stop = w.issues.back();
-    if (stop.problem == Problem::truncated_header) return false;
-    return w.has_pixel_data || stop.tag < w.last_top_tag;
-  }
-
-  // A deflated dataset is inflated through a bounded window and walked as it arrives: memory stays at the
-  // window whatever the stream inflates to (decompression bombs cost CPU up to max_inflated, not memory).
-  void deflated(std::span<const std::uint8_t> ds, std::uint64_t ds_start, const Collector& meta) {
+  // A deflated dataset is inflated through a bounded window and walked as it arrives (part10::DeflatedDataset).
+  void deflated(std::span<const std::uint8_t> ds, std::uint64_t ds_start, const part10::FileMeta& meta) {
     lease_.acquire();
-    InflateStream in(ds, opt_.max_inflated);
-    StreamWindow win(in, std::min<std::size_t>(opt_.stream_window, util::MemoryLease::kBytes / 4));
+    part10::DeflatedDataset d(ds, opt_.max_inflated,
+                              std::min<std::size_t>(opt_.stream_window, util::MemoryLease::kBytes / 4));
     Collector c(setup({}, 0, false));
-    WalkResult w = walk(win, 0, Encoding{true, false}, c, {});
+    WalkResult w = d.walk(c);
     // Where the walk ran out of data because the inflation stopped at its cap, the cap is the finding (below), not
     // the element it cut.
-    const bool cut_by_cap = w.fatal && in.limit() && win.ended() && !w.issues.empty() &&
-                            (w.issues.back().problem == Problem::length_past_end ||
-                             w.issues.back().problem == Problem::item_length ||
-                             w.issues.back().problem == Problem::truncated_header);
+    const bool cut_by_cap = d.cut_by_cap(w);
     for (std::size_t i = 0; i < w.issues.size(); ++i)
       if (!(cut_by_cap && i + 1 == w.issues.size())) structure(w.issues[i], true);
     if (structure_count_ > opt_.max_structure_findings)
       r_.fields["structure_problems_not_listed"] = structure_count_ - opt_.max_structure_findings;
     meta_match(meta, c);
     report_hits(c, true);
-    if (w.fatal) unparsed_stream(win, w.end);
-    win.skip_to(~std::uint64_t{0});  // to the end of the stream (or the cap): how it ends is checked below
+    if (w.fatal) unparsed_stream(d.window(), w.end);
+    d.drain();  // to the end of the stream (or the cap): how it ends is checked below
     documents(c);
     r_.fields["bytes_scanned"] = c.scanned;
     r_.fields["scan_complete"] = c.scan_complete && !w.fatal;
     r_.fields["elements"] = w.elements;
 
-    const util::Inflater& z = in.inflater();
-    const bool complete = z.state() == util::Inflater::State::done && !in.limit();
-    const bool corrupt = z.state() == util::Inflater::State::corrupt;
-    r_.fields["deflated"] = json{{"compressed", z.consumed()}, {"inflated", in.produced()}};
-    if (in.limit())
+    r_.fields["deflated"] = json{{"compressed", d.consumed()}, {"inflated", d.inflated()}};
+    if (d.stream().limit())
       add("file.structure.invalid",
           json{{"problem", "deflate-limit"}, {"offset", ds_start}, {"limit", opt_.max_inflated}},
           fmt::format("Deflated dataset inflates past {} bytes (possible decompression bomb)", opt_.max_inflated));
-    if (corrupt)
+    if (d.corrupt())
       add("file.structure.invalid", json{{"problem", "deflate-corrupt"}, {"offset", ds_start}},
           "Deflated dataset is not a valid deflate stream");
-    if (complete && z.consumed() < ds.size()) {
-      auto rest = ds.subspan(z.consumed());
-      // A gzip-style trailer (CRC-32 and size of the inflated data) is what some writers leave: benign.
-      const bool gzip_trailer = rest.size() == 8 && rd32(rest.data(), false) == z.crc32() &&
-                                rd32(rest.data() + 4, false) == static_cast<std::uint32_t>(z.produced());
-      if (gzip_trailer)
-        r_.fields["deflated"]["gzip_trailer"] = true;
-      else
-        trailing(ds_start + z.consumed(), "after the deflate stream");
+    switch (d.after()) {
+      case part10::DeflatedDataset::After::gzip_trailer: r_.fields["deflated"]["gzip_trailer"] = true; break;
+      case part10::DeflatedDataset::After::data: trailing(ds_start + d.consumed(), "after the deflate stream"); break;
+      case part10::DeflatedDataset::After::nothing: break;
     }
-    r_.parseable = !w.fatal && complete;
+    r_.parseable = !w.fatal && d.complete();
   }
 
   // Applies the structure, trailing-data, payload and document checks to a finished walk of bytes held whole.
-  void dataset_done(WalkResult& w, Collector& c, const Collector* meta, std::uint64_t ds_start) {
+  void dataset_done(WalkResult& w, Collector& c, const part10::FileMeta* meta, std::uint64_t ds_start) {
     // A fatal stop at a top-level element boundary after the pixel data (or on bytes that cannot be an
     // element) means the dataset ended and something else follows it.
-    const bool trailing_stop = ends_at_trailing_data(w);
+    const bool trailing_stop = part10::ends_at_trailing_data(w);
     for (std::size_t i = 0; i < w.issues.size(); ++i) {
       if (trailing_stop && i + 1 == w.issues.size()) break;
       structure(w.issues[i], false);
@@ -912,10 +808,10 @@ class Analysis {
     }
   }
 
-  void meta_match(const Collector& meta, const Collector& c) {
-    if (meta.have_meta_class && c.have_sop_class && meta.meta_sop_class != c.sop_class)
+  void meta_match(const part10::FileMeta& meta, const Collector& c) {
+    if (meta.has_sop_class && c.have_sop_class && meta.sop_class != c.sop_class)
       meta_problem("sop-class-mismatch", "(0002,0002) Media Storage SOP Class UID differs from (0008,0016)");
-    if (meta.have_meta_instance && c.have_sop_instance && meta.meta_sop_instance != c.sop_instance)
+    if (meta.has_sop_instance && c.have_sop_instance && meta.sop_instance != c.sop_instance)
       meta_problem("sop-instance-mismatch", "(0002,0003) Media Storage SOP Instance UID differs from (0008,0018)");
   }
 
@@ -1039,7 +935,7 @@ class Analysis {
         pj["location"] = group(e->tag) == 0x0002 ? "File Meta element value" : "element value";
         body_in_element = true;
       } else {
-        pj["location"] = inflated && p >= kPreamble + 4 ? "deflated dataset" : "dataset";
+        pj["location"] = inflated && p >= part10::kMetaOffset ? "deflated dataset" : "dataset";
       }
       points.push_back(pj);
     }
@@ -1136,26 +1032,22 @@ class Analysis {
   void raw_dataset() {
     // Not Part 10: a raw dataset (no preamble, no meta) is still DICOM if it walks cleanly.
     r_.fields["preamble"] = json{{"kind", "absent"}};
-    if (f_.size() >= 8) {
-      const std::uint16_t g_le = rd16(f_.data(), false), g_be = rd16(f_.data(), true);
-      Encoding candidates[3] = {{true, false}, {false, false}, {true, true}};
-      for (const Encoding& enc : candidates) {
-        const std::uint16_t g = enc.big_endian ? g_be : g_le;
-        if (g != 0x0002 && g != 0x0008) continue;
-        if (enc.explicit_vr != is_known_vr(static_cast<VR>(f_[4] << 8 | f_[5]))) continue;
-        Collector::Setup cs = setup(f_, 0, true);
-        cs.big_endian = enc.big_endian;
-        Collector c(cs);
-        WalkResult w = walk(f_, 0, enc, c, {});
-        if (w.elements < 3 || (w.fatal && !w.stopped_at_boundary)) continue;
-        r_.fields["raw_dataset"] = enc.explicit_vr ? (enc.big_endian ? "explicit big endian" : "explicit little endian")
-                                                   : "implicit little endian";
-        meta_problem("no-meta", "no preamble and File Meta group: a raw dataset, not a DICOM Part 10 file");
-        dataset_done(w, c, nullptr, 0);
-        r_.fields["elements"] = w.elements;
-        r_.parseable = !w.fatal || trailing_stop_;
-        return;
-      }
+    std::optional<Collector> c;
+    auto raw = part10::walk_raw_dataset(f_, [&](std::size_t, Encoding enc) -> Visitor& {
+      Collector::Setup cs = setup(f_, 0, true);
+      cs.big_endian = enc.big_endian;
+      return c.emplace(cs);
+    });
+    if (raw) {
+      WalkResult& w = raw->walk;
+      const Encoding enc = raw->encoding;
+      r_.fields["raw_dataset"] = enc.explicit_vr ? (enc.big_endian ? "explicit big endian" : "explicit little endian")
+                                                 : "implicit little endian";
+      meta_problem("no-meta", "no preamble and File Meta group: a raw dataset, not a DICOM Part 10 file");
+      dataset_done(w, *c, nullptr, 0);
+      r_.fields["elements"] = w.elements;
+      r_.parseable = !w.fatal || trailing_stop_;
+      return;
     }
     r_.verdict = Verdict::not_dicom;
     json ev{{"size", f_.size()}};

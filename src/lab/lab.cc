@@ -25,20 +25,21 @@ namespace dg::lab {
 
 namespace pdu = dicom::pdu;
 namespace dimse = dicom::dimse;
+namespace uids = dicom::uids;
 using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr const char* kImplicitLE = "1.2.840.10008.1.2";
-constexpr const char* kExplicitLE = "1.2.840.10008.1.2.1";
+using uids::kExplicitLE;
+using uids::kImplicitLE;
 constexpr const char* kLabUid = "2.25.319038944579669305514170399698418424328.1";
 constexpr const char* kLabVersion = "DICOMGUARD_LAB_010";
 constexpr std::size_t kMaxDataset = 16u << 20;
 
 bool supported(const std::string& as) {
-  return as == dimse::kVerification || as == dimse::kStudyRootFind || as == dimse::kStudyRootMove ||
-         as == dimse::kStudyRootGet || as == dimse::kPatientRootFind || as == dimse::kPatientRootMove ||
-         as == dimse::kPatientRootGet || as.rfind("1.2.840.10008.5.1.4.1.1.", 0) == 0;
+  return as == uids::kVerification || as == uids::kStudyRootFind || as == uids::kStudyRootMove ||
+         as == uids::kStudyRootGet || as == uids::kPatientRootFind || as == uids::kPatientRootMove ||
+         as == uids::kPatientRootGet || uids::is_storage(as);
 }
 
 int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,

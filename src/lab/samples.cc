@@ -9,12 +9,21 @@
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <vector>
+
+#include "dicom/tag.h"
+#include "dicom/uids.h"
+#include "dicom/writer.h"
 
 namespace dg::lab {
 
 namespace {
 
 using Bytes = std::string;  // raw bytes
+using dicom::ElementWriter;
+using dicom::tag;
+namespace uids = dicom::uids;
 
 void put16(Bytes& b, unsigned v) {
   b += static_cast<char>(v & 0xFF);
@@ -24,54 +33,54 @@ void put32(Bytes& b, std::uint32_t v) {
   put16(b, v & 0xFFFF);
   put16(b, v >> 16);
 }
-Bytes u16(unsigned v) {
-  Bytes b;
-  put16(b, v);
-  return b;
-}
 
-// One explicit VR little endian element (values padded to even length as DICOM requires).
-Bytes el(unsigned group, unsigned elem, const char* vr, Bytes value) {
-  static const char* kLong[] = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"};
-  bool is_long = false;
-  for (const char* l : kLong) is_long = is_long || std::strcmp(l, vr) == 0;
-  if (value.size() % 2) value += (std::strcmp(vr, "UI") == 0 || std::strcmp(vr, "OB") == 0) ? '\0' : ' ';
-  Bytes b;
-  put16(b, group);
-  put16(b, elem);
-  b += vr;
-  if (is_long) {
-    put16(b, 0);
-    put32(b, static_cast<std::uint32_t>(value.size()));
-  } else {
-    put16(b, static_cast<unsigned>(value.size()));
-  }
-  return b + value;
+// What `write` writes in explicit VR little endian.
+template <class F>
+Bytes encoded(F&& write) {
+  const std::vector<std::uint8_t> b = dicom::encode(dicom::kExplicitLittle, write);
+  return Bytes(b.begin(), b.end());
 }
-
-constexpr const char* kSc = "1.2.840.10008.5.1.4.1.1.7";
-constexpr const char* kPdf = "1.2.840.10008.5.1.4.1.1.104.1";
-constexpr const char* kCda = "1.2.840.10008.5.1.4.1.1.104.2";
-constexpr const char* kExplicitLe = "1.2.840.10008.1.2.1";
+// One element (values padded to even length as DICOM requires).
+Bytes el(unsigned group, unsigned elem, const char* vr, std::string_view value) {
+  return encoded([&](ElementWriter& w) {
+    w.element(tag(static_cast<std::uint16_t>(group), static_cast<std::uint16_t>(elem)), dicom::vr(vr), value);
+  });
+}
 
 Bytes meta(const std::string& sop_class, const std::string& uid) {
-  Bytes body = el(2, 1, "OB", Bytes("\0\1", 2)) + el(2, 2, "UI", sop_class) + el(2, 3, "UI", uid) +
-               el(2, 0x10, "UI", kExplicitLe) + el(2, 0x12, "UI", "1.2.826.0.1.3680043.10.1411") +
-               el(2, 0x13, "SH", "DICOMGUARD_DEMO");
-  Bytes len;
-  put32(len, static_cast<std::uint32_t>(body.size()));
-  return el(2, 0, "UL", len) + body;
+  return encoded([&](ElementWriter& w) {
+    w.begin_group(0x0002);
+    w.element(tag(2, 1), dicom::kOB, std::string_view("\0\1", 2));
+    w.element(tag(2, 2), dicom::kUI, sop_class);
+    w.element(tag(2, 3), dicom::kUI, uid);
+    w.element(tag(2, 0x10), dicom::kUI, uids::kExplicitLE);
+    w.element(tag(2, 0x12), dicom::kUI, "1.2.826.0.1.3680043.10.1411");
+    w.element(tag(2, 0x13), dicom::vr("SH"), "DICOMGUARD_DEMO");
+    w.end_group();
+  });
 }
 
 Bytes image(const std::string& uid, const std::string& name, const Bytes& extra = {}) {
-  return el(8, 0x16, "UI", kSc) + el(8, 0x18, "UI", uid) + el(8, 0x60, "CS", "OT") + el(0x10, 0x10, "PN", name) +
-         el(0x10, 0x20, "LO", "DEMO-0001") + el(0x28, 2, "US", u16(1)) + el(0x28, 4, "CS", "MONOCHROME2") +
-         el(0x28, 0x10, "US", u16(8)) + el(0x28, 0x11, "US", u16(8)) + el(0x28, 0x100, "US", u16(8)) +
-         el(0x28, 0x101, "US", u16(8)) + el(0x28, 0x102, "US", u16(7)) + el(0x28, 0x103, "US", u16(0)) + extra +
-         el(0x7FE0, 0x10, "OB", Bytes(64, ' '));
+  return encoded([&](ElementWriter& w) {
+    w.element(dicom::kSOPClassUID, dicom::kUI, uids::kSecondaryCapture);
+    w.element(dicom::kSOPInstanceUID, dicom::kUI, uid);
+    w.element(tag(8, 0x60), dicom::kCS, "OT");
+    w.element(tag(0x10, 0x10), dicom::vr("PN"), name);
+    w.element(tag(0x10, 0x20), dicom::kLO, "DEMO-0001");
+    w.us(tag(0x28, 2), 1);
+    w.element(tag(0x28, 4), dicom::kCS, "MONOCHROME2");
+    w.us(tag(0x28, 0x10), 8);
+    w.us(tag(0x28, 0x11), 8);
+    w.us(tag(0x28, 0x100), 8);
+    w.us(tag(0x28, 0x101), 8);
+    w.us(tag(0x28, 0x102), 7);
+    w.us(tag(0x28, 0x103), 0);
+    w.raw({reinterpret_cast<const std::uint8_t*>(extra.data()), extra.size()});
+    w.element(dicom::kPixelData, dicom::kOB, Bytes(64, ' '));
+  });
 }
 
-Bytes part10(const Bytes& ds, const std::string& uid, const std::string& sop_class = kSc, Bytes preamble = {}) {
+Bytes part10(const Bytes& ds, const std::string& uid, const std::string& sop_class = uids::kSecondaryCapture, Bytes preamble = {}) {
   preamble.resize(128, '\0');
   return preamble + "DICM" + meta(sop_class, uid) + ds;
 }
@@ -106,11 +115,12 @@ int write_samples(const std::string& dir) {
   const std::string root = "1.2.826.0.1.3680043.10.1411.1.";
   std::map<std::string, Bytes> files;
   files["clean.dcm"] = part10(image(root + "1", "DEMO^CLEAN"), root + "1");
-  files["tiff-dual.dcm"] = part10(image(root + "2", "DEMO^TIFF"), root + "2", kSc, Bytes("II*\0\x08\0\0\0", 8));
+  files["tiff-dual.dcm"] =
+      part10(image(root + "2", "DEMO^TIFF"), root + "2", uids::kSecondaryCapture, Bytes("II*\0\x08\0\0\0", 8));
   // CVE-2019-11687: MZ in the preamble, e_lfanew pointing into an illegal (0009,0000) OB element before group 0008.
-  const std::size_t head = 128 + 4 + meta(kSc, root + "3").size();
-  files["polyglot-pe.dcm"] = part10(el(9, 0, "OB", pe_body()) + image(root + "3", "DEMO^PE"), root + "3", kSc,
-                                    mz(static_cast<std::uint32_t>(head + 12)));
+  const std::size_t head = 128 + 4 + meta(uids::kSecondaryCapture, root + "3").size();
+  files["polyglot-pe.dcm"] = part10(el(9, 0, "OB", pe_body()) + image(root + "3", "DEMO^PE"), root + "3",
+                                    uids::kSecondaryCapture, mz(static_cast<std::uint32_t>(head + 12)));
   {
     Bytes elf(120, '\0');
     std::memcpy(&elf[0], "\x7f" "ELF\x02\x01\x01", 7);
@@ -132,9 +142,9 @@ int write_samples(const std::string& dir) {
     at64(96, 64);
     at64(104, 64);
     at64(112, 4096);
-    files["polyglot-elf.dcm"] = part10(image(root + "4", "DEMO^ELF"), root + "4", kSc, elf);
+    files["polyglot-elf.dcm"] = part10(image(root + "4", "DEMO^ELF"), root + "4", uids::kSecondaryCapture, elf);
   }
-  files["polyglot-script.dcm"] = part10(image(root + "5", "DEMO^SCRIPT"), root + "5", kSc,
+  files["polyglot-script.dcm"] = part10(image(root + "5", "DEMO^SCRIPT"), root + "5", uids::kSecondaryCapture,
                                         "#!/bin/sh\necho this file is also a shell script\nexit 0\n");
   files["payload-private-pe.dcm"] = part10(
       image(root + "6", "DEMO^PAYLOAD", el(0x29, 0x10, "LO", "DEMO PRIVATE") + el(0x29, 0x1010, "OB", mz(64) + pe_body())),
@@ -175,18 +185,18 @@ int write_samples(const std::string& dir) {
   {
     Bytes noise;
     for (int i = 0; i < 128; ++i) noise += static_cast<char>((i * 37 + 11) % 251 + 1);
-    files["nonzero-preamble.dcm"] = part10(image(root + "8", "DEMO^NOISE"), root + "8", kSc, noise);
+    files["nonzero-preamble.dcm"] = part10(image(root + "8", "DEMO^NOISE"), root + "8", uids::kSecondaryCapture, noise);
   }
   const Bytes pdf =
       "%PDF-1.7\n1 0 obj << /Type /Catalog /OpenAction 2 0 R >> endobj\n"
       "2 0 obj << /S /JavaScript /JS (app.alert('demo')) >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
-  files["document-active.pdf.dcm"] = part10(document(root + "9", kPdf, pdf, "application/pdf"), root + "9", kPdf);
+  files["document-active.pdf.dcm"] = part10(document(root + "9", uids::kEncapsulatedPdf, pdf, "application/pdf"), root + "9", uids::kEncapsulatedPdf);
   const Bytes benign = "%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
-  files["document-benign.pdf.dcm"] = part10(document(root + "10", kPdf, benign, "application/pdf"), root + "10", kPdf);
+  files["document-benign.pdf.dcm"] = part10(document(root + "10", uids::kEncapsulatedPdf, benign, "application/pdf"), root + "10", uids::kEncapsulatedPdf);
   const Bytes xml =
       "<?xml version=\"1.0\"?>\n<!DOCTYPE d [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>\n"
       "<ClinicalDocument xmlns=\"urn:hl7-org:v3\">&x;</ClinicalDocument>\n";
-  files["document-cda-xxe.dcm"] = part10(document(root + "11", kCda, xml, "text/xml"), root + "11", kCda);
+  files["document-cda-xxe.dcm"] = part10(document(root + "11", uids::kEncapsulatedCda, xml, "text/xml"), root + "11", uids::kEncapsulatedCda);
   const Bytes trunc = part10(image(root + "12", "DEMO^TRUNCATED"), root + "12");
   files["malformed-truncated.dcm"] = trunc.substr(0, trunc.size() - 20);
   files["malformed-meta-mismatch.dcm"] = part10(image(root + "13", "DEMO^MISMATCH"), root + "13.999");

@@ -10,11 +10,10 @@ namespace dg::scan {
 
 namespace pdu = dicom::pdu;
 namespace dimse = dicom::dimse;
+namespace uids = dicom::uids;
 
 namespace {
 
-constexpr const char* kImplicitLE = "1.2.840.10008.1.2";
-constexpr const char* kExplicitLE = "1.2.840.10008.1.2.1";
 constexpr std::uint64_t kMaxBytesPerService = 64u << 20;  // a server that never stops talking is cut off
 constexpr std::uint64_t kMaxPending = 1'000'000;           // answers counted before the query is abandoned
 // A port that has answered DICOM and then refuses or resets a connection is busy, not gone: single-connection
@@ -24,8 +23,6 @@ constexpr int kMaxConnectRetries = 6;
 
 bool transient(Failure f) { return f == Failure::refused || f == Failure::reset || f == Failure::closed; }
 
-bool is_storage(const std::string& uid) { return uid.rfind("1.2.840.10008.5.1.4.1.1.", 0) == 0; }
-
 std::string printable(std::span<const std::uint8_t> b);
 
 }  // namespace
@@ -33,29 +30,20 @@ std::string printable(std::span<const std::uint8_t> b);
 // The service classes one association proposes (PS3.4): which a stranger gets is the point of the scan.
 const std::vector<const char*>& proposed_classes() {
   static const std::vector<const char*> v = {
-      dimse::kVerification,
-      dimse::kStudyRootFind, dimse::kStudyRootMove, dimse::kStudyRootGet,
-      dimse::kPatientRootFind, dimse::kPatientRootMove, dimse::kPatientRootGet,
-      dimse::kWorklistFind, dimse::kStorageCommitment, dimse::kMpps,
-      "1.2.840.10008.5.1.4.1.1.2",       // CT Image Storage
-      "1.2.840.10008.5.1.4.1.1.4",       // MR Image Storage
-      "1.2.840.10008.5.1.4.1.1.1",       // Computed Radiography Image Storage
-      "1.2.840.10008.5.1.4.1.1.1.1",     // Digital X-Ray Image Storage - For Presentation
-      "1.2.840.10008.5.1.4.1.1.1.2",     // Digital Mammography X-Ray Image Storage - For Presentation
-      "1.2.840.10008.5.1.4.1.1.6.1",     // Ultrasound Image Storage
-      "1.2.840.10008.5.1.4.1.1.7",       // Secondary Capture Image Storage
-      "1.2.840.10008.5.1.4.1.1.12.1",    // X-Ray Angiographic Image Storage
-      "1.2.840.10008.5.1.4.1.1.20",      // Nuclear Medicine Image Storage
-      "1.2.840.10008.5.1.4.1.1.128",     // Positron Emission Tomography Image Storage
-      "1.2.840.10008.5.1.4.1.1.88.11",   // Basic Text SR Storage
-      "1.2.840.10008.5.1.4.1.1.104.1",   // Encapsulated PDF Storage
+      uids::kVerification,
+      uids::kStudyRootFind, uids::kStudyRootMove, uids::kStudyRootGet,
+      uids::kPatientRootFind, uids::kPatientRootMove, uids::kPatientRootGet,
+      uids::kWorklistFind, uids::kStorageCommitment, uids::kMpps,
+      uids::kCtStorage, uids::kMrStorage, uids::kCrStorage, uids::kDxStorage, uids::kMgStorage, uids::kUsStorage,
+      uids::kSecondaryCapture, uids::kXaStorage, uids::kNmStorage, uids::kPetStorage, uids::kBasicTextSr,
+      uids::kEncapsulatedPdf,
   };
   return v;
 }
 
 std::size_t proposed_storage_classes() {
   std::size_t n = 0;
-  for (const char* uid : proposed_classes()) n += is_storage(uid);
+  for (const char* uid : proposed_classes()) n += uids::is_storage(uid);
   return n;
 }
 
@@ -139,7 +127,7 @@ Step DimseProbe::associate() {
   contexts_.clear();
   std::uint8_t id = 1;
   for (const char* as : proposed_classes()) {
-    rq.contexts.push_back({id, as, {kExplicitLE, kImplicitLE}});
+    rq.contexts.push_back({id, as, {uids::kExplicitLE, uids::kImplicitLE}});
     contexts_.push_back({id, as});
     id = static_cast<std::uint8_t>(id + 2);
   }
@@ -357,7 +345,7 @@ Step DimseProbe::on_accept(const std::vector<std::uint8_t>& p) {
       for (Context& mine : contexts_)
         if (mine.id == c.id && c.result == 0) {
           mine.accepted = true;
-          mine.explicit_vr = c.transfer_syntax == kExplicitLE;
+          mine.explicit_vr = c.transfer_syntax == uids::kExplicitLE;
         }
     return next_command();
   }
@@ -376,18 +364,18 @@ Step DimseProbe::on_accept(const std::vector<std::uint8_t>& p) {
     for (Context& mine : contexts_) {
       if (mine.id != c.id || c.result != 0) continue;
       mine.accepted = true;
-      mine.explicit_vr = c.transfer_syntax == kExplicitLE;
+      mine.explicit_vr = c.transfer_syntax == uids::kExplicitLE;
       r_.accepted.push_back(mine.abstract_syntax);
     }
   }
   queue_.clear();
   if (!opt_.discover) {
-    if (accepted_context({dimse::kVerification})) queue_.push_back(Cmd::echo);
-    if (accepted_context({dimse::kStudyRootFind, dimse::kPatientRootFind})) queue_.push_back(Cmd::find);
-    if (accepted_context({dimse::kStudyRootMove, dimse::kPatientRootMove})) queue_.push_back(Cmd::move);
-    if (accepted_context({dimse::kStudyRootGet, dimse::kPatientRootGet})) queue_.push_back(Cmd::get);
-    if (opt_.count_records && accepted_context({dimse::kStudyRootFind})) queue_.push_back(Cmd::count);
-    if (opt_.active_store && accepted_context({dimse::kSecondaryCapture})) queue_.push_back(Cmd::store);
+    if (accepted_context({uids::kVerification})) queue_.push_back(Cmd::echo);
+    if (accepted_context({uids::kStudyRootFind, uids::kPatientRootFind})) queue_.push_back(Cmd::find);
+    if (accepted_context({uids::kStudyRootMove, uids::kPatientRootMove})) queue_.push_back(Cmd::move);
+    if (accepted_context({uids::kStudyRootGet, uids::kPatientRootGet})) queue_.push_back(Cmd::get);
+    if (opt_.count_records && accepted_context({uids::kStudyRootFind})) queue_.push_back(Cmd::count);
+    if (opt_.active_store && accepted_context({uids::kSecondaryCapture})) queue_.push_back(Cmd::store);
   }
   std::reverse(queue_.begin(), queue_.end());
   return next_command();
@@ -422,28 +410,28 @@ Step DimseProbe::next_command() {
   const std::uint16_t id = ++message_id_;
   switch (current_) {
     case Cmd::echo:
-      ctx = accepted_context({dimse::kVerification});
+      ctx = accepted_context({uids::kVerification});
       cmd = dimse::echo_rq(id);
       break;
     case Cmd::find:
-      ctx = accepted_context({dimse::kStudyRootFind, dimse::kPatientRootFind});
+      ctx = accepted_context({uids::kStudyRootFind, uids::kPatientRootFind});
       cmd = dimse::find_rq(id, ctx->abstract_syntax);
       data = dimse::study_identifier(patient_id_, ctx->explicit_vr);
       break;
     case Cmd::move:
-      ctx = accepted_context({dimse::kStudyRootMove, dimse::kPatientRootMove});
+      ctx = accepted_context({uids::kStudyRootMove, uids::kPatientRootMove});
       cmd = dimse::move_rq(id, ctx->abstract_syntax, r_.move_destination);
       data = dimse::move_identifier(study_uid_, ctx->explicit_vr,
-                                    ctx->abstract_syntax == dimse::kPatientRootMove ? patient_id_ : std::string());
+                                    ctx->abstract_syntax == uids::kPatientRootMove ? patient_id_ : std::string());
       break;
     case Cmd::get:
-      ctx = accepted_context({dimse::kStudyRootGet, dimse::kPatientRootGet});
+      ctx = accepted_context({uids::kStudyRootGet, uids::kPatientRootGet});
       cmd = dimse::get_rq(id, ctx->abstract_syntax);
       data = dimse::move_identifier(study_uid_, ctx->explicit_vr,
-                                    ctx->abstract_syntax == dimse::kPatientRootGet ? patient_id_ : std::string());
+                                    ctx->abstract_syntax == uids::kPatientRootGet ? patient_id_ : std::string());
       break;
     case Cmd::store: {
-      ctx = accepted_context({dimse::kSecondaryCapture});
+      ctx = accepted_context({uids::kSecondaryCapture});
       r_.stored_instance_uid = "2.25." + random_digits(38);
       r_.stored_study_uid = "2.25." + random_digits(38);
       cmd = dimse::store_rq(id, ctx->abstract_syntax, r_.stored_instance_uid);
@@ -452,13 +440,13 @@ Step DimseProbe::next_command() {
       break;
     }
     case Cmd::move_probe:
-      ctx = accepted_context({dimse::kStudyRootMove});
+      ctx = accepted_context({uids::kStudyRootMove});
       r_.move_probe_destination = opt_.move_probe_ae;
       cmd = dimse::move_rq(id, ctx->abstract_syntax, opt_.move_probe_ae);
       data = dimse::move_identifier(r_.stored_study_uid, ctx->explicit_vr);
       break;
     case Cmd::count:
-      ctx = accepted_context({dimse::kStudyRootFind});
+      ctx = accepted_context({uids::kStudyRootFind});
       cmd = dimse::find_rq(id, ctx->abstract_syntax);
       data = dimse::universal_study_identifier(ctx->explicit_vr);
       break;
@@ -530,7 +518,7 @@ Step DimseProbe::on_command_pdu(const std::vector<std::uint8_t>& p) {
     res.warning = rsp.warning;
     // Our own test object is stored: ask the server to move it to an address we named.
     if (current_ == Cmd::store && (cat == "success" || cat == "warning") && !opt_.move_probe_ae.empty() &&
-        accepted_context({dimse::kStudyRootMove}))
+        accepted_context({uids::kStudyRootMove}))
       queue_.push_back(Cmd::move_probe);
     return next_command();
   }

@@ -4,10 +4,9 @@
 
 #include <algorithm>
 #include <fmt/ranges.h>
-#include <map>
 #include <optional>
 
-#include "dicom/dimse.h"
+#include "dicom/uids.h"
 #include "scan/fingerprint.h"
 
 namespace dg::scan {
@@ -27,32 +26,8 @@ const char* exposure_name(Exposure e) {
 }
 
 std::string sop_class_name(const std::string& uid) {
-  static const std::map<std::string, std::string> names = {
-      {"1.2.840.10008.1.1", "verification"},
-      {"1.2.840.10008.5.1.4.1.2.2.1", "study-root-find"},
-      {"1.2.840.10008.5.1.4.1.2.2.2", "study-root-move"},
-      {"1.2.840.10008.5.1.4.1.2.2.3", "study-root-get"},
-      {"1.2.840.10008.5.1.4.1.2.1.1", "patient-root-find"},
-      {"1.2.840.10008.5.1.4.1.2.1.2", "patient-root-move"},
-      {"1.2.840.10008.5.1.4.1.2.1.3", "patient-root-get"},
-      {"1.2.840.10008.5.1.4.31", "modality-worklist-find"},
-      {"1.2.840.10008.1.20.1", "storage-commitment"},
-      {"1.2.840.10008.3.1.2.3.3", "mpps"},
-      {"1.2.840.10008.5.1.4.1.1.2", "ct-storage"},
-      {"1.2.840.10008.5.1.4.1.1.4", "mr-storage"},
-      {"1.2.840.10008.5.1.4.1.1.1", "cr-storage"},
-      {"1.2.840.10008.5.1.4.1.1.1.1", "dx-storage"},
-      {"1.2.840.10008.5.1.4.1.1.1.2", "mg-storage"},
-      {"1.2.840.10008.5.1.4.1.1.6.1", "us-storage"},
-      {"1.2.840.10008.5.1.4.1.1.7", "sc-storage"},
-      {"1.2.840.10008.5.1.4.1.1.12.1", "xa-storage"},
-      {"1.2.840.10008.5.1.4.1.1.20", "nm-storage"},
-      {"1.2.840.10008.5.1.4.1.1.128", "pet-storage"},
-      {"1.2.840.10008.5.1.4.1.1.88.11", "basic-text-sr-storage"},
-      {"1.2.840.10008.5.1.4.1.1.104.1", "encapsulated-pdf-storage"},
-  };
-  auto it = names.find(uid);
-  return it == names.end() ? uid : it->second;
+  const char* name = dicom::uids::sop_class_name(uid);
+  return name ? name : uid;
 }
 
 namespace {
@@ -107,7 +82,7 @@ Record dimse_record(const DimseResult& r) {
   std::vector<std::string> accepted, storage;
   for (const auto& uid : r.accepted) {
     accepted.push_back(sop_class_name(uid));
-    if (uid.rfind("1.2.840.10008.5.1.4.1.1.", 0) == 0) storage.push_back(sop_class_name(uid));
+    if (dicom::uids::is_storage(uid)) storage.push_back(sop_class_name(uid));
   }
   const bool accepted_any = r.association_accepted();
 

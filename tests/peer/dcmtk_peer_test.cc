@@ -137,7 +137,7 @@ class StoreScp : public ::testing::Test {
 TEST_F(StoreScp, AssociatesEchoesAndReleases) {
   int s = connect_loopback(port_);
   ASSERT_GE(s, 0);
-  ASSERT_TRUE(send_all(s, pdu::encode(request({{1, dimse::kVerification, {"1.2.840.10008.1.2"}}}))));
+  ASSERT_TRUE(send_all(s, pdu::encode(request({{1, uids::kVerification, {"1.2.840.10008.1.2"}}}))));
   auto reply = pdu::parse(read_pdu(s));
   ASSERT_TRUE(reply.error.empty()) << reply.error;
   ASSERT_EQ(reply.type, 2) << pdu::type_name(reply.type);
@@ -169,8 +169,8 @@ TEST_F(StoreScp, AssociatesEchoesAndReleases) {
 TEST_F(StoreScp, UnsupportedAbstractSyntaxIsRefusedPerContext) {
   int s = connect_loopback(port_);
   ASSERT_GE(s, 0);
-  ASSERT_TRUE(send_all(s, pdu::encode(request({{1, dimse::kVerification, {"1.2.840.10008.1.2"}},
-                                                {3, dimse::kStudyRootFind, {"1.2.840.10008.1.2"}}}))));
+  ASSERT_TRUE(send_all(s, pdu::encode(request({{1, uids::kVerification, {"1.2.840.10008.1.2"}},
+                                                {3, uids::kStudyRootFind, {"1.2.840.10008.1.2"}}}))));
   auto reply = pdu::parse(read_pdu(s));
   ASSERT_TRUE(reply.ac) << reply.error;
   ASSERT_EQ(reply.ac->contexts.size(), 2u);
@@ -285,12 +285,12 @@ class QrScp : public ::testing::Test {
 }  // namespace
 
 TEST_F(QrScp, ZeroMatchStudyQueryProvesQueriesAreOpen) {
-  int s = associate(dimse::kStudyRootFind);
+  int s = associate(uids::kStudyRootFind);
   ASSERT_GE(s, 0);
   ASSERT_TRUE(last_.ac) << last_.error << " " << pdu::type_name(last_.type);
   ASSERT_EQ(last_.ac->contexts.at(0).result, 0);
   int pending = -1;
-  auto r = exchange(s, dimse::find_rq(1, dimse::kStudyRootFind),
+  auto r = exchange(s, dimse::find_rq(1, uids::kStudyRootFind),
                     dimse::study_identifier("DG-NEVER-EXISTS-7f3a9c", false), pending);
   EXPECT_TRUE(r.error.empty()) << r.error;
   EXPECT_EQ(r.command_field, dimse::c_find_rsp);
@@ -305,12 +305,12 @@ TEST_F(QrScp, MoveOfANeverExistingStudyIsAnsweredWithoutSubOperations) {
   // dcmqrscp 3.6.7 matches first and looks up the destination only for sub-operations: a random study UID gives
   // a final success with zero sub-operations, whatever the destination. That answer alone proves C-MOVE is open
   // to this caller; a server that checks the destination first answers 0xA801 instead (both count as answered).
-  int s = associate(dimse::kStudyRootMove);
+  int s = associate(uids::kStudyRootMove);
   ASSERT_GE(s, 0);
   ASSERT_TRUE(last_.ac) << last_.error;
   ASSERT_EQ(last_.ac->contexts.at(0).result, 0);
   int pending = -1;
-  auto r = exchange(s, dimse::move_rq(3, dimse::kStudyRootMove, "DGNOSUCHAE"),
+  auto r = exchange(s, dimse::move_rq(3, uids::kStudyRootMove, "DGNOSUCHAE"),
                     dimse::move_identifier("2.25.123456789012345678901234567890", false), pending);
   EXPECT_TRUE(r.error.empty()) << r.error;
   EXPECT_EQ(r.command_field, dimse::c_move_rsp);
@@ -322,7 +322,7 @@ TEST_F(QrScp, MoveOfANeverExistingStudyIsAnsweredWithoutSubOperations) {
 }
 
 TEST_F(QrScp, UnknownCalledAeIsRejectedWithADecodedReason) {
-  int s = associate(dimse::kVerification, "NOT-COMMON");
+  int s = associate(uids::kVerification, "NOT-COMMON");
   ASSERT_GE(s, 0);
   ASSERT_TRUE(last_.rj) << pdu::type_name(last_.type) << " " << last_.error;
   EXPECT_EQ(last_.rj->source, 1);

@@ -193,20 +193,13 @@ TEST(Analyze, MetaProblems) {
   append(body, el(2, 1, "OB", Bytes{0, 1}));
   append(body, el(2, 2, "UI", str(kSopClass, '\0')));
   append(body, el(2, 3, "UI", str(kSopInstance, '\0')));
-  Bytes gl;
-  put32(gl, static_cast<std::uint32_t>(body.size()));
-  Bytes m4 = el(2, 0, "UL", gl);
-  append(m4, body);
+  Bytes m4 = grouped(2, body);
   auto r4 = an(part10({}, dataset(), m4));
   EXPECT_EQ(problems(r4), std::set<std::string>{"transfer-syntax-missing"});
   EXPECT_TRUE(r4.parseable);
   // Meta encoded implicit VR.
-  Bytes m5;
   Bytes body5 = iel(2, 0x10, str("1.2.840.10008.1.2.1", '\0'));
-  Bytes gl5;
-  put32(gl5, static_cast<std::uint32_t>(body5.size()));
-  append(m5, iel(2, 0, gl5));
-  append(m5, body5);
+  Bytes m5 = grouped(2, body5, dg::dicom::kImplicitLittle);
   auto r5 = an(part10({}, dataset(), m5));
   EXPECT_TRUE(problems(r5).count("encoding")) << all_output(r5);
 }

@@ -4,8 +4,16 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <initializer_list>
+#include <span>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
+
+#include "dicom/tag.h"
+#include "dicom/vr.h"
+#include "dicom/writer.h"
 
 namespace dgtest {
 
@@ -26,60 +34,77 @@ inline Bytes str(const std::string& s, char pad = ' ') {
   return b;
 }
 
-// Explicit VR element (little endian unless be).
+// Elements are encoded by the one writer (dg::dicom::ElementWriter). Builders that make deliberately broken bytes
+// (a forced length, an odd length, a lone delimiter) write a header and then the value bytes as they are.
+inline constexpr std::uint32_t kNoForcedLength = 0xFFFFFFF0u;
+inline std::span<const std::uint8_t> span_of(const Bytes& b) { return {b.data(), b.size()}; }
+inline Bytes element_bytes(dg::dicom::Encoding enc, dg::dicom::Tag t, dg::dicom::VR vr, const Bytes& value,
+                           std::uint32_t forced_len) {
+  return dg::dicom::encode(enc, [&](dg::dicom::ElementWriter& w) {
+    if (forced_len == kNoForcedLength && value.size() % 2 == 0) {
+      w.element(t, vr, span_of(value));
+      return;
+    }
+    w.header(t, vr, forced_len != kNoForcedLength ? forced_len : static_cast<std::uint32_t>(value.size()));
+    w.raw(span_of(value));
+  });
+}
+
+// Explicit VR element (little endian unless be): the value as given (no padding), its length unless forced_len.
 inline Bytes el(std::uint16_t g, std::uint16_t e, const char* vr, const Bytes& value, bool be = false,
-                std::uint32_t forced_len = 0xFFFFFFF0u) {
-  Bytes b;
-  put16(b, g, be);
-  put16(b, e, be);
-  b.push_back(vr[0]);
-  b.push_back(vr[1]);
-  static const char* longs[] = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"};
-  bool lng = false;
-  for (const char* l : longs) lng |= std::strncmp(l, vr, 2) == 0;
-  const std::uint32_t len = forced_len != 0xFFFFFFF0u ? forced_len : static_cast<std::uint32_t>(value.size());
-  if (lng) { put16(b, 0, be); put32(b, len, be); }
-  else put16(b, static_cast<std::uint16_t>(len), be);
-  append(b, value);
-  return b;
+                std::uint32_t forced_len = kNoForcedLength) {
+  return element_bytes(be ? dg::dicom::kExplicitBig : dg::dicom::kExplicitLittle, dg::dicom::tag(g, e),
+                       dg::dicom::vr(std::string_view(vr, 2)), value, forced_len);
 }
 // Implicit VR little endian element.
-inline Bytes iel(std::uint16_t g, std::uint16_t e, const Bytes& value, std::uint32_t forced_len = 0xFFFFFFF0u) {
-  Bytes b;
-  put16(b, g);
-  put16(b, e);
-  put32(b, forced_len != 0xFFFFFFF0u ? forced_len : static_cast<std::uint32_t>(value.size()));
-  append(b, value);
-  return b;
+inline Bytes iel(std::uint16_t g, std::uint16_t e, const Bytes& value, std::uint32_t forced_len = kNoForcedLength) {
+  return element_bytes(dg::dicom::kImplicitLittle, dg::dicom::tag(g, e), 0, value, forced_len);
 }
+// An item holding `content` (encoded elements), with its length or undefined length and an item delimiter.
 inline Bytes item(const Bytes& content, bool undefined = false) {
-  Bytes b;
-  put16(b, 0xFFFE); put16(b, 0xE000);
-  put32(b, undefined ? 0xFFFFFFFFu : static_cast<std::uint32_t>(content.size()));
-  append(b, content);
-  if (undefined) { put16(b, 0xFFFE); put16(b, 0xE00D); put32(b, 0); }
-  return b;
+  return dg::dicom::encode(dg::dicom::kExplicitLittle, [&](dg::dicom::ElementWriter& w) {
+    w.begin_item(undefined ? dg::dicom::Length::undefined : dg::dicom::Length::defined);
+    w.raw(span_of(content));
+    w.end_item();
+  });
 }
-inline Bytes seq_delim() { Bytes b; put16(b, 0xFFFE); put16(b, 0xE0DD); put32(b, 0); return b; }
-inline Bytes item_delim() { Bytes b; put16(b, 0xFFFE); put16(b, 0xE00D); put32(b, 0); return b; }
+// A lone delimiter, wherever a test puts it.
+inline Bytes delimiter(dg::dicom::Tag t) {
+  return dg::dicom::encode(dg::dicom::kExplicitLittle, [&](dg::dicom::ElementWriter& w) { w.header(t, 0, 0); });
+}
+inline Bytes seq_delim() { return delimiter(dg::dicom::kSeqDelim); }
+inline Bytes item_delim() { return delimiter(dg::dicom::kItemDelim); }
+// (gggg,0000) Group Length computed over `body` (elements of group g, already encoded), then `body`.
+inline Bytes grouped(std::uint16_t g, const Bytes& body, dg::dicom::Encoding enc = dg::dicom::kExplicitLittle) {
+  return dg::dicom::encode(enc, [&](dg::dicom::ElementWriter& w) {
+    w.begin_group(g);
+    w.raw(span_of(body));
+    w.end_group();
+  });
+}
+// A command set of US elements of group 0000 (implicit VR little endian, no group length), as scripted servers
+// answer: {element, value} in the order given.
+inline Bytes command_fields(std::initializer_list<std::pair<std::uint16_t, std::uint16_t>> fields) {
+  return dg::dicom::encode(dg::dicom::kImplicitLittle, [&](dg::dicom::ElementWriter& w) {
+    for (const auto& [e, v] : fields) w.us(dg::dicom::tag(0, e), v);
+  });
+}
 
 inline const std::string kSopClass = "1.2.840.10008.5.1.4.1.1.7";
 inline const std::string kSopInstance = "1.2.826.0.1.3680043.10.1234.1";
 
 inline Bytes meta(const std::string& ts = "1.2.840.10008.1.2.1", const std::string& cls = kSopClass,
                   const std::string& inst = kSopInstance) {
-  Bytes body;
-  append(body, el(2, 1, "OB", Bytes{0, 1}));
-  append(body, el(2, 2, "UI", str(cls, '\0')));
-  append(body, el(2, 3, "UI", str(inst, '\0')));
-  append(body, el(2, 0x10, "UI", str(ts, '\0')));
-  append(body, el(2, 0x12, "UI", str("1.2.3.4", '\0')));
-  Bytes b;
-  Bytes gl;
-  put32(gl, static_cast<std::uint32_t>(body.size()));
-  append(b, el(2, 0, "UL", gl));
-  append(b, body);
-  return b;
+  using namespace dg::dicom;
+  return encode(kExplicitLittle, [&](ElementWriter& w) {
+    w.begin_group(0x0002);
+    w.element(tag(2, 1), kOB, span_of(Bytes{0, 1}));
+    w.element(tag(2, 2), kUI, cls);
+    w.element(tag(2, 3), kUI, inst);
+    w.element(tag(2, 0x10), kUI, ts);
+    w.element(tag(2, 0x12), kUI, "1.2.3.4");
+    w.end_group();
+  });
 }
 
 // A small clean explicit VR LE dataset with a patient name and native pixel data.

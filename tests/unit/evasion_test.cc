@@ -32,12 +32,7 @@ Bytes with_meta_private(const Bytes& value) {
   Bytes body(m.begin() + 12, m.end());
   append(body, el(2, 0x0100, "UI", str("1.2.3", '\0')));
   append(body, el(2, 0x0102, "OB", value));
-  Bytes out;
-  Bytes gl;
-  put32(gl, static_cast<std::uint32_t>(body.size()));
-  append(out, el(2, 0, "UL", gl));
-  append(out, body);
-  return out;
+  return grouped(2, body);
 }
 }  // namespace
 

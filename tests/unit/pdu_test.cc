@@ -18,7 +18,7 @@ std::vector<std::uint8_t> ac_bytes() {
     b.insert(b.end(), {t, 0, static_cast<std::uint8_t>(s.size() >> 8), static_cast<std::uint8_t>(s.size())});
     b.insert(b.end(), s.begin(), s.end());
   };
-  item(0x10, pdu::kApplicationContext);
+  item(0x10, uids::kApplicationContext);
   const std::string ts = "1.2.840.10008.1.2.1";
   b.insert(b.end(), {0x21, 0, 0, static_cast<std::uint8_t>(8 + ts.size()), 1, 0, 0, 0});
   item(0x40, ts);
@@ -93,7 +93,7 @@ TEST(Pdu, PdataRoundTripCarriesADimseCommand) {
 }
 
 TEST(Pdu, AssociateRqLayout) {
-  pdu::AssociateRq rq{"ANY-SCP", "DICOMGUARD", {{1, dimse::kVerification, {"1.2.840.10008.1.2"}}}, 16384,
+  pdu::AssociateRq rq{"ANY-SCP", "DICOMGUARD", {{1, uids::kVerification, {"1.2.840.10008.1.2"}}}, 16384,
                       "1.2.826.0.1.3680043.10.1411", "DICOMGUARD_010"};
   auto b = pdu::encode(rq);
   EXPECT_EQ(b[0], 1);

@@ -13,11 +13,13 @@
 #include "scan/dimse_probe.h"
 #include "scan/fingerprint.h"
 #include "scan/service.h"
+#include "builder.h"
 
 using namespace dg::scan;
 using dg::Record;
 namespace pdu = dg::dicom::pdu;
 namespace dimse = dg::dicom::dimse;
+namespace uids = dg::dicom::uids;
 
 namespace {
 
@@ -45,7 +47,7 @@ Bytes accept(const std::vector<int>& ids, const std::string& impl_uid = "1.2.826
   body.insert(body.end(), ae.begin(), ae.end());
   body.insert(body.end(), ae.begin(), ae.end());
   body.insert(body.end(), 32, 0);
-  item(body, 0x10, pdu::kApplicationContext);
+  item(body, 0x10, uids::kApplicationContext);
   for (int id : ids) {
     Bytes ctx = {static_cast<std::uint8_t>(id), 0, 0, 0};
     item(ctx, 0x40, "1.2.840.10008.1.2.1");
@@ -69,16 +71,7 @@ Bytes accept(const std::vector<int>& ids, const std::string& impl_uid = "1.2.826
 Bytes reject(std::uint8_t source, std::uint8_t reason) { return {3, 0, 0, 0, 0, 4, 0, 1, source, reason}; }
 Bytes release_rp() { return {6, 0, 0, 0, 0, 4, 0, 0, 0, 0}; }
 Bytes response(int ctx, std::uint16_t field, std::uint16_t status) {
-  Bytes cs;
-  auto el = [&](std::uint16_t e, std::uint16_t v) {
-    Bytes x = {0, 0, static_cast<std::uint8_t>(e), static_cast<std::uint8_t>(e >> 8), 2, 0, 0, 0,
-               static_cast<std::uint8_t>(v), static_cast<std::uint8_t>(v >> 8)};
-    cs.insert(cs.end(), x.begin(), x.end());
-  };
-  el(0x0100, field);
-  el(0x0120, 1);
-  el(0x0800, 0x0101);
-  el(0x0900, status);
+  const Bytes cs = dgtest::command_fields({{0x0100, field}, {0x0120, 1}, {0x0800, 0x0101}, {0x0900, status}});
   return pdu::encode_pdata(static_cast<std::uint8_t>(ctx), true, true, cs);
 }
 std::set<std::string> checks(const Record& r) {
@@ -90,9 +83,9 @@ bool has_line(const Record& r, const std::string& part) {
   const auto lines = dg::text_notes(r);  // what the text output shows under the record
   return std::any_of(lines.begin(), lines.end(), [&](const std::string& l) { return l.find(part) != std::string::npos; });
 }
-const std::vector<int> kEchoFindMoveGetStore = {ctx_of(dimse::kVerification), ctx_of(dimse::kStudyRootFind),
-                                                ctx_of(dimse::kStudyRootMove), ctx_of(dimse::kStudyRootGet),
-                                                ctx_of(dimse::kSecondaryCapture)};
+const std::vector<int> kEchoFindMoveGetStore = {ctx_of(uids::kVerification), ctx_of(uids::kStudyRootFind),
+                                                ctx_of(uids::kStudyRootMove), ctx_of(uids::kStudyRootGet),
+                                                ctx_of(uids::kSecondaryCapture)};
 }  // namespace
 
 TEST(ScanSingleConnection, ARefusedConnectionAfterADicomAnswerIsRetriedWithBackoff) {
@@ -115,8 +108,8 @@ TEST(ScanSingleConnection, ARefusedConnectionAfterADicomAnswerIsRetriedWithBacko
   ASSERT_EQ(s.kind, Step::Kind::send);
   const std::string rq(s.out.begin(), s.out.end());
   EXPECT_NE(rq.find(default_called_aes()[0]), std::string::npos);  // the same attempt, not a skipped one
-  s = p.on_data(accept({ctx_of(dimse::kVerification)}));
-  s = p.on_data(response(ctx_of(dimse::kVerification), 0x8030, 0));
+  s = p.on_data(accept({ctx_of(uids::kVerification)}));
+  s = p.on_data(response(ctx_of(uids::kVerification), 0x8030, 0));
   ASSERT_EQ(s.out[0], 5);
   p.on_data(release_rp());
   const DimseResult& r = p.result();
@@ -155,9 +148,9 @@ TEST(ScanRefusals, EveryCommandRefusedPerCommandIsNotAnOpenServer) {
   p.begin();
   p.on_connected({}, {});
   Step s = p.on_data(accept(kEchoFindMoveGetStore));
-  for (auto [uid, field] : {std::pair{dimse::kVerification, 0x8030}, {dimse::kStudyRootFind, 0x8020},
-                            {dimse::kStudyRootMove, 0x8021}, {dimse::kStudyRootGet, 0x8010},
-                            {dimse::kSecondaryCapture, 0x8001}}) {
+  for (auto [uid, field] : {std::pair{uids::kVerification, 0x8030}, {uids::kStudyRootFind, 0x8020},
+                            {uids::kStudyRootMove, 0x8021}, {uids::kStudyRootGet, 0x8010},
+                            {uids::kSecondaryCapture, 0x8001}}) {
     ASSERT_EQ(s.kind, Step::Kind::send) << uid;
     s = p.on_data(response(ctx_of(uid), static_cast<std::uint16_t>(field), 0x0124));
   }
@@ -178,9 +171,9 @@ TEST(ScanRefusals, StorageInferredFromContextsIsNotAProofWhenOtherCommandsAreRef
   DimseProbe p({*parse_addr("127.0.0.1"), 104, {}}, {});
   p.begin();
   p.on_connected({}, {});
-  Step s = p.on_data(accept({ctx_of(dimse::kVerification), ctx_of(dimse::kStudyRootFind), ctx_of("1.2.840.10008.5.1.4.1.1.2")}));
-  s = p.on_data(response(ctx_of(dimse::kVerification), 0x8030, 0));              // echo works
-  s = p.on_data(response(ctx_of(dimse::kStudyRootFind), 0x8020, 0x0124));         // find refused
+  Step s = p.on_data(accept({ctx_of(uids::kVerification), ctx_of(uids::kStudyRootFind), ctx_of("1.2.840.10008.5.1.4.1.1.2")}));
+  s = p.on_data(response(ctx_of(uids::kVerification), 0x8030, 0));              // echo works
+  s = p.on_data(response(ctx_of(uids::kStudyRootFind), 0x8020, 0x0124));         // find refused
   ASSERT_EQ(s.out[0], 5);
   const Record rec = dimse_record(p.result());
   EXPECT_EQ(rec.fields["storage"], "unverified");
@@ -205,7 +198,7 @@ TEST(ScanRefusals, AConnectionDroppedOnACommandDoesNotStopTheOthers) {
   DimseProbe p({*parse_addr("127.0.0.1"), 104, {}}, {});
   p.begin();
   p.on_connected({}, {});
-  const std::vector<int> ctx = {ctx_of(dimse::kStudyRootFind), ctx_of(dimse::kStudyRootMove), ctx_of(dimse::kStudyRootGet)};
+  const std::vector<int> ctx = {ctx_of(uids::kStudyRootFind), ctx_of(uids::kStudyRootMove), ctx_of(uids::kStudyRootGet)};
   Step s = p.on_data(accept(ctx));
   ASSERT_EQ(s.kind, Step::Kind::send);  // C-FIND
   s = p.on_failure(Failure::closed, "end of file");
@@ -214,9 +207,9 @@ TEST(ScanRefusals, AConnectionDroppedOnACommandDoesNotStopTheOthers) {
   ASSERT_EQ(s.kind, Step::Kind::send);
   s = p.on_data(accept(ctx));
   ASSERT_EQ(s.kind, Step::Kind::send);  // C-MOVE
-  s = p.on_data(response(ctx_of(dimse::kStudyRootMove), 0x8021, 0xC000));
+  s = p.on_data(response(ctx_of(uids::kStudyRootMove), 0x8021, 0xC000));
   ASSERT_EQ(s.kind, Step::Kind::send);  // C-GET
-  s = p.on_data(response(ctx_of(dimse::kStudyRootGet), 0x8010, 0xC000));
+  s = p.on_data(response(ctx_of(uids::kStudyRootGet), 0x8010, 0xC000));
   ASSERT_EQ(s.out[0], 5);
   const DimseResult& r = p.result();
   EXPECT_EQ(r.find.category, "dropped");
@@ -234,7 +227,7 @@ TEST(ScanRefusals, MatchesForAPatientIdThatCannotExistAreNoted) {
   DimseProbe p({*parse_addr("127.0.0.1"), 104, {}}, {});
   p.begin();
   p.on_connected({}, {});
-  const int f = ctx_of(dimse::kStudyRootFind);
+  const int f = ctx_of(uids::kStudyRootFind);
   Step s = p.on_data(accept({f}));
   for (int i = 0; i < 4; ++i) s = p.on_data(response(f, 0x8020, 0xFF00));
   s = p.on_data(response(f, 0x8020, 0));
@@ -287,7 +280,7 @@ TEST(ScanMoveProbe, TheStoredTestObjectIsMovedToTheAddressWeName) {
   DimseProbe p({*parse_addr("127.0.0.1"), 104, {}}, o);
   p.begin();
   p.on_connected({}, {});
-  const int store = ctx_of(dimse::kSecondaryCapture), move = ctx_of(dimse::kStudyRootMove);
+  const int store = ctx_of(uids::kSecondaryCapture), move = ctx_of(uids::kStudyRootMove);
   Step s = p.on_data(accept({move, store}));
   ASSERT_EQ(s.kind, Step::Kind::send);  // C-MOVE of a never-existing study
   s = p.on_data(response(move, 0x8021, 0xA801));

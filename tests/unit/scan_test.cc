@@ -7,6 +7,7 @@
 #include "scan/http.h"
 #include "scan/service.h"
 #include "scan/targets.h"
+#include "builder.h"
 
 using namespace dg::scan;
 namespace pdu = dg::dicom::pdu;
@@ -40,7 +41,7 @@ Bytes accept(const std::vector<int>& ids, const std::string& impl_uid = "1.2.276
   body.insert(body.end(), ae.begin(), ae.end());
   body.insert(body.end(), ae.begin(), ae.end());
   body.insert(body.end(), 32, 0);
-  item(body, 0x10, pdu::kApplicationContext);
+  item(body, 0x10, dg::dicom::uids::kApplicationContext);
   for (int id : ids) {
     Bytes ctx = {static_cast<std::uint8_t>(id), 0, 0, 0};
     item(ctx, 0x40, "1.2.840.10008.1.2.1");
@@ -65,16 +66,7 @@ Bytes reject(std::uint8_t source, std::uint8_t reason) { return {3, 0, 0, 0, 0, 
 
 // A C-xxx-RSP command set (implicit VR little endian) in one P-DATA-TF.
 Bytes response(std::uint8_t ctx, std::uint16_t field, std::uint16_t status) {
-  Bytes cs;
-  auto el = [&](std::uint16_t e, std::uint16_t v) {
-    Bytes x = {0, 0, static_cast<std::uint8_t>(e), static_cast<std::uint8_t>(e >> 8), 2, 0, 0, 0,
-               static_cast<std::uint8_t>(v), static_cast<std::uint8_t>(v >> 8)};
-    cs.insert(cs.end(), x.begin(), x.end());
-  };
-  el(0x0100, field);
-  el(0x0120, 1);
-  el(0x0800, 0x0101);
-  el(0x0900, status);
+  const Bytes cs = dgtest::command_fields({{0x0100, field}, {0x0120, 1}, {0x0800, 0x0101}, {0x0900, status}});
   return pdu::encode_pdata(ctx, true, true, cs);
 }
 

@@ -1,8 +1,58 @@
-#include "dicom/transfer_syntax.h"
+#include "dicom/uids.h"
 
+#include <algorithm>
 #include <array>
 
 namespace dg::dicom {
+
+namespace uids {
+
+namespace {
+// In the order `scan` proposes them (its presentation context IDs follow this order).
+constexpr SopClass kSopClasses[] = {
+    {kVerification, "verification"},
+    {kStudyRootFind, "study-root-find"},
+    {kStudyRootMove, "study-root-move"},
+    {kStudyRootGet, "study-root-get"},
+    {kPatientRootFind, "patient-root-find"},
+    {kPatientRootMove, "patient-root-move"},
+    {kPatientRootGet, "patient-root-get"},
+    {kWorklistFind, "modality-worklist-find"},
+    {kStorageCommitment, "storage-commitment"},
+    {kMpps, "mpps"},
+    {kCtStorage, "ct-storage"},
+    {kMrStorage, "mr-storage"},
+    {kCrStorage, "cr-storage"},
+    {kDxStorage, "dx-storage"},
+    {kMgStorage, "mg-storage"},
+    {kUsStorage, "us-storage"},
+    {kSecondaryCapture, "sc-storage"},
+    {kXaStorage, "xa-storage"},
+    {kNmStorage, "nm-storage"},
+    {kPetStorage, "pet-storage"},
+    {kBasicTextSr, "basic-text-sr-storage"},
+    {kEncapsulatedPdf, "encapsulated-pdf-storage"},
+    {kEncapsulatedCda, "encapsulated-cda-storage"},
+};
+}  // namespace
+
+std::span<const SopClass> sop_classes() { return kSopClasses; }
+
+const char* sop_class_name(std::string_view uid) {
+  for (const SopClass& c : kSopClasses)
+    if (uid == c.uid) return c.name;
+  return nullptr;
+}
+
+bool is_storage(std::string_view uid) { return uid.starts_with(kStoragePrefix); }
+
+std::string value(std::span<const std::uint8_t> v) {
+  std::string s(reinterpret_cast<const char*>(v.data()), std::min<std::size_t>(v.size(), 256));
+  while (!s.empty() && (s.back() == '\0' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+}  // namespace uids
 
 namespace {
 struct Row {
@@ -11,12 +61,12 @@ struct Row {
 };
 // PS3.6 Table A-1 (2024b), transfer syntaxes only.
 constexpr std::array kRows = {
-    Row{"1.2.840.10008.1.2", "Implicit VR Little Endian", false, false, false, false},
-    Row{"1.2.840.10008.1.2.1", "Explicit VR Little Endian", true, false, false, false},
+    Row{uids::kImplicitLE, "Implicit VR Little Endian", false, false, false, false},
+    Row{uids::kExplicitLE, "Explicit VR Little Endian", true, false, false, false},
     Row{"1.2.840.10008.1.2.1.98", "Encapsulated Uncompressed Explicit VR Little Endian", true, false, false, true},
-    Row{"1.2.840.10008.1.2.1.99", "Deflated Explicit VR Little Endian", true, false, true, false},
-    Row{"1.2.840.10008.1.2.2", "Explicit VR Big Endian (retired)", true, true, false, false},
-    Row{"1.2.840.10008.1.2.4.50", "JPEG Baseline (Process 1)", true, false, false, true},
+    Row{uids::kDeflatedLE, "Deflated Explicit VR Little Endian", true, false, true, false},
+    Row{uids::kExplicitBE, "Explicit VR Big Endian (retired)", true, true, false, false},
+    Row{uids::kJpegBaseline, "JPEG Baseline (Process 1)", true, false, false, true},
     Row{"1.2.840.10008.1.2.4.51", "JPEG Extended (Process 2 & 4)", true, false, false, true},
     Row{"1.2.840.10008.1.2.4.52", "JPEG Extended (Process 3 & 5) (retired)", true, false, false, true},
     Row{"1.2.840.10008.1.2.4.53", "JPEG Spectral Selection (retired)", true, false, false, true},
