@@ -82,7 +82,6 @@ bool is_tiff(std::span<const std::uint8_t> p, bool& big) {
 }
 
 bool is_text_vr(VR v) { return v == vr("LT") || v == vr("ST") || v == kUT || v == kUC || v == kUR; }
-bool is_pixel_tag(Tag t) { return t == kPixelData || t == kFloatPixelData || t == kDoubleFloatPixelData; }
 bool is_directory_offset(Tag t) {
   return t == tag(0x0004, 0x1200) || t == tag(0x0004, 0x1202) || t == tag(0x0004, 0x1400) || t == tag(0x0004, 0x1420);
 }

@@ -122,9 +122,9 @@ inline Bytes dataset(const Bytes& extra_before_pixels = {}, const std::string& c
 }
 
 inline Bytes part10(const Bytes& preamble_bytes, const Bytes& ds, const Bytes& m = meta()) {
-  Bytes f(128, 0);
+  Bytes f(132, 0);
   std::copy_n(preamble_bytes.begin(), std::min<std::size_t>(preamble_bytes.size(), 128), f.begin());
-  f.insert(f.end(), {'D', 'I', 'C', 'M'});
+  f[128] = 'D', f[129] = 'I', f[130] = 'C', f[131] = 'M';
   append(f, m);
   append(f, ds);
   return f;
