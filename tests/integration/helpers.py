@@ -93,6 +93,29 @@ def run(*args, **kw):
     return cp
 
 
+# Linux counts the parent's resident set in a child's peak RSS (ru_maxrss): the memory image a child is forked
+# with, and the one it replaces at exec, are part of its high-water mark. A test process that has grown (pydicom,
+# big fixtures) would therefore see its own size in every child it measures. A fresh, small interpreter starts
+# the program and reports its peak instead.
+_PEAK_LAUNCHER = r"""
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as f:
+    f.write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def run_measuring_peak_rss(args, **kw):
+    """Runs args (args[0] an absolute path); returns (CompletedProcess, peak RSS of that program in KiB)."""
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as f:
+        proc = subprocess.run(["/usr/bin/python3", "-c", _PEAK_LAUNCHER, f.name, *args], **kw)
+        return proc, int(f.read() or "0")
+
+
 def parse_jsonl(text, validate=True):
     """Parses JSON Lines; raises AssertionError naming the line when one does not parse or lacks "type".
 

@@ -1285,11 +1285,9 @@ class MemoryBudgetTest(unittest.TestCase):
         with H.TempDir() as tmp:
             subprocess.run([sys.executable, os.path.join(H.SOURCE_DIR, "bench/files/make_bombs.py"), tmp.path,
                             "--copies", "8"], check=True)
-            proc = subprocess.Popen([H.BINARY, "files", "--json", "-j", "32", tmp.path], stdout=subprocess.PIPE)
-            out = proc.stdout.read()
-            _, status, usage = os.wait4(proc.pid, 0)
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            rep = H.Report(H.parse_jsonl(out.decode()))
+            proc, peak_kib = H.run_measuring_peak_rss([os.path.abspath(H.BINARY), "files", "--json", "-j", "32", tmp.path],
+                                                      stdout=subprocess.PIPE)
+            rep = H.Report(H.parse_jsonl(proc.stdout.decode()))
             self.assertEqual(len(rep.files), 32)
             for f in rep.files:
                 self.assertIn(f.verdict, ("malformed", "suspicious"), f)
@@ -1297,7 +1295,7 @@ class MemoryBudgetTest(unittest.TestCase):
                     self.assertIn("deflate-limit", [p for p, _ in f.problems()], f)
                 else:
                     self.assertIn("file.encapsulated.unscanned", f.checks, f)
-            self.assertLess(usage.ru_maxrss, 128 * 1024, f"peak RSS {usage.ru_maxrss} KiB")
+            self.assertLess(peak_kib, 128 * 1024, f"peak RSS {peak_kib} KiB")
 
 
 if __name__ == "__main__":
