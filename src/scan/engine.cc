@@ -1,9 +1,6 @@
 #include "scan/engine.h"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 
 #include <asio.hpp>
 #include <asio/ssl.hpp>
@@ -11,7 +8,8 @@
 #include <map>
 #include <stdexcept>
 
-#include "tls/self_signed.h"
+#include "net/connection.h"
+#include "net/tls_context.h"
 
 namespace dg::scan {
 
@@ -68,7 +66,6 @@ std::size_t open_file_limit() {
 struct Engine::Impl {
   EngineOptions opt;
   asio::io_context io{1};
-  asio::ssl::context tls_ctx{asio::ssl::context::tls_client};
   EngineStats stats;
   std::size_t inflight_limit = 0;
 
@@ -89,14 +86,12 @@ struct Engine::Impl {
     Impl& e;
     Endpoint ep;
     std::unique_ptr<Probe> probe;
-    tcp::socket sock;
-    std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls;
+    net::Connection conn;
     asio::steady_timer timer;
     std::uint64_t op = 0;  // increments per operation; a timer firing for an older one is ignored
     bool timed_out = false;
     bool holds_slot = false;
     bool want_tls = false;
-    bool cert_requested = false;
     ClientIdentity identity = ClientIdentity::configured;
     std::string alpn;
     Ms step_timeout{5000};
@@ -104,7 +99,7 @@ struct Engine::Impl {
     Bytes out;
 
     Task(Impl& engine, Endpoint endpoint, std::unique_ptr<Probe> p)
-        : e(engine), ep(std::move(endpoint)), probe(std::move(p)), sock(engine.io), timer(engine.io) {}
+        : e(engine), ep(std::move(endpoint)), probe(std::move(p)), conn(engine.io), timer(engine.io) {}
 
     void arm(Ms t) {
       const std::uint64_t my = ++op;
@@ -113,9 +108,7 @@ struct Engine::Impl {
       timer.async_wait([self = shared_from_this(), my](const asio::error_code& ec) {
         if (ec || my != self->op) return;
         self->timed_out = true;
-        asio::error_code ignore;
-        self->sock.cancel(ignore);
-        self->sock.close(ignore);
+        self->conn.abort();
       });
     }
     void disarm() {
@@ -124,12 +117,7 @@ struct Engine::Impl {
     }
 
     void close() {
-      asio::error_code ignore;
-      tls.reset();
-      if (sock.is_open()) {
-        sock.shutdown(tcp::socket::shutdown_both, ignore);
-        sock.close(ignore);
-      }
+      conn.close();
       if (holds_slot) {
         holds_slot = false;
         e.release_slot(ep.addr);
@@ -176,77 +164,31 @@ struct Engine::Impl {
       holds_slot = true;
       ++e.stats.connections;
       arm(step_timeout);
-      sock.async_connect(tcp::endpoint(to_asio(ep.addr), ep.port),
+      conn.async_connect(tcp::endpoint(to_asio(ep.addr), ep.port),
                          [self = shared_from_this()](const asio::error_code& ec) { self->connected(ec); });
     }
     void connected(const asio::error_code& ec) {
       if (ec) return fail(ec, false);
-      asio::error_code ignore;
-      sock.set_option(tcp::no_delay(true), ignore);
-      quick_ack();
+      conn.quick_ack();
       if (!want_tls) {
         disarm();
         return apply(probe->on_connected({}, {}));
       }
       ++e.stats.tls_handshakes;
-      tls = std::make_unique<asio::ssl::stream<tcp::socket&>>(sock, e.context(identity));
-      cert_requested = false;
-      SSL_set_msg_callback(tls->native_handle(), &Task::on_tls_message);
-      SSL_set_msg_callback_arg(tls->native_handle(), &cert_requested);
-      if (!ep.host.empty()) SSL_set_tlsext_host_name(tls->native_handle(), ep.host.c_str());
-      if (!alpn.empty() && alpn.size() < 256) {
-        std::vector<unsigned char> wire;
-        wire.push_back(static_cast<unsigned char>(alpn.size()));
-        wire.insert(wire.end(), alpn.begin(), alpn.end());
-        SSL_set_alpn_protos(tls->native_handle(), wire.data(), static_cast<unsigned>(wire.size()));
-      }
-      tls->async_handshake(asio::ssl::stream_base::client,
+      conn.async_handshake(e.context(identity), net::Role::client, ep.host, alpn,
                            [self = shared_from_this()](const asio::error_code& hec) { self->handshaken(hec); });
-    }
-    // Sees every handshake message, including TLS 1.3's encrypted ones: notes a CertificateRequest.
-    static void on_tls_message(int write_p, int, int content_type, const void* buf, size_t len, SSL*, void* arg) {
-      if (!write_p && content_type == SSL3_RT_HANDSHAKE && len > 0 && static_cast<const unsigned char*>(buf)[0] == 13)
-        *static_cast<bool*>(arg) = true;
-    }
-    TlsSession describe_session() {
-      SSL* ssl = tls->native_handle();
-      TlsSession s;
-      s.version = SSL_get_version(ssl);
-      if (const SSL_CIPHER* c = SSL_get_current_cipher(ssl)) s.cipher = SSL_CIPHER_standard_name(c);
-      const int nid = SSL_get_negotiated_group(ssl);
-      if (nid > 0) {
-        const char* n = SSL_group_to_name(ssl, nid);
-        s.group = n ? n : OBJ_nid2sn(nid);
-      }
-      const unsigned char* proto = nullptr;
-      unsigned int len = 0;
-      SSL_get0_alpn_selected(ssl, &proto, &len);
-      if (proto) s.alpn.assign(reinterpret_cast<const char*>(proto), len);
-      if (STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl))
-        for (int i = 0; i < sk_X509_num(chain) && i < 16; ++i) {
-          unsigned char* der = nullptr;
-          const int n = i2d_X509(sk_X509_value(chain, i), &der);
-          if (n > 0) s.chain.emplace_back(der, der + n);
-          OPENSSL_free(der);
-        }
-      s.cert_requested = cert_requested;
-      s.cert_sent = SSL_get_certificate(ssl) != nullptr;
-      probe->on_tls_session(s);
-      return s;
     }
     void handshaken(const asio::error_code& ec) {
       if (ec) {
         if (timed_out) return fail(ec, false);
         disarm();
-        TlsSession partial;
-        partial.completed = false;
-        partial.cert_requested = cert_requested;
-        probe->on_tls_session(partial);
+        probe->on_tls_session(conn.session(false));
         close();
         return apply(probe->on_failure(Failure::tls_failed, ec.message()));
       }
       disarm();
-      const TlsSession s = describe_session();
+      const TlsSession s = conn.session();
+      probe->on_tls_session(s);
       apply(probe->on_connected(s.version, s.alpn));
     }
     void write() {
@@ -256,33 +198,22 @@ struct Engine::Impl {
         if (ec) return self->fail(ec, true);
         self->read_armed();
       };
-      if (tls) asio::async_write(*tls, asio::buffer(out), cb);
-      else asio::async_write(sock, asio::buffer(out), cb);
+      conn.async_write(asio::buffer(out), cb);
     }
     void read() {
       arm(step_timeout);
       read_armed();
     }
-    // Acknowledge at once instead of delaying ACKs by up to 40 ms: servers that leave Nagle's algorithm on
-    // (Debian's DCMTK, openssl s_server) hold their next small write until our ACK arrives. Linux clears the
-    // option again by itself, so it is set after every read.
-    void quick_ack() {
-#ifdef TCP_QUICKACK
-      const int one = 1;
-      ::setsockopt(sock.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
-#endif
-    }
     void read_armed() {
-      quick_ack();
+      conn.quick_ack();
       auto cb = [self = shared_from_this()](const asio::error_code& ec, std::size_t n) {
         if (ec) return self->fail(ec, true);
-        self->quick_ack();
+        self->conn.quick_ack();
         self->disarm();
         self->e.stats.bytes_received += n;
         self->apply(self->probe->on_data(std::span<const std::uint8_t>(self->buf.data(), n)));
       };
-      if (tls) tls->async_read_some(asio::buffer(buf), cb);
-      else sock.async_read_some(asio::buffer(buf), cb);
+      conn.async_read_some(asio::buffer(buf), cb);
     }
     void fail(const asio::error_code& ec, bool /*connected*/) {
       const bool was_timeout = timed_out;
@@ -293,36 +224,27 @@ struct Engine::Impl {
     }
   };
 
-  // Contexts without a client certificate and with a throwaway untrusted one, made when first needed.
-  std::unique_ptr<asio::ssl::context> ctx_none, ctx_untrusted;
+  // The scan's client contexts (net::TlsPolicy::permissive: everything, nothing verified): with the configured
+  // client certificate (or none), without any, and with a throwaway untrusted one.
+  std::unique_ptr<asio::ssl::context> ctx_configured, ctx_none, ctx_untrusted;
 
-  static void permissive(asio::ssl::context& c) {
-    c.set_verify_mode(asio::ssl::verify_none);
-    // Offer everything this OpenSSL can still do; grading TLS is done from our own ClientHellos.
-    SSL_CTX_set_min_proto_version(c.native_handle(), 0);
-    SSL_CTX_set_security_level(c.native_handle(), 0);
-    SSL_CTX_set_cipher_list(c.native_handle(), "ALL:COMPLEMENTOFALL:@SECLEVEL=0");
-  }
   asio::ssl::context& context(ClientIdentity id) {
-    if (id == ClientIdentity::configured || (id == ClientIdentity::none && opt.tls_cert.empty())) return tls_ctx;
+    if (id == ClientIdentity::configured || (id == ClientIdentity::none && opt.tls_cert.empty())) return *ctx_configured;
     if (id == ClientIdentity::untrusted && ctx_untrusted) return *ctx_untrusted;
-    if (!ctx_none) {
-      ctx_none = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
-      permissive(*ctx_none);
-    }
+    if (!ctx_none) ctx_none = net::make_context(net::TlsPolicy::permissive(), net::Role::client);
     return *ctx_none;
   }
 
   explicit Impl(EngineOptions o) : opt(std::move(o)) {
-    permissive(tls_ctx);
-    if (!opt.tls_cert.empty()) {
-      tls_ctx.use_certificate_chain_file(opt.tls_cert);
-      tls_ctx.use_private_key_file(opt.tls_key.empty() ? opt.tls_cert : opt.tls_key, asio::ssl::context::pem);
-    }
+    net::TlsPolicy configured = net::TlsPolicy::permissive();
+    configured.cert_file = opt.tls_cert;
+    configured.key_file = opt.tls_key;
+    ctx_configured = net::make_context(configured, net::Role::client);
     if (opt.untrusted_identity) {
-      ctx_untrusted = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
-      permissive(*ctx_untrusted);
-      tls::use_self_signed(ctx_untrusted->native_handle(), "dicomguard untrusted test client", tls::KeyType::ec_p256);
+      net::TlsPolicy untrusted = net::TlsPolicy::permissive();
+      untrusted.self_signed_cn = "dicomguard untrusted test client";
+      untrusted.self_signed_ec = true;
+      ctx_untrusted = net::make_context(untrusted, net::Role::client);
     }
     const std::size_t files = open_file_limit();
     inflight_limit = std::max<std::size_t>(1, std::min(opt.max_inflight, files > 64 ? files - 64 : 1));

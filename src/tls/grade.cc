@@ -271,4 +271,28 @@ int min_key_bits(const std::string& key) {
   return bits;
 }
 
+std::optional<Transport> transport_of(const std::string& profile_id) {
+  const ProfileDef* def = nullptr;
+  for (const ProfileDef& d : defs())
+    if (d.info.id == profile_id) def = &d;
+  if (!def) return std::nullopt;
+  std::set<std::string> ruled_out, only;
+  Transport t;
+  for (const ClauseDef& c : def->clauses) {
+    const Rule& r = c.rule;
+    if (r.kind == "version_not_supported") ruled_out.insert(r.version);
+    if (r.kind == "versions_any") only.insert(r.versions.begin(), r.versions.end());
+    if (r.kind == "suites_any" || r.kind == "suites_all" || r.kind == "suites_only") {
+      auto& list = t.suites[r.version];
+      for (const auto& s : r.suites)
+        if (std::find(list.begin(), list.end(), s) == list.end()) list.push_back(s);
+    }
+  }
+  for (std::uint16_t v : kVersions) {
+    const std::string n = version_name(v);
+    if (!ruled_out.count(n) && (only.empty() || only.count(n))) t.versions.push_back(n);
+  }
+  return t;
+}
+
 }  // namespace dg::tls

@@ -45,4 +45,14 @@ const std::vector<ProfileInfo>& profiles();  // B.12, B.13, B.10, B.11, B.9, B.3
 
 std::vector<ProfileResult> grade(const Facts& f);
 
+// What a profile lets a connection negotiate, read from its clauses: the versions it does not rule out (within
+// its versions_any list, when it has one) and, per version, the suites its suite clauses name (IANA names; none
+// listed: that version's defaults, which for TLS 1.3 are all AEAD). For a TLS policy that says "B.12".
+struct Transport {
+  std::vector<std::string> versions;                       // "TLSv1.2", "TLSv1.3", oldest first
+  std::map<std::string, std::vector<std::string>> suites;  // version -> suites ("any": every version up to 1.2)
+};
+// nullopt when there is no profile of that ID.
+std::optional<Transport> transport_of(const std::string& profile_id);
+
 }  // namespace dg::tls

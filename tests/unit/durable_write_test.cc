@@ -386,7 +386,9 @@ TEST_F(DurableWrite, KillAtEachStepLeavesTheOldOrTheNewFile) {
     EXPECT_EQ(temp_files(d).size(), renamed ? 0u : 1u);
     const bool kept = renamed || std::string(step) == "after-backup";
     EXPECT_EQ(fs::exists(d / "kept" / "x.dcm"), kept);
-    if (kept) EXPECT_EQ(slurp(d / "kept" / "x.dcm"), "old");
+    if (kept) {
+      EXPECT_EQ(slurp(d / "kept" / "x.dcm"), "old");
+    }
   }
 }
 
