@@ -8,11 +8,13 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <thread>
 #include <vector>
 
+#include "cli/cmd_files.h"
+#include "cli/cmd_scan.h"
 #include "cli/commands.h"
+#include "findings/sink.h"
 #include "lab/lab.h"
 #include "lab/samples.h"
 #include "report/checklist.h"
@@ -24,7 +26,8 @@ namespace dg::cli {
 
 namespace {
 
-// Runs this binary with `args`, its standard output into `out_path`; returns its exit code (-1: not started).
+// Runs this binary with `args` (the report), its standard output into `out_path`; returns its exit code (-1: not
+// started).
 int run_self(const std::vector<std::string>& args, const std::string& out_path) {
   std::vector<std::string> full = {"dicomguard"};
   full.insert(full.end(), args.begin(), args.end());
@@ -43,27 +46,28 @@ int run_self(const std::vector<std::string>& args, const std::string& out_path) 
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-// The text sink's closing line of a JSON Lines output (its last "summary").
-std::string summary_line(const std::string& path) {
-  std::ifstream in(path);
-  std::string line, last;
-  while (std::getline(in, line))
-    if (line.find("\"type\":\"summary\"") != std::string::npos) last = line;
-  auto j = nlohmann::json::parse(last, nullptr, false);
-  if (!j.is_object()) return "(no summary)";
-  std::string s;
-  auto num = [](const nlohmann::json& o, const std::string& k) -> long {
-    return o.is_object() && o.contains(k) && o[k].is_number() ? o[k].get<long>() : 0;
-  };
-  if (j.contains("status") && j["status"].is_object())
-    for (const auto& [k, v] : j["status"].items())
-      if (v.is_number()) s += (s.empty() ? "" : ", ") + std::to_string(v.get<long>()) + " " + k;
-  std::string f;
-  const nlohmann::json findings = j.contains("findings") ? j["findings"] : nlohmann::json::object();
-  for (const char* sev : {"critical", "high", "medium", "low", "info"})
-    if (long n = num(findings, sev); n > 0) f += (f.empty() ? "" : ", ") + std::to_string(n) + " " + sev;
-  if (num(j, "tls_graded") > 0) s += "; " + std::to_string(num(j, "tls_graded")) + " TLS service(s) graded";
-  return (s.empty() ? "nothing found" : s) + "; findings: " + (f.empty() ? "none" : f);
+// Keeps the summary a run ends with, so that the demo can say it in the text sink's words.
+class SummaryOf : public Sink {
+ public:
+  explicit SummaryOf(nlohmann::json& out) : out_(out) {}
+  std::string record(const Record&) override { return {}; }
+  std::string end(const nlohmann::json& summary) override {
+    out_ = summary;
+    return {};
+  }
+
+ private:
+  nlohmann::json& out_;
+};
+
+// JSON Lines into `path` and the summary into `summary`; nullptr when the file cannot be opened.
+std::unique_ptr<MultiSink> sinks_into(const std::string& path, std::FILE*& file, nlohmann::json& summary) {
+  file = std::fopen(path.c_str(), "w");
+  if (!file) return nullptr;
+  auto m = std::make_unique<MultiSink>();
+  m->add(make_jsonl_sink(file));
+  m->add(std::make_unique<SummaryOf>(summary));
+  return m;
 }
 
 }  // namespace
@@ -109,14 +113,33 @@ Action add_demo(CLI::App& app) {
     std::printf("== 2. dicomguard scan %s %s --called-ae HARDENED_PACS --tls-full --json > %s\n", t1.c_str(), t2.c_str(),
                 scan.c_str());
     std::fflush(stdout);
-    const int rs = run_self({"scan", t1, t2, "--called-ae", "HARDENED_PACS", "--tls-full", "--json"}, scan);
+    nlohmann::json scan_summary, files_summary;
+    std::FILE* scan_file = nullptr;
+    int rs = -1;
+    if (auto sinks = sinks_into(scan, scan_file, scan_summary)) {
+      ScanFlags sf;
+      sf.targets = {t1, t2};
+      sf.called_aes = {"HARDENED_PACS"};
+      sf.tls_full = true;
+      sf.progress = "never";
+      rs = run_scan(sf, *sinks);
+      if (std::fclose(scan_file) != 0) rs = -1;
+    }
     l.stop();
     lab_thread.join();
-    std::printf("   %s\n", summary_line(scan).c_str());
+    std::printf("   %s\n", text_summary(scan_summary).c_str());
     std::printf("== 3. dicomguard files %s --json > %s   (%d synthetic samples)\n", samples.c_str(), files.c_str(), n);
     std::fflush(stdout);
-    const int rf = run_self({"files", samples, "--json"}, files);
-    std::printf("   %s\n", summary_line(files).c_str());
+    std::FILE* files_file = nullptr;
+    int rf = -1;
+    if (auto sinks = sinks_into(files, files_file, files_summary)) {
+      FilesFlags ff;
+      ff.paths = {samples};
+      ff.progress = "never";
+      rf = run_files(ff, *sinks);
+      if (std::fclose(files_file) != 0) rf = -1;
+    }
+    std::printf("   %s\n", text_summary(files_summary).c_str());
     if (rs < 0 || rs > 1 || rf < 0 || rf > 1) {
       std::fprintf(stderr, "dicomguard demo: scan (exit %d) or files (exit %d) failed\n", rs, rf);
       return kExitError;

@@ -3,6 +3,7 @@
 
 #include <cstdio>
 
+#include "cli/cmd_files.h"
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "findings/tally.h"
@@ -11,15 +12,6 @@
 
 namespace dg::cli {
 
-namespace {
-struct FilesFlags {
-  std::vector<std::string> paths;
-  int jobs = 0;
-  std::string fail_on = "low";
-  std::string progress = "auto";
-  OutputFlags out;
-};
-}  // namespace
 
 Action add_files(CLI::App& app) {
   auto* sub = app.add_subcommand("files", "Check DICOM Part 10 files for executable, active and malformed content");
@@ -36,19 +28,23 @@ Action add_files(CLI::App& app) {
 
   return [f]() {
     auto sinks = f->out.make_sinks();
-    Tally tally("files", "files");
-    PerFile pf{"files", "error", "verdict", {}, {}, {}};
-    pf.parallel.jobs = f->jobs;
-    pf.parallel.progress = f->progress == "always" || (f->progress == "auto" && ::isatty(2));
-    files::AnalyzeOptions ao;
-    pf.job = [&ao](const std::string& p) { return files::to_record(p, files::analyze_file(p, ao)); };
-    if (std::string err = run_per_file(f->paths, pf, *sinks, tally); !err.empty()) {
-      std::fprintf(stderr, "dicomguard files: %s\n", err.c_str());
-      return kExitError;
-    }
-    if (tally.errors()) return kExitError;
-    return tally.failed(*parse_severity(f->fail_on)) ? kExitFindings : kExitClean;
+    return run_files(*f, *sinks);
   };
+}
+
+int run_files(const FilesFlags& f, Sink& sinks) {
+  Tally tally("files", "files");
+  PerFile pf{"files", "error", "verdict", {}, {}, {}};
+  pf.parallel.jobs = f.jobs;
+  pf.parallel.progress = f.progress == "always" || (f.progress == "auto" && ::isatty(2));
+  files::AnalyzeOptions ao;
+  pf.job = [&ao](const std::string& p) { return files::to_record(p, files::analyze_file(p, ao)); };
+  if (std::string err = run_per_file(f.paths, pf, sinks, tally); !err.empty()) {
+    std::fprintf(stderr, "dicomguard files: %s\n", err.c_str());
+    return kExitError;
+  }
+  if (tally.errors()) return kExitError;
+  return tally.failed(*parse_severity(f.fail_on)) ? kExitFindings : kExitClean;
 }
 
 }  // namespace dg::cli

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "cli/cmd_scan.h"
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "cli/target_flags.h"
@@ -17,33 +18,6 @@
 namespace dg::cli {
 
 namespace {
-struct ScanFlags {
-  std::vector<std::string> targets;
-  std::vector<std::string> lists;
-  std::string ports = scan::kDefaultPorts;
-  std::vector<std::string> exclude;
-  bool discover = false;
-  double rate = 0;
-  std::size_t max_inflight = 1024;
-  int per_host = 2;
-  double timeout = 5;
-  bool no_tls = false;
-  bool tls_first = false;
-  std::vector<std::string> called_aes;
-  bool count_records = false;
-  bool default_credentials = false;
-  bool active_store = false;
-  std::string move_probe;  // the address our move-destination listener binds to
-  std::string baseline;
-  std::string fail_on = "medium";
-  std::string progress = "auto";
-  std::string tls_cert, tls_key, ca_file;
-  bool tls_full = false, no_tls_grade = false;
-  std::uint64_t seed = 0;
-  std::string probe = "service";
-  bool list_probes = false;
-  OutputFlags out;
-};
 
 // --move-probe's destination: the lab's store SCP on the given address, on a thread of its own, seen by the scan
 // as a MoveListener.
@@ -183,94 +157,98 @@ Action add_scan(CLI::App& app) {
 
   return [f]() {
     if (f->list_probes) return list_probes(f->out.json);
-    if (!f->ca_file.empty())
-      if (std::string e = tls::check_ca_file(f->ca_file); !e.empty()) {
-        std::fprintf(stderr, "dicomguard scan: --ca-file: %s\n", e.c_str());
-        return kExitError;
-      }
-    if (!scan::find_probe_kind(f->probe)) {
-      std::fprintf(stderr, "dicomguard scan: --probe: no probe named '%s' (--list-probes lists them)\n", f->probe.c_str());
-      return kExitError;
-    }
-    scan::TargetSet targets;
-    if (!build_targets("scan", {f->targets, f->lists, f->exclude, f->ports}, targets)) return kExitError;
-    if (!f->move_probe.empty() && !f->active_store) {
-      std::fprintf(stderr, "dicomguard scan: --move-probe needs --active-store (only our stored test object is moved)\n");
-      return kExitError;
-    }
-    // --move-probe: a store listener of ours (the lab's SCP) that the servers are asked to send our test object to.
-    std::unique_ptr<MoveDestination> listener;
-    if (!f->move_probe.empty()) {
-      try {
-        listener = std::make_unique<MoveDestination>(f->move_probe);
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "dicomguard scan: --move-probe: %s\n", e.what());
-        return kExitError;
-      }
-    }
-    scan::ServiceMap before;
-    if (!f->baseline.empty())
-      if (std::string e = scan::load_baseline(f->baseline, before); !e.empty()) {
-        std::fprintf(stderr, "dicomguard scan: --baseline: %s\n", e.c_str());
-        return kExitError;
-      }
-
-    scan::ScanPlan plan;
-    plan.mode = f->discover ? "discover" : "assess";
-    plan.probe = f->probe;
-    scan::DimseOptions& d = plan.options.dimse;
-    d.discover = f->discover;
-    d.try_tls = !f->no_tls;
-    d.tls_only = f->tls_first;
-    d.count_records = f->count_records;
-    d.active_store = f->active_store;
-    d.move_probe_ae = listener ? listener->destination_ae() : "";
-    d.timeout = scan::Ms(static_cast<long>(f->timeout * 1000));
-    d.called_aes = f->called_aes;
-    plan.options.http.try_default_credentials = f->default_credentials;
-    plan.options.http.timeout = d.timeout;
-    plan.options.http.seed = f->seed;
-    scan::TlsOptions& t = plan.options.tls;
-    t.full = f->tls_full;
-    t.trusted_cert = !f->tls_cert.empty();
-    t.timeout = d.timeout;
-    t.called_aes = f->called_aes;
-    plan.options.seed = f->seed;
-    plan.engine.max_inflight = f->max_inflight;
-    plan.engine.per_host = f->per_host;
-    plan.engine.rate = f->rate;
-    plan.engine.tls_cert = f->tls_cert;
-    plan.engine.tls_key = f->tls_key;
-    plan.engine.untrusted_identity = f->tls_full;
-    plan.record.ca_file = f->ca_file;
-    plan.learn_ae_titles = !f->discover;
-    if (!f->no_tls_grade && (!f->discover || f->tls_full)) plan.grade_probe = "tls";
-    if (!f->baseline.empty()) plan.baseline = &before;
-    plan.move_listener = listener.get();
-    Progress progress(f->progress == "always" || (f->progress == "auto" && ::isatty(2)));
-    plan.progress = [&](const scan::ScanProgress& p) { progress.show(p); };
-    plan.before_output = [&] { progress.clear(); };
-
     auto sinks = f->out.make_sinks();
-    std::unique_ptr<scan::ScanSession> session;
-    try {
-      session = std::make_unique<scan::ScanSession>(std::move(plan), *sinks);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "dicomguard scan: TLS client setup: %s\n", e.what());
-      return kExitError;
-    }
-    const scan::ScanTotals totals = session->run(targets);
-    progress.clear();
-    const Severity fail_on = *parse_severity(f->fail_on);
-    const int code = totals.records.failed(fail_on) || totals.graded.failed(fail_on) ? kExitFindings
-                     : totals.dicom_services == 0                                      ? kExitNothingFound
-                                                                                       : kExitClean;
-    if (std::string e = sinks->end(session->summary(totals, code)); !e.empty()) {
-      std::fprintf(stderr, "dicomguard scan: %s\n", e.c_str());
-      return kExitError;
-    }
-    return code;
+    return run_scan(*f, *sinks);
   };
+}
+
+int run_scan(const ScanFlags& f, Sink& sinks) {
+  if (!f.ca_file.empty())
+    if (std::string e = tls::check_ca_file(f.ca_file); !e.empty()) {
+      std::fprintf(stderr, "dicomguard scan: --ca-file: %s\n", e.c_str());
+      return kExitError;
+    }
+  if (!scan::find_probe_kind(f.probe)) {
+    std::fprintf(stderr, "dicomguard scan: --probe: no probe named '%s' (--list-probes lists them)\n", f.probe.c_str());
+    return kExitError;
+  }
+  scan::TargetSet targets;
+  if (!build_targets("scan", {f.targets, f.lists, f.exclude, f.ports}, targets)) return kExitError;
+  if (!f.move_probe.empty() && !f.active_store) {
+    std::fprintf(stderr, "dicomguard scan: --move-probe needs --active-store (only our stored test object is moved)\n");
+    return kExitError;
+  }
+  // --move-probe: a store listener of ours (the lab's SCP) that the servers are asked to send our test object to.
+  std::unique_ptr<MoveDestination> listener;
+  if (!f.move_probe.empty()) {
+    try {
+      listener = std::make_unique<MoveDestination>(f.move_probe);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "dicomguard scan: --move-probe: %s\n", e.what());
+      return kExitError;
+    }
+  }
+  scan::ServiceMap before;
+  if (!f.baseline.empty())
+    if (std::string e = scan::load_baseline(f.baseline, before); !e.empty()) {
+      std::fprintf(stderr, "dicomguard scan: --baseline: %s\n", e.c_str());
+      return kExitError;
+    }
+
+  scan::ScanPlan plan;
+  plan.mode = f.discover ? "discover" : "assess";
+  plan.probe = f.probe;
+  scan::DimseOptions& d = plan.options.dimse;
+  d.discover = f.discover;
+  d.try_tls = !f.no_tls;
+  d.tls_only = f.tls_first;
+  d.count_records = f.count_records;
+  d.active_store = f.active_store;
+  d.move_probe_ae = listener ? listener->destination_ae() : "";
+  d.timeout = scan::Ms(static_cast<long>(f.timeout * 1000));
+  d.called_aes = f.called_aes;
+  plan.options.http.try_default_credentials = f.default_credentials;
+  plan.options.http.timeout = d.timeout;
+  plan.options.http.seed = f.seed;
+  scan::TlsOptions& t = plan.options.tls;
+  t.full = f.tls_full;
+  t.trusted_cert = !f.tls_cert.empty();
+  t.timeout = d.timeout;
+  t.called_aes = f.called_aes;
+  plan.options.seed = f.seed;
+  plan.engine.max_inflight = f.max_inflight;
+  plan.engine.per_host = f.per_host;
+  plan.engine.rate = f.rate;
+  plan.engine.tls_cert = f.tls_cert;
+  plan.engine.tls_key = f.tls_key;
+  plan.engine.untrusted_identity = f.tls_full;
+  plan.record.ca_file = f.ca_file;
+  plan.learn_ae_titles = !f.discover;
+  if (!f.no_tls_grade && (!f.discover || f.tls_full)) plan.grade_probe = "tls";
+  if (!f.baseline.empty()) plan.baseline = &before;
+  plan.move_listener = listener.get();
+  Progress progress(f.progress == "always" || (f.progress == "auto" && ::isatty(2)));
+  plan.progress = [&](const scan::ScanProgress& p) { progress.show(p); };
+  plan.before_output = [&] { progress.clear(); };
+
+  std::unique_ptr<scan::ScanSession> session;
+  try {
+    session = std::make_unique<scan::ScanSession>(std::move(plan), sinks);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "dicomguard scan: TLS client setup: %s\n", e.what());
+    return kExitError;
+  }
+  const scan::ScanTotals totals = session->run(targets);
+  progress.clear();
+  const Severity fail_on = *parse_severity(f.fail_on);
+  const int code = totals.records.failed(fail_on) || totals.graded.failed(fail_on) ? kExitFindings
+                   : totals.dicom_services == 0                                      ? kExitNothingFound
+                                                                                     : kExitClean;
+  if (std::string e = sinks.end(session->summary(totals, code)); !e.empty()) {
+    std::fprintf(stderr, "dicomguard scan: %s\n", e.c_str());
+    return kExitError;
+  }
+  return code;
 }
 
 }  // namespace dg::cli
