@@ -1,11 +1,13 @@
 // libFuzzer target for the scan's HTTP response reader and the HTTP probe that consumes it: what a hostile web
 // server sends. The first byte picks where the input is cut into reads.
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
 
 #include "scan/http.h"
 #include "scan/http_probe.h"
 #include "scan/service.h"
+#include "support/probe_driver.h"
 
 using namespace dg::scan;
 
@@ -23,20 +25,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   HttpProbe p({*parse_addr("127.0.0.1"), 8042, {}}, o);
   const std::size_t cut = 1 + data[0] % 64;
   std::size_t i = 0;
-  Step s = p.begin();
-  for (int steps = 0; steps < 10000 && s.kind != Step::Kind::finish; ++steps) {
-    if (s.kind == Step::Kind::connect) {
-      s = p.on_connected("", "");
-    } else if (i < in.size()) {
+  int eofs = 0;
+  dgtest::Peer peer;
+  peer.receive = [&]() {
+    if (i < in.size()) {
       const std::size_t n = std::min(cut, in.size() - i);
-      s = p.on_data(in.subspan(i, n));
+      auto a = dgtest::Answer::data({in.begin() + i, in.begin() + i + n});
       i += n;
-    } else {
-      s = p.on_failure(Failure::closed, "eof");
-      i = 0;  // every request gets the same answer
-      if (steps > 50) break;
+      return a;
     }
-  }
+    i = 0;  // every request gets the same answer
+    return dgtest::Answer::fail(Failure::closed, ++eofs > 50 ? "eof (the last)" : "eof");
+  };
+  dgtest::drive(p, peer, 10000);
   (void)http_record(p.result());
   return 0;
 }

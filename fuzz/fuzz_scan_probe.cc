@@ -2,10 +2,12 @@
 // connection failures in between. Drives the whole state machine (AE matrix, commands, release, TLS retry) and
 // the service record built from its result.
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
 
 #include "scan/dimse_probe.h"
 #include "scan/service.h"
+#include "support/probe_driver.h"
 
 using namespace dg::scan;
 
@@ -18,26 +20,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   o.tls_only = data[0] & 4;
   DimseProbe p({*parse_addr("127.0.0.1"), 104, {}}, o);
   std::size_t i = 1;
-  Step s = p.begin();
-  for (int steps = 0; steps < 100000 && s.kind != Step::Kind::finish; ++steps) {
-    if (s.kind == Step::Kind::connect) {
-      s = p.on_connected(s.tls ? "TLSv1.3" : "", "");
-      continue;
-    }
-    if (i >= size) {
-      s = p.on_failure(Failure::timeout, "end of input");
-      continue;
-    }
+  dgtest::Peer peer;
+  peer.connect = [](const Step& s) {
+    if (!s.tls) return dgtest::Answer::connected();
+    TlsSession ts;
+    ts.version = "TLSv1.3";
+    return dgtest::Answer::tls(ts);
+  };
+  // Every read (after a request or not) takes the next chunk: [length] [bytes], or 0xFF [failure].
+  peer.receive = [&]() {
+    if (i >= size) return dgtest::Answer::fail(Failure::timeout, "end of input");
     const std::uint8_t len = data[i++];
-    if (len == 0xFF) {  // a failure instead of bytes
-      const auto f = static_cast<Failure>((i < size ? data[i++] : 0) % 7);
-      s = p.on_failure(f, "fuzz");
-      continue;
-    }
+    if (len == 0xFF) return dgtest::Answer::fail(static_cast<Failure>((i < size ? data[i++] : 0) % 7), "fuzz");
     const std::size_t n = std::min<std::size_t>(len, size - i);
-    s = p.on_data({data + i, n});
+    auto a = dgtest::Answer::data({data + i, data + i + n});
     i += n;
-  }
+    return a;
+  };
+  dgtest::drive(p, peer);
   (void)dimse_record(p.result());
   return 0;
 }

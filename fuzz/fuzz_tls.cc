@@ -29,6 +29,7 @@
 #include "tls/cert.h"
 #include "tls/self_signed.h"
 #include "tls/server_flight.h"
+#include "support/probe_driver.h"
 
 using namespace dg;
 
@@ -148,59 +149,38 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   scan::TlsProbe p(ep, o);
   Schedule sch{data + 2, nsizes};
   std::size_t pos = 0;
-  bool finished = false;
-  scan::Step s = p.begin();
-  for (int steps = 0; steps < 100000; ++steps) {
-    if (s.kind == scan::Step::Kind::finish) {
-      finished = true;
-      break;
-    }
-    switch (s.kind) {
-      case scan::Step::Kind::connect: {
-        const std::uint8_t c = sch.next();
-        if (c >= 0xF0) {
-          s = p.on_failure(static_cast<scan::Failure>(c % 7), "fuzz: connect failed");
-          break;
-        }
-        if (!s.tls) {
-          s = p.on_connected("", "");
-          break;
-        }
-        // A full handshake: what OpenSSL would have shown, made up from the input.
-        scan::TlsSession ts;
-        ts.version = kVersions[c & 3];
-        ts.cipher = (c & 4) ? "TLS_AES_128_GCM_SHA256" : "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256";
-        ts.group = kGroups[(c >> 3) & 7];
-        ts.alpn = kAlpn[(c >> 1) & 3];
-        ts.cert_requested = c & 0x40;
-        ts.cert_sent = c & 0x80;
-        if (!whole.certificates().empty()) ts.chain = whole.certificates();
-        else if (c & 0x20) ts.chain = {std::vector<std::uint8_t>(body.begin(), body.begin() + std::min<std::size_t>(body.size(), 2048))};
-        p.on_tls_session(ts);
-        s = p.on_connected(ts.version, ts.alpn);
-        break;
-      }
-      case scan::Step::Kind::send:
-        if (restart) pos = 0;  // every request gets the server's bytes from the start
-        [[fallthrough]];
-      case scan::Step::Kind::receive: {
-        if (pos >= body.size()) {
-          s = p.on_failure(restart ? scan::Failure::closed : scan::Failure::timeout, "fuzz: end of input");
-          break;
-        }
-        const std::uint8_t c = sch.next();
-        if (c >= 0xF0) {
-          s = p.on_failure(static_cast<scan::Failure>(c % 7), "fuzz: connection failed");
-          break;
-        }
-        const std::size_t n = std::min<std::size_t>(c < 0xE0 ? c + 1u : 4096u, body.size() - pos);
-        s = p.on_data(body.subspan(pos, n));
-        pos += n;
-        break;
-      }
-      case scan::Step::Kind::finish: break;
-    }
-  }
+  dgtest::Peer peer;
+  peer.connect = [&](const scan::Step& s) {
+    const std::uint8_t c = sch.next();
+    if (c >= 0xF0) return dgtest::Answer::fail(static_cast<scan::Failure>(c % 7), "fuzz: connect failed");
+    if (!s.tls) return dgtest::Answer::connected();
+    // A full handshake: what OpenSSL would have shown, made up from the input.
+    scan::TlsSession ts;
+    ts.version = kVersions[c & 3];
+    ts.cipher = (c & 4) ? "TLS_AES_128_GCM_SHA256" : "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256";
+    ts.group = kGroups[(c >> 3) & 7];
+    ts.alpn = kAlpn[(c >> 1) & 3];
+    ts.cert_requested = c & 0x40;
+    ts.cert_sent = c & 0x80;
+    if (!whole.certificates().empty()) ts.chain = whole.certificates();
+    else if (c & 0x20) ts.chain = {std::vector<std::uint8_t>(body.begin(), body.begin() + std::min<std::size_t>(body.size(), 2048))};
+    return dgtest::Answer::tls(ts);
+  };
+  peer.receive = [&]() {
+    if (pos >= body.size())
+      return dgtest::Answer::fail(restart ? scan::Failure::closed : scan::Failure::timeout, "fuzz: end of input");
+    const std::uint8_t c = sch.next();
+    if (c >= 0xF0) return dgtest::Answer::fail(static_cast<scan::Failure>(c % 7), "fuzz: connection failed");
+    const std::size_t n = std::min<std::size_t>(c < 0xE0 ? c + 1u : 4096u, body.size() - pos);
+    auto a = dgtest::Answer::data({body.begin() + pos, body.begin() + pos + n});
+    pos += n;
+    return a;
+  };
+  peer.send = [&](const std::vector<std::uint8_t>&) {
+    if (restart) pos = 0;  // every request gets the server's bytes from the start
+    return peer.receive();
+  };
+  const bool finished = dgtest::drive(p, peer).finished;
   // As one stream, every step either consumes input or ends a connection of the budget: the probe must finish.
   if (!restart && !finished) __builtin_trap();
 

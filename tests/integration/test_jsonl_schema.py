@@ -22,7 +22,8 @@ FINDING = {"type": "finding", "check": "file.preamble.executable", "severity": "
                                    {"element_offset": 652, "location": "element value", "offset": 664,
                                     "tag": "(0029,1010)", "vr": "OB"}]}}
 SUMMARY = {"type": "summary", "command": "files", "files": 1, "status": {"dangerous": 1},
-           "findings": {"critical": 1, "high": 0, "medium": 0, "low": 0, "info": 0}, "errors": 0, "seconds": 0.01}
+           "findings": {"critical": 1, "high": 0, "medium": 0, "low": 0, "info": 0}, "errors": 0, "seconds": 0.01,
+           "subjects": 1}
 
 
 def errors_of(obj):

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "findings/sink.h"
+#include "support/probe_driver.h"
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -1269,49 +1270,28 @@ struct Driven {
   std::vector<Buf> hellos;  // every ClientHello the probe sent
 };
 
-// The engine's part: connect, send, receive, with the scripted server's answers. `refuse`: every TCP connect
-// is refused. `session`: what a full (OpenSSL) handshake shows; without one, full handshakes fail.
+// The engine's part (tests/support/probe_driver.h) with the scripted server's answers. `refuse`: every TCP
+// connect is refused. `session`: what a full (OpenSSL) handshake shows; without one, full handshakes fail.
 // `tls_silent(n)`: the n-th full handshake (from 1) gets no answer within the step timeout (a stalled server).
 Driven drive(scan::TlsProbe& p, const Script& server, bool refuse = false,
              const std::optional<scan::TlsSession>& session = std::nullopt, int max_steps = 10000,
              const std::function<bool(int)>& tls_silent = {}) {
-  Driven d;
-  scan::Step s = p.begin();
-  for (; d.steps < max_steps; ++d.steps) {
-    if (s.kind == scan::Step::Kind::finish) {
-      d.finished = true;
-      break;
-    }
-    switch (s.kind) {
-      case scan::Step::Kind::connect:
-        if (refuse) {
-          s = p.on_failure(scan::Failure::refused, "connection refused");
-        } else if (s.tls) {
-          ++d.tls_connects;
-          if (tls_silent && tls_silent(d.tls_connects)) {
-            s = p.on_failure(scan::Failure::timeout, "no answer within the step's timeout");
-          } else if (session) {
-            p.on_tls_session(*session);
-            s = p.on_connected(session->version, session->alpn);
-          } else {
-            s = p.on_failure(scan::Failure::tls_failed, "the scripted server has no TLS library");
-          }
-        } else {
-          ++d.tcp_connects;
-          s = p.on_connected("", "");
-        }
-        break;
-      case scan::Step::Kind::send: {
-        d.hellos.push_back(s.out);
-        Reply r = server(s.out);
-        s = r.failure ? p.on_failure(*r.failure, "scripted") : p.on_data(r.bytes);
-        break;
-      }
-      case scan::Step::Kind::receive: s = p.on_failure(scan::Failure::closed, "end of the scripted answer"); break;
-      case scan::Step::Kind::finish: break;
-    }
-  }
-  return d;
+  int tls_connects = 0;
+  dgtest::Peer peer;
+  peer.connect = [&](const scan::Step& s) {
+    if (refuse) return dgtest::Answer::fail(scan::Failure::refused, "connection refused");
+    if (!s.tls) return dgtest::Answer::connected();
+    if (tls_silent && tls_silent(++tls_connects))
+      return dgtest::Answer::fail(scan::Failure::timeout, "no answer within the step's timeout");
+    if (session) return dgtest::Answer::tls(*session);
+    return dgtest::Answer::fail(scan::Failure::tls_failed, "the scripted server has no TLS library");
+  };
+  peer.send = [&](const Buf& sent) {
+    Reply r = server(sent);
+    return r.failure ? dgtest::Answer::fail(*r.failure) : dgtest::Answer::data(std::move(r.bytes));
+  };
+  const dgtest::Driven d = dgtest::drive(p, peer, max_steps);
+  return {d.steps, d.finished, refuse ? 0 : d.tcp_connects, refuse ? 0 : d.tls_connects, d.sent};
 }
 
 scan::Endpoint endpoint(const std::string& host = "pacs.example.org") { return {*scan::parse_addr("192.0.2.10"), 2762, host}; }
