@@ -191,11 +191,22 @@ std::vector<std::uint8_t> study_match(const std::string& patient_name, const std
   });
 }
 
-const char* status_category(std::uint16_t s) {
-  if (s == 0x0000) return "success";
-  if (s == 0xFF00 || s == 0xFF01) return "pending";
-  if (s == 0xFE00) return "cancel";
-  if (s == 0x0001 || (s & 0xF000) == 0xB000 || s == 0x0107 || s == 0x0116) return "warning";
+Category status_category(std::uint16_t s) {
+  if (s == 0x0000) return Category::success;
+  if (s == 0xFF00 || s == 0xFF01) return Category::pending;
+  if (s == 0xFE00) return Category::cancel;
+  if (s == 0x0001 || (s & 0xF000) == 0xB000 || s == 0x0107 || s == 0x0116) return Category::warning;
+  return Category::failure;
+}
+
+const char* category_name(Category c) {
+  switch (c) {
+    case Category::success: return "success";
+    case Category::pending: return "pending";
+    case Category::cancel: return "cancel";
+    case Category::warning: return "warning";
+    case Category::failure: return "failure";
+  }
   return "failure";
 }
 

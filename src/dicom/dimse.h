@@ -73,6 +73,9 @@ std::vector<std::uint8_t> study_match(const std::string& patient_name, const std
                                       const std::string& study_uid, const std::string& study_date, bool explicit_vr);
 
 // "success", "pending", "cancel", "warning" or "failure" (PS3.7 Annex C).
-const char* status_category(std::uint16_t status);
+// The category of a DIMSE status (PS3.7 Annex C).
+enum class Category : std::uint8_t { success, pending, cancel, warning, failure };
+Category status_category(std::uint16_t status);
+const char* category_name(Category c);  // "success", "pending", "cancel", "warning", "failure"
 
 }  // namespace dg::dicom::dimse

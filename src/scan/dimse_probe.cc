@@ -12,7 +12,35 @@ namespace pdu = dicom::pdu;
 namespace dimse = dicom::dimse;
 namespace uids = dicom::uids;
 
+const char* category_name(CommandCategory c) {
+  switch (c) {
+    case CommandCategory::success: return "success";
+    case CommandCategory::pending: return "pending";
+    case CommandCategory::warning: return "warning";
+    case CommandCategory::failure: return "failure";
+    case CommandCategory::cancel: return "cancel";
+    case CommandCategory::aborted: return "aborted";
+    case CommandCategory::dropped: return "dropped";
+    case CommandCategory::none:
+    case CommandCategory::no_response: return "no-response";
+  }
+  return "no-response";
+}
+
+bool succeeded(CommandCategory c) { return c == CommandCategory::success || c == CommandCategory::warning; }
+
 namespace {
+
+CommandCategory from_status(dimse::Category c) {
+  switch (c) {
+    case dimse::Category::success: return CommandCategory::success;
+    case dimse::Category::pending: return CommandCategory::pending;
+    case dimse::Category::cancel: return CommandCategory::cancel;
+    case dimse::Category::warning: return CommandCategory::warning;
+    case dimse::Category::failure: return CommandCategory::failure;
+  }
+  return CommandCategory::failure;
+}
 
 constexpr std::uint64_t kMaxBytesPerService = 64u << 20;  // a server that never stops talking is cut off
 constexpr std::uint64_t kMaxPending = 1'000'000;           // answers counted before the query is abandoned
@@ -238,7 +266,8 @@ Step DimseProbe::on_failure(Failure f, const std::string& detail) {
     case State::await_response: {
       CommandResult& res = slot(current_);
       res.error = std::string("connection ") + failure_name(f) + " while waiting for the response";
-      if (res.category.empty()) res.category = f == Failure::closed || f == Failure::reset ? "dropped" : "no-response";
+      if (res.category == CommandCategory::none)
+        res.category = f == Failure::closed || f == Failure::reset ? CommandCategory::dropped : CommandCategory::no_response;
       // A server that drops the connection on one command (instead of an A-ABORT) is asked the remaining ones on
       // a new association, as after an abort.
       if ((f == Failure::closed || f == Failure::reset) && !queue_.empty() && resumes_ < 3) {
@@ -471,7 +500,7 @@ Step DimseProbe::on_command_pdu(const std::vector<std::uint8_t>& p) {
     // Some servers (Orthanc) refuse a command by aborting the association: that is an answer, "refused".
     res.error = std::string("the server aborted the association: ") + pdu::abort_source_name(parsed.abort->source) +
                 ", " + pdu::abort_reason_name(parsed.abort->reason);
-    res.category = "aborted";
+    res.category = CommandCategory::aborted;
     if (queue_.empty() || resumes_ >= 3) return finish();
     ++resumes_;
     resuming_ = true;
@@ -480,12 +509,12 @@ Step DimseProbe::on_command_pdu(const std::vector<std::uint8_t>& p) {
   }
   if (parsed.type == static_cast<std::uint8_t>(pdu::Type::release_rq)) {
     res.error = "the server asked to release the association";
-    res.category = "no-response";
+    res.category = CommandCategory::no_response;
     return finish();
   }
   if (parsed.type != static_cast<std::uint8_t>(pdu::Type::p_data) || !parsed.error.empty()) {
     res.error = parsed.error.empty() ? std::string("unexpected ") + pdu::type_name(parsed.type) : parsed.error;
-    res.category = "no-response";
+    res.category = CommandCategory::no_response;
     return finish();
   }
   for (const pdu::Pdv& v : parsed.pdvs) {
@@ -500,11 +529,11 @@ Step DimseProbe::on_command_pdu(const std::vector<std::uint8_t>& p) {
     command_buf_.clear();
     if (!rsp.error.empty() || !rsp.has_status) {
       res.error = rsp.error.empty() ? "response without a status" : rsp.error;
-      res.category = "no-response";
+      res.category = CommandCategory::no_response;
       return finish();
     }
-    const std::string cat = dimse::status_category(rsp.status);
-    if (cat == "pending") {
+    const dimse::Category cat = dimse::status_category(rsp.status);
+    if (cat == dimse::Category::pending) {
       if (++res.pending > kMaxPending) {
         res.error = "more than 1,000,000 answers; stopped counting";
         return finish();
@@ -512,12 +541,12 @@ Step DimseProbe::on_command_pdu(const std::vector<std::uint8_t>& p) {
       continue;
     }
     res.status = rsp.status;
-    res.category = cat;
+    res.category = from_status(cat);
     res.completed = rsp.completed;
     res.failed = rsp.failed;
     res.warning = rsp.warning;
     // Our own test object is stored: ask the server to move it to an address we named.
-    if (current_ == Cmd::store && (cat == "success" || cat == "warning") && !opt_.move_probe_ae.empty() &&
+    if (current_ == Cmd::store && (cat == dimse::Category::success || cat == dimse::Category::warning) && !opt_.move_probe_ae.empty() &&
         accepted_context({uids::kStudyRootMove}))
       queue_.push_back(Cmd::move_probe);
     return next_command();

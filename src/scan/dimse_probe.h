@@ -52,11 +52,22 @@ struct AssocAttempt {
   std::string source;   // where the called AE title came from: random, given (--called-ae or learned), default
 };
 
+// How a command ended: its status's category, or what stopped it (the JSON "result").
+enum class CommandCategory : std::uint8_t {
+  none,         // not sent, or nothing decided yet
+  success, pending, warning, failure, cancel,
+  aborted,      // refused by A-ABORT
+  dropped,      // the connection closed or was reset before an answer
+  no_response,  // no answer within the timeout, or one without a status
+};
+const char* category_name(CommandCategory c);  // "success", ..., "no-response"; none: "no-response"
+bool succeeded(CommandCategory c);             // success or warning
+
 struct CommandResult {
   bool sent = false;
   std::string sop_class;
   int status = -1;          // final status, -1 when none arrived
-  std::string category;     // success, pending, warning, failure, cancel, aborted (refused by A-ABORT), dropped (the
+  CommandCategory category = CommandCategory::none;  // success, pending, warning, failure, cancel, aborted (refused by A-ABORT), dropped (the
                             // connection closed or was reset before an answer), no-response
   std::uint64_t pending = 0;  // pending responses (matches); their datasets are discarded unread
   int completed = -1, failed = -1, warning = -1;  // sub-operations (C-MOVE/C-GET)

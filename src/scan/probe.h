@@ -67,11 +67,14 @@ struct RecordOptions {
   std::string ca_file;  // trust anchors for TLS chain verification (default: the system store)
 };
 
+// The kind of service a probe found (the record's "protocol").
+enum class Protocol : std::uint8_t { none, dimse, dimse_tls, http, https };
+
 // What the scan session needs to know of a finished probe to plan what comes next (typed, so that it never
 // re-reads a record's JSON): how the endpoint answered, the service found, an AE title it disclosed.
 struct ProbeFacts {
   std::string answer;          // the summary's "answers" key: dicom, http, tls, closed, refused, timeout, ...
-  std::string protocol;        // of the service found: dimse, dimse-tls, http, https (empty: none)
+  Protocol protocol = Protocol::none;  // of the service found
   bool dicom = false;          // a DICOM service: DIMSE, DICOM-TLS, or a web server that serves DICOM
   std::string accepted_ae;     // the called AE title it accepts: "*" (any), a title, or empty (none known)
   std::string identity;        // implementation class UID "/" version name

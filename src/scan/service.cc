@@ -37,7 +37,7 @@ std::string hex4(int v) { return v < 0 ? "" : fmt::format("{:04X}", v); }
 json command_json(const CommandResult& c) {
   if (!c.sent) return nullptr;
   json j{{"sop_class", sop_class_name(c.sop_class)}, {"status", c.status < 0 ? json(nullptr) : json(hex4(c.status))},
-         {"result", c.category.empty() ? "no-response" : c.category}, {"pending", c.pending}};
+         {"result", category_name(c.category)}, {"pending", c.pending}};
   if (c.completed >= 0) j["completed"] = c.completed;
   if (c.failed >= 0) j["failed"] = c.failed;
   if (c.warning >= 0) j["warning"] = c.warning;
@@ -47,7 +47,7 @@ json command_json(const CommandResult& c) {
 
 // A retrieve is "answered" when the server processed it: success, warning, or pending sub-operations.
 bool answered(const CommandResult& c) {
-  return c.sent && (c.category == "success" || c.category == "warning" || c.pending > 0);
+  return c.sent && (succeeded(c.category) || c.pending > 0);
 }
 
 std::string tri(const std::optional<bool>& enforced) {
@@ -61,7 +61,7 @@ namespace {
 // Refused by the application: "0124 Refused: Not authorized" (PS3.7 C), the answer of a server that checks who
 // asks per command rather than per association.
 bool refused_not_authorized(const CommandResult& c) { return c.sent && c.status == 0x0124; }
-bool succeeded(const CommandResult& c) { return c.sent && (c.category == "success" || c.category == "warning"); }
+bool succeeded(const CommandResult& c) { return c.sent && succeeded(c.category); }
 
 json titles_tried(const DimseResult& r) {
   std::vector<std::string> t;
@@ -116,10 +116,10 @@ Record dimse_record(const DimseResult& r) {
       rec.findings.push_back(make_finding("dimse.ae.any-calling", target, {{"note", calling_note}}));
     }
   }
-  if (r.echo.sent && r.echo.category == "success")
+  if (r.echo.sent && r.echo.category == CommandCategory::success)
     rec.findings.push_back(make_finding("dimse.echo.open", target, {{"status", hex4(r.echo.status)}}));
   std::string query_matching;
-  if (r.find.sent && (r.find.category == "success" || r.find.category == "warning" || r.find.pending > 0)) {
+  if (r.find.sent && (succeeded(r.find.category) || r.find.pending > 0)) {
     level = Exposure::query_open;
     json ev{{"sop_class", sop_class_name(r.find.sop_class)}, {"status", hex4(r.find.status)},
             {"matches_for_random_patient_id", r.find.pending},
@@ -147,7 +147,7 @@ Record dimse_record(const DimseResult& r) {
     rec.findings.push_back(make_finding("dimse.retrieve.open", target, ev));
   } else if (r.move.sent || r.get.sent) {
     const bool refused = refused_not_authorized(r.move) || refused_not_authorized(r.get) ||
-                         r.move.category == "aborted" || r.get.category == "aborted";
+                         r.move.category == CommandCategory::aborted || r.get.category == CommandCategory::aborted;
     const bool unknown_destination = r.move.sent && r.move.status == 0xA801;
     if (refused) {
       retrieve = "refused";
@@ -156,8 +156,8 @@ Record dimse_record(const DimseResult& r) {
     } else {
       retrieve = "not-proven";
       json answers = json::array();
-      if (r.move.sent) answers.push_back({{"command", "C-MOVE"}, {"answer", r.move.status < 0 ? r.move.category : hex4(r.move.status)}});
-      if (r.get.sent) answers.push_back({{"command", "C-GET"}, {"answer", r.get.status < 0 ? r.get.category : hex4(r.get.status)}});
+      if (r.move.sent) answers.push_back({{"command", "C-MOVE"}, {"answer", r.move.status < 0 ? category_name(r.move.category) : hex4(r.move.status)}});
+      if (r.get.sent) answers.push_back({{"command", "C-GET"}, {"answer", r.get.status < 0 ? category_name(r.get.category) : hex4(r.get.status)}});
       rec.note("retrieve.not-proven", {{"answers", answers}});
     }
   }
@@ -176,7 +176,7 @@ Record dimse_record(const DimseResult& r) {
     } else if (r.move_probe.status == 0xA801) {
       move_probe = "refused-unknown-destination";
     } else {
-      move_probe = r.move_probe.status < 0 ? r.move_probe.category : "status " + hex4(r.move_probe.status);
+      move_probe = r.move_probe.status < 0 ? category_name(r.move_probe.category) : "status " + hex4(r.move_probe.status);
     }
   }
   // Storage: proven by --active-store, refused by it, or inferred from the accepted contexts (not a proof).
@@ -212,7 +212,7 @@ Record dimse_record(const DimseResult& r) {
       rec.findings.push_back(make_finding("dimse.store.unverified", target, ev));
     } else {
       rec.note("store.test-object-not-stored",
-               {{"refused", store_basis == "refused"}, {"answer", r.store.status < 0 ? r.store.category : hex4(r.store.status)}});
+               {{"refused", store_basis == "refused"}, {"answer", r.store.status < 0 ? category_name(r.store.category) : hex4(r.store.status)}});
     }
   }
   if (!r.tls)

@@ -46,7 +46,7 @@ ProbeFacts ServiceProbe::facts() const {
   ProbeFacts f;
   f.answer = r.answer;
   if (const HttpResult* h = http()) {
-    f.protocol = h->tls ? "https" : "http";
+    f.protocol = h->tls ? Protocol::https : Protocol::http;
     f.dicom = h->serves_dicom();
     if (!h->dicom_aet.empty() && h->dicom_port > 0 && h->dicom_port <= 65535) {
       f.learned_port = static_cast<std::uint16_t>(h->dicom_port);
@@ -55,7 +55,7 @@ ProbeFacts ServiceProbe::facts() const {
     return f;
   }
   if (!r.is_dicom()) return f;
-  f.protocol = r.tls ? "dimse-tls" : "dimse";
+  f.protocol = r.tls ? Protocol::dimse_tls : Protocol::dimse;
   f.dicom = true;
   f.accepted_ae = r.called_enforced == false ? "*" : r.known_called;
   f.identity = r.implementation_uid + "/" + r.implementation_version;

@@ -123,8 +123,8 @@ struct ScanSession::Impl {
 
   // A record of pass 1-3 goes out, and what it found is remembered for the passes after.
   void output(Found& f) {
-    if (f.facts.protocol == "dimse-tls" || f.facts.protocol == "https")
-      to_grade.emplace(f.ep.str(), f.facts.protocol == "dimse-tls");
+    if (f.facts.protocol == Protocol::dimse_tls || f.facts.protocol == Protocol::https)
+      to_grade.emplace(f.ep.str(), f.facts.protocol == Protocol::dimse_tls);
     if (plan.baseline) add_state(now, f.rec);
     t.records.add(f.rec);
     write(f.rec);
@@ -132,8 +132,8 @@ struct ScanSession::Impl {
 
   void accept(Found f) {
     if (f.facts.dicom) ++t.dicom_services;
-    if (plan.correlate_twins && f.facts.protocol == "dimse-tls") return tls_services.push_back(std::move(f));
-    if (f.facts.protocol == "dimse" && !f.facts.accepted_ae.empty())
+    if (plan.correlate_twins && f.facts.protocol == Protocol::dimse_tls) return tls_services.push_back(std::move(f));
+    if (f.facts.protocol == Protocol::dimse && !f.facts.accepted_ae.empty())
       plain[f.ep.addr.str()].push_back({f.facts.accepted_ae, f.ep.str(), f.facts.identity});
     output(f);
   }

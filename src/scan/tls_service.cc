@@ -118,7 +118,7 @@ Record tls_record(const TlsResult& r, const TlsRecordOptions& opt) {
     if (!*v.cert.trusted) cert["trust_error"] = v.cert.trust_error;
   }
   j["certificate"] = cert;
-  j["client_auth"] = {{"verdict", v.client_auth},
+  j["client_auth"] = {{"verdict", client_auth_name(v.client_auth)},
                       {"no_certificate", full_json(h1)},
                       {"untrusted_certificate", full_json(r.find_full("untrusted-certificate"))},
                       {"configured_certificate", full_json(r.find_full("configured-certificate"))}};

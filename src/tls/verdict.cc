@@ -11,6 +11,18 @@
 
 namespace dg::tls {
 
+const char* client_auth_name(ClientAuth c) {
+  switch (c) {
+    case ClientAuth::not_measured: return "not-measured";
+    case ClientAuth::not_requested: return "not-requested";
+    case ClientAuth::optional: return "optional";
+    case ClientAuth::any_certificate: return "any-certificate";
+    case ClientAuth::enforced: return "enforced";
+    case ClientAuth::required: return "required";
+  }
+  return "not-measured";
+}
+
 namespace {
 
 // A handshake that got an answer: one that timed out (even when asked twice) measured nothing, and is no refusal.
@@ -121,13 +133,13 @@ Verdicts assess(const Measurement& r, const AssessOptions& o) {
   // A CertificateRequest seen in any handshake (OpenSSL's, failed or not, or our own TLS 1.2 hellos).
   const bool requested = (h1 && h1->cert_requested) || (h3 && h3->cert_requested) || r.cert_request_in_hello;
   if (c1) {
-    if (c1->passed()) v.client_auth = requested ? "optional" : "not-requested";
-    else if (c3 && c3->passed()) v.client_auth = "any-certificate";
-    else if (requested && c3) v.client_auth = "enforced";    // refused without one and with an untrusted one
-    else if (requested && c4 && c4->passed()) v.client_auth = "enforced";
-    else if (requested) v.client_auth = "required";  // quick mode, or the untrusted one got no answer
+    if (c1->passed()) v.client_auth = requested ? ClientAuth::optional : ClientAuth::not_requested;
+    else if (c3 && c3->passed()) v.client_auth = ClientAuth::any_certificate;
+    else if (requested && c3) v.client_auth = ClientAuth::enforced;  // refused without one and with an untrusted one
+    else if (requested && c4 && c4->passed()) v.client_auth = ClientAuth::enforced;
+    else if (requested) v.client_auth = ClientAuth::required;  // quick mode, or the untrusted one got no answer
   } else if (c3 && c3->passed()) {
-    v.client_auth = "any-certificate";  // no answer without a certificate; an untrusted one got in
+    v.client_auth = ClientAuth::any_certificate;  // no answer without a certificate; an untrusted one got in
   }
 
   // DICOM inside the TLS.
@@ -217,12 +229,12 @@ Verdicts assess(const Measurement& r, const AssessOptions& o) {
       add("tls.cert.untrusted", {{"reason", v.cert.trust_error}},
           "Certificate chain does not verify: " + (v.cert.trust_error.empty() ? std::string("unknown reason") : v.cert.trust_error));
   }
-  const std::string& ca = v.client_auth;
-  if (ca == "not-requested" || ca == "optional" || ca == "any-certificate") {
-    std::string t = ca == "any-certificate" ? "Accepts any client certificate, even an untrusted self-signed one"
-                    : ca == "optional"      ? "Asks for a client certificate but connects clients without one"
+  const ClientAuth ca = v.client_auth;
+  if (ca == ClientAuth::not_requested || ca == ClientAuth::optional || ca == ClientAuth::any_certificate) {
+    std::string t = ca == ClientAuth::any_certificate ? "Accepts any client certificate, even an untrusted self-signed one"
+                    : ca == ClientAuth::optional      ? "Asks for a client certificate but connects clients without one"
                                             : "Connects clients without a certificate (mutual TLS not used)";
-    add("tls.client-auth.not-required", {{"client_auth", ca}, {"association", v.dicom.association}}, t);
+    add("tls.client-auth.not-required", {{"client_auth", client_auth_name(ca)}, {"association", v.dicom.association}}, t);
   }
   // Only for DICOM (an association was tried): an HTTPS API has no reason to select "dicom".
   if (alpn_from && alpn_from->associated && alpn_from->session->alpn != "dicom")

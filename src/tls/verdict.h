@@ -4,6 +4,7 @@
 // thresholds come from data/tls_profiles.json (the strictest current profile), not from here.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,6 +14,18 @@
 #include "tls/measurement.h"
 
 namespace dg::tls {
+
+// Whether the server authenticates clients by certificate, from the handshakes without one, with an untrusted
+// one and with the configured one.
+enum class ClientAuth : std::uint8_t {
+  not_measured,
+  not_requested,    // connects clients without a certificate and never asks for one
+  optional,         // asks, but connects clients without one
+  any_certificate,  // accepts any certificate, even an untrusted self-signed one
+  enforced,         // refuses clients without one and with an untrusted one
+  required,         // refuses clients without one (an untrusted one was not tried or got no answer)
+};
+const char* client_auth_name(ClientAuth c);  // the JSON's "not-measured", "not-requested", ...
 
 struct AlpnVerdict {
   std::optional<bool> dicom_selected;  // when a handshake offering "dicom" completed
@@ -42,7 +55,7 @@ struct Verdicts {
   bool current = false;            // meets B.12 or B.13
   AlpnVerdict alpn;
   CertVerdict cert;
-  std::string client_auth = "not-measured";  // not-requested, optional, any-certificate, enforced, required
+  ClientAuth client_auth = ClientAuth::not_measured;
   DicomVerdict dicom;
   std::vector<Finding> findings;
 };

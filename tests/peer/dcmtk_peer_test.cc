@@ -158,7 +158,7 @@ TEST_F(StoreScp, AssociatesEchoesAndReleases) {
   EXPECT_EQ(r.command_field, dimse::c_echo_rsp);
   EXPECT_EQ(r.responded_id, 42);
   EXPECT_EQ(r.status, 0x0000);
-  EXPECT_STREQ(dimse::status_category(r.status), "success");
+  EXPECT_EQ(dimse::status_category(r.status), dimse::Category::success);
 
   ASSERT_TRUE(send_all(s, pdu::encode_release_rq()));
   auto rp = pdu::parse(read_pdu(s));
@@ -265,7 +265,7 @@ class QrScp : public ::testing::Test {
       for (const auto& pdv : p.pdvs) {
         if (!pdv.command) continue;  // a pending match's identifier: only counted, never kept
         auto r = dimse::parse_response(pdv.data);
-        if (std::string(dimse::status_category(r.status)) == "pending") {
+        if (dimse::status_category(r.status) == dimse::Category::pending) {
           ++pending;
           continue;
         }

@@ -104,10 +104,10 @@ TEST(Pdu, AssociateRqLayout) {
 }
 
 TEST(Dimse, StatusCategories) {
-  EXPECT_STREQ(dimse::status_category(0x0000), "success");
-  EXPECT_STREQ(dimse::status_category(0xFF00), "pending");
-  EXPECT_STREQ(dimse::status_category(0xA701), "failure");
-  EXPECT_STREQ(dimse::status_category(0xB000), "warning");
+  EXPECT_STREQ(dimse::category_name(dimse::status_category(0x0000)), "success");
+  EXPECT_STREQ(dimse::category_name(dimse::status_category(0xFF00)), "pending");
+  EXPECT_STREQ(dimse::category_name(dimse::status_category(0xA701)), "failure");
+  EXPECT_STREQ(dimse::category_name(dimse::status_category(0xB000)), "warning");
   std::vector<std::uint8_t> junk = {0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0x7F};
   EXPECT_FALSE(dimse::parse_response(junk).error.empty());
 }

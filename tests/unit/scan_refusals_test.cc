@@ -212,7 +212,7 @@ TEST(ScanRefusals, AConnectionDroppedOnACommandDoesNotStopTheOthers) {
   s = p.on_data(response(ctx_of(uids::kStudyRootGet), 0x8010, 0xC000));
   ASSERT_EQ(s.out[0], 5);
   const DimseResult& r = p.result();
-  EXPECT_EQ(r.find.category, "dropped");
+  EXPECT_EQ(r.find.category, CommandCategory::dropped);
   EXPECT_EQ(r.move.status, 0xC000);
   EXPECT_EQ(r.get.status, 0xC000);
   const Record rec = dimse_record(r);

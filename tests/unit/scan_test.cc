@@ -155,7 +155,7 @@ TEST(DimseProbe, RejectedRandomCalledAeThenAcceptedDefaultIsRecorded) {
   EXPECT_EQ(r.calling_enforced, false);
   EXPECT_EQ(r.default_called, default_called_aes()[0]);
   EXPECT_TRUE(r.released);
-  EXPECT_EQ(r.echo.category, "success");
+  EXPECT_EQ(r.echo.category, CommandCategory::success);
   auto rec = dimse_record(r);
   std::set<std::string> ids;
   for (const auto& f : rec.findings) ids.insert(f.check);
@@ -223,7 +223,7 @@ TEST(DimseProbe, PendingAnswersAreCountedNotRead) {
   s = p.on_data(response(3, 0x8020, 0x0000));
   EXPECT_EQ(s.out[0], 5);  // release
   EXPECT_EQ(p.result().find.pending, 3u);
-  EXPECT_EQ(p.result().find.category, "success");
+  EXPECT_EQ(p.result().find.category, CommandCategory::success);
 }
 
 TEST(DimseProbe, ResponsesSplitAcrossReadsAreReassembled) {
