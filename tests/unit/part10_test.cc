@@ -220,7 +220,8 @@ TEST(Part10, DeflatedDatasetsAreWalkedThroughABoundedWindow) {
   {
     // A bomb: the cap stops it, and the element it cuts is the cap's doing.
     Bytes big = dgtest::el(0x0009, 0x1010, "OB", Bytes(1u << 20, 0));
-    part10::DeflatedDataset d(dgtest::deflate_raw(big), 4096, 1024);
+    const Bytes bomb = dgtest::deflate_raw(big);  // the dataset keeps a view of it: it must outlive d
+    part10::DeflatedDataset d(bomb, 4096, 1024);
     Count c;
     const WalkResult w = d.walk(c);
     EXPECT_TRUE(w.fatal);
