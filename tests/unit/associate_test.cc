@@ -386,7 +386,7 @@ TEST(Associate, EditedCopiesEncodeWhatWasChanged) {
   EXPECT_EQ(b->user_items<pdu::RoleSelection>().size(), 2u);
   EXPECT_EQ(out.size(), a->original.size() - (4 + 2 + 2 + 5 + 2 + 9));
   // An item whose value cannot have a 16-bit length is left out, never written with a wrong one.
-  a->items.emplace_back(std::in_place_type<pdu::RawItem>, 0x99, Bytes(70000, 1));
+  a->items.emplace_back().emplace<pdu::RawItem>(pdu::RawItem{0x99, Bytes(70000, 1)});
   EXPECT_EQ(pdu::encode(*a), out);
 }
 
