@@ -18,6 +18,10 @@ for fuzzer in "$build"/fuzz_*; do
   if [[ -z "$(ls -A "$corpus")" ]]; then
     # Seed: real files (the walker target) or their small ones (all targets); libFuzzer keeps what adds coverage.
     find "$seeds" -type f -size -64k -exec cp -t "$corpus" {} + 2>/dev/null || true
+    # Seeds of a target's own (fuzz/seeds/NAME); the PDU parser also starts from real A-ASSOCIATE-RQ/AC captured
+    # from DCMTK (tests/data/pdu, tools/capture_pdu.py).
+    if [[ -d "$root/fuzz/seeds/$name" ]]; then cp -t "$corpus" "$root/fuzz/seeds/$name"/*; fi
+    if [[ $name == fuzz_pdu ]]; then cp -t "$corpus" "$root"/tests/data/pdu/*.bin; fi
   fi
   log="$work/$name.log"
   # Inputs that once crashed a target are replayed first, every run.

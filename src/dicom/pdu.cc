@@ -1,6 +1,6 @@
 #include "dicom/pdu.h"
 
-#include <algorithm>
+#include "dicom/associate.h"
 
 #include "dicom/uids.h"
 
@@ -8,53 +8,21 @@ namespace dg::dicom::pdu {
 
 namespace {
 
-void be16(std::vector<std::uint8_t>& b, std::uint16_t v) {
-  b.push_back(static_cast<std::uint8_t>(v >> 8));
-  b.push_back(static_cast<std::uint8_t>(v));
+void put32(std::uint8_t* p, std::uint32_t v) {
+  p[0] = static_cast<std::uint8_t>(v >> 24);
+  p[1] = static_cast<std::uint8_t>(v >> 16);
+  p[2] = static_cast<std::uint8_t>(v >> 8);
+  p[3] = static_cast<std::uint8_t>(v);
 }
-void be32(std::vector<std::uint8_t>& b, std::uint32_t v) {
-  be16(b, static_cast<std::uint16_t>(v >> 16));
-  be16(b, static_cast<std::uint16_t>(v));
-}
-std::uint16_t rd16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[0] << 8 | p[1]); }
 std::uint32_t rd32(const std::uint8_t* p) {
   return std::uint32_t{p[0]} << 24 | std::uint32_t{p[1]} << 16 | std::uint32_t{p[2]} << 8 | p[3];
 }
 
-void ae_field(std::vector<std::uint8_t>& b, const std::string& ae) {
-  std::string s = ae.substr(0, 16);
-  s.resize(16, ' ');
-  b.insert(b.end(), s.begin(), s.end());
-}
-void item(std::vector<std::uint8_t>& b, std::uint8_t type, const std::string& text) {
-  b.push_back(type);
-  b.push_back(0);
-  be16(b, static_cast<std::uint16_t>(std::min<std::size_t>(text.size(), 0xFFFF)));
-  b.insert(b.end(), text.begin(), text.begin() + static_cast<long>(std::min<std::size_t>(text.size(), 0xFFFF)));
-}
-void set_length(std::vector<std::uint8_t>& b, std::size_t at, std::size_t len16) {
-  b[at] = static_cast<std::uint8_t>(len16 >> 8);
-  b[at + 1] = static_cast<std::uint8_t>(len16);
-}
 std::vector<std::uint8_t> header(Type t) {
   std::vector<std::uint8_t> b = {static_cast<std::uint8_t>(t), 0, 0, 0, 0, 0};
   return b;
 }
-void finish(std::vector<std::uint8_t>& b) {
-  const std::uint32_t len = static_cast<std::uint32_t>(b.size() - 6);
-  b[2] = static_cast<std::uint8_t>(len >> 24);
-  b[3] = static_cast<std::uint8_t>(len >> 16);
-  b[4] = static_cast<std::uint8_t>(len >> 8);
-  b[5] = static_cast<std::uint8_t>(len);
-}
-std::string text(const std::uint8_t* p, std::size_t n) {
-  std::string s;
-  for (std::size_t i = 0; i < n; ++i) s.push_back(p[i] >= 0x20 && p[i] < 0x7F ? static_cast<char>(p[i]) : '?');
-  while (!s.empty() && (s.back() == ' ' || s.back() == '?')) s.pop_back();
-  while (!s.empty() && s.front() == ' ') s.erase(s.begin());
-  return s;
-}
-
+void finish(std::vector<std::uint8_t>& b) { put32(b.data() + 2, static_cast<std::uint32_t>(b.size() - 6)); }
 }  // namespace
 
 const char* type_name(std::uint8_t t) {
@@ -68,32 +36,6 @@ const char* type_name(std::uint8_t t) {
     case 7: return "A-ABORT";
     default: return "unknown";
   }
-}
-
-std::vector<std::uint8_t> encode(const AssociateRq& rq) {
-  std::vector<std::uint8_t> b = header(Type::associate_rq);
-  be16(b, 1);  // protocol version
-  be16(b, 0);
-  ae_field(b, rq.called_ae);
-  ae_field(b, rq.calling_ae);
-  b.insert(b.end(), 32, 0);
-  item(b, 0x10, uids::kApplicationContext);
-  for (const ContextRq& c : rq.contexts) {
-    const std::size_t at = b.size();
-    b.insert(b.end(), {0x20, 0, 0, 0, c.id, 0, 0, 0});
-    item(b, 0x30, c.abstract_syntax);
-    for (const std::string& ts : c.transfer_syntaxes) item(b, 0x40, ts);
-    set_length(b, at + 2, b.size() - at - 4);
-  }
-  const std::size_t ui = b.size();
-  b.insert(b.end(), {0x50, 0, 0, 0});
-  b.insert(b.end(), {0x51, 0, 0, 4});
-  be32(b, rq.max_pdu);
-  item(b, 0x52, rq.implementation_uid);
-  if (!rq.implementation_version.empty()) item(b, 0x55, rq.implementation_version.substr(0, 16));
-  set_length(b, ui + 2, b.size() - ui - 4);
-  finish(b);
-  return b;
 }
 
 std::vector<std::uint8_t> encode_release_rq() {
@@ -117,7 +59,8 @@ std::vector<std::uint8_t> encode_abort(std::uint8_t source, std::uint8_t reason)
 std::vector<std::uint8_t> encode_pdata(std::uint8_t context_id, bool command, bool last,
                                        std::span<const std::uint8_t> data) {
   std::vector<std::uint8_t> b = header(Type::p_data);
-  be32(b, static_cast<std::uint32_t>(data.size() + 2));
+  b.resize(10);
+  put32(b.data() + 6, static_cast<std::uint32_t>(data.size() + 2));
   b.push_back(context_id);
   b.push_back(static_cast<std::uint8_t>((command ? 1 : 0) | (last ? 2 : 0)));
   b.insert(b.end(), data.begin(), data.end());
@@ -142,59 +85,6 @@ std::optional<std::uint32_t> total_length(std::span<const std::uint8_t> h, std::
   return len + 6;
 }
 
-namespace {
-
-// Walks the variable items of an A-ASSOCIATE-AC (or RQ) body; every item length is checked against what is left.
-bool parse_ac_items(const std::uint8_t* p, std::size_t n, AssociateAc& ac, std::string& error) {
-  std::size_t i = 0;
-  while (i < n) {
-    if (n - i < 4) {
-      error = "truncated item header";
-      return false;
-    }
-    const std::uint8_t type = p[i];
-    const std::size_t len = rd16(p + i + 2);
-    if (len > n - i - 4) {
-      error = "item length past the end of the PDU";
-      return false;
-    }
-    const std::uint8_t* v = p + i + 4;
-    if (type == 0x21 && len >= 4) {  // presentation context (AC)
-      ContextAc c{v[0], v[2], {}};
-      std::size_t j = 4;
-      while (j + 4 <= len) {
-        const std::size_t sl = rd16(v + j + 2);
-        if (sl > len - j - 4) {
-          error = "sub-item length past the end of its presentation context";
-          return false;
-        }
-        if (v[j] == 0x40) c.transfer_syntax = text(v + j + 4, sl);
-        j += 4 + sl;
-      }
-      if (ac.contexts.size() < 256) ac.contexts.push_back(std::move(c));
-    } else if (type == 0x50) {  // user information
-      std::size_t j = 0;
-      while (j + 4 <= len) {
-        const std::uint8_t st = v[j];
-        const std::size_t sl = rd16(v + j + 2);
-        if (sl > len - j - 4) {
-          error = "sub-item length past the end of the user information";
-          return false;
-        }
-        const std::uint8_t* sv = v + j + 4;
-        if (st == 0x51 && sl == 4) ac.max_pdu = rd32(sv);
-        if (st == 0x52) ac.implementation_uid = text(sv, std::min<std::size_t>(sl, 64));
-        if (st == 0x55) ac.implementation_version = text(sv, std::min<std::size_t>(sl, 16));
-        j += 4 + sl;
-      }
-    }
-    i += 4 + len;
-  }
-  return true;
-}
-
-}  // namespace
-
 Parsed parse(std::span<const std::uint8_t> b) {
   Parsed r;
   std::string err;
@@ -213,15 +103,8 @@ Parsed parse(std::span<const std::uint8_t> b) {
   const std::size_t n = *total - 6;
   switch (r.type) {
     case 2: {
-      if (n < 68) {
-        r.error = "A-ASSOCIATE-AC shorter than its fixed fields";
-        return r;
-      }
-      AssociateAc ac;
-      ac.called_ae = text(body + 4, 16);
-      ac.calling_ae = text(body + 20, 16);
-      if (!parse_ac_items(body + 68, n - 68, ac, r.error)) return r;
-      r.ac = std::move(ac);
+      auto a = parse_associate(b, r.error);
+      if (a) r.ac = summary_ac(*a);
       return r;
     }
     case 3:
@@ -260,87 +143,6 @@ Parsed parse(std::span<const std::uint8_t> b) {
     default:
       return r;  // A-ASSOCIATE-RQ, A-RELEASE-RQ/RP: nothing a probe needs from the body
   }
-}
-
-std::optional<AssociateRq> parse_rq(std::span<const std::uint8_t> b, std::string& error) {
-  auto total = total_length(b, error);
-  if (!total) return std::nullopt;
-  if (b[0] != 1 || b.size() < *total || *total < 6 + 68) {
-    error = "not a complete A-ASSOCIATE-RQ";
-    return std::nullopt;
-  }
-  const std::uint8_t* body = b.data() + 6;
-  const std::size_t n = *total - 6;
-  AssociateRq rq;
-  rq.called_ae = text(body + 4, 16);
-  rq.calling_ae = text(body + 20, 16);
-  std::size_t i = 68;
-  while (i < n) {
-    if (n - i < 4) {
-      error = "truncated item header";
-      return std::nullopt;
-    }
-    const std::uint8_t type = body[i];
-    const std::size_t len = rd16(body + i + 2);
-    if (len > n - i - 4) {
-      error = "item length past the end of the PDU";
-      return std::nullopt;
-    }
-    const std::uint8_t* v = body + i + 4;
-    if (type == 0x20 && len >= 4 && rq.contexts.size() < 128) {
-      ContextRq c{v[0], {}, {}};
-      std::size_t j = 4;
-      while (j + 4 <= len) {
-        const std::size_t sl = rd16(v + j + 2);
-        if (sl > len - j - 4) {
-          error = "sub-item length past the end of its presentation context";
-          return std::nullopt;
-        }
-        if (v[j] == 0x30) c.abstract_syntax = text(v + j + 4, std::min<std::size_t>(sl, 64));
-        if (v[j] == 0x40 && c.transfer_syntaxes.size() < 64)
-          c.transfer_syntaxes.push_back(text(v + j + 4, std::min<std::size_t>(sl, 64)));
-        j += 4 + sl;
-      }
-      rq.contexts.push_back(std::move(c));
-    } else if (type == 0x50) {
-      std::size_t j = 0;
-      while (j + 4 <= len) {
-        const std::size_t sl = rd16(v + j + 2);
-        if (sl > len - j - 4) break;
-        if (v[j] == 0x51 && sl == 4) rq.max_pdu = rd32(v + j + 4);
-        if (v[j] == 0x52) rq.implementation_uid = text(v + j + 4, std::min<std::size_t>(sl, 64));
-        if (v[j] == 0x55) rq.implementation_version = text(v + j + 4, std::min<std::size_t>(sl, 16));
-        j += 4 + sl;
-      }
-    }
-    i += 4 + len;
-  }
-  return rq;
-}
-
-std::vector<std::uint8_t> encode(const AssociateAc& ac) {
-  std::vector<std::uint8_t> b = header(Type::associate_ac);
-  be16(b, 1);
-  be16(b, 0);
-  ae_field(b, ac.called_ae);
-  ae_field(b, ac.calling_ae);
-  b.insert(b.end(), 32, 0);
-  item(b, 0x10, uids::kApplicationContext);
-  for (const ContextAc& c : ac.contexts) {
-    const std::size_t at = b.size();
-    b.insert(b.end(), {0x21, 0, 0, 0, c.id, 0, c.result, 0});
-    item(b, 0x40, c.transfer_syntax);
-    set_length(b, at + 2, b.size() - at - 4);
-  }
-  const std::size_t ui = b.size();
-  b.insert(b.end(), {0x50, 0, 0, 0});
-  b.insert(b.end(), {0x51, 0, 0, 4});
-  be32(b, ac.max_pdu ? ac.max_pdu : 16384);
-  item(b, 0x52, ac.implementation_uid);
-  if (!ac.implementation_version.empty()) item(b, 0x55, ac.implementation_version.substr(0, 16));
-  set_length(b, ui + 2, b.size() - ui - 4);
-  finish(b);
-  return b;
 }
 
 std::vector<std::uint8_t> encode_rj(std::uint8_t result, std::uint8_t source, std::uint8_t reason) {

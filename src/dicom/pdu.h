@@ -17,10 +17,13 @@ const char* type_name(std::uint8_t t);
 
 inline constexpr std::uint32_t kMaxPduLength = 1u << 20;  // larger declared lengths are refused, not read
 
+// The fields of an A-ASSOCIATE-RQ that the probe sends and the lab reads. The whole PDU, every item and sub-item
+// kept (user identity, role selection, extended negotiation, unknown ones), is pdu::Associate (dicom/associate.h).
 struct ContextRq {
   std::uint8_t id;  // odd, 1..255
   std::string abstract_syntax;
   std::vector<std::string> transfer_syntaxes;
+  bool operator==(const ContextRq&) const = default;
 };
 
 struct AssociateRq {
@@ -28,6 +31,7 @@ struct AssociateRq {
   std::vector<ContextRq> contexts;
   std::uint32_t max_pdu = 16384;
   std::string implementation_uid, implementation_version;
+  bool operator==(const AssociateRq&) const = default;
 };
 std::vector<std::uint8_t> encode(const AssociateRq& rq);
 std::vector<std::uint8_t> encode_release_rq();
@@ -37,16 +41,19 @@ std::vector<std::uint8_t> encode_abort(std::uint8_t source = 0, std::uint8_t rea
 std::vector<std::uint8_t> encode_pdata(std::uint8_t context_id, bool command, bool last,
                                        std::span<const std::uint8_t> data);
 
+// The fields of an A-ASSOCIATE-AC that the probe reads and the lab sends (the whole PDU: pdu::Associate).
 struct ContextAc {
   std::uint8_t id;
   std::uint8_t result;  // 0 acceptance, 1 user-rejection, 2 no-reason, 3 abstract syntax not supported, 4 TS not supported
   std::string transfer_syntax;
+  bool operator==(const ContextAc&) const = default;
 };
 struct AssociateAc {
   std::string called_ae, calling_ae;  // as echoed by the server (trimmed)
   std::vector<ContextAc> contexts;
   std::uint32_t max_pdu = 0;
   std::string implementation_uid, implementation_version;
+  bool operator==(const AssociateAc&) const = default;
 };
 struct AssociateRj {
   std::uint8_t result = 0, source = 0, reason = 0;
@@ -73,10 +80,12 @@ struct Parsed {
 // From the first 6 bytes: the whole PDU's length (header included), or nullopt when the type is unknown or the
 // declared length is above kMaxPduLength. `error` says which.
 std::optional<std::uint32_t> total_length(std::span<const std::uint8_t> header6, std::string& error);
-// Parses one complete PDU (header and body).
+// Parses one complete PDU (header and body). An A-ASSOCIATE-AC is read by parse_associate() (every item checked)
+// and summarized (summary_ac); the body of an A-ASSOCIATE-RQ is not read here.
 Parsed parse(std::span<const std::uint8_t> pdu);
 
-// The acceptor side (dicomguard lab): an A-ASSOCIATE-RQ read with bounds, and the answers to it.
+// The acceptor side (dicomguard lab): an A-ASSOCIATE-RQ read with bounds (parse_associate, then summary_rq), and
+// the answers to it.
 std::optional<AssociateRq> parse_rq(std::span<const std::uint8_t> pdu, std::string& error);
 std::vector<std::uint8_t> encode(const AssociateAc& ac);
 std::vector<std::uint8_t> encode_rj(std::uint8_t result, std::uint8_t source, std::uint8_t reason);

@@ -1,8 +1,10 @@
 // The PDU and DIMSE codec against a real DCMTK storescp on a loopback port: association, presentation context
 // results, C-ECHO, release. Only 127.0.0.1 is contacted.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
@@ -17,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "dicom/associate.h"
 #include "dicom/dimse.h"
 #include "dicom/pdu.h"
 
@@ -327,5 +330,117 @@ TEST_F(QrScp, UnknownCalledAeIsRejectedWithADecodedReason) {
   ASSERT_TRUE(last_.rj) << pdu::type_name(last_.type) << " " << last_.error;
   EXPECT_EQ(last_.rj->source, 1);
   EXPECT_STREQ(pdu::rj_reason_name(last_.rj->source, last_.rj->reason), "called-AE-title-not-recognized");
+  ::close(s);
+}
+
+namespace {
+
+// Runs a DCMTK client against a listener of ours on 127.0.0.1 and returns the first PDU it sends (answered with an
+// A-ABORT). "PORT" in `args` is replaced by the listener's port.
+std::vector<std::uint8_t> first_pdu_of(std::vector<std::string> args) {
+  const int port = free_port();
+  int l = ::socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  ::setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(l, 1) != 0) {
+    ::close(l);
+    return {};
+  }
+  for (auto& arg : args)
+    if (arg == "PORT") arg = std::to_string(port);
+  std::vector<char*> argv;
+  for (auto& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  std::vector<std::uint8_t> pdu;
+  posix_spawn_file_actions_t quiet;  // the client's complaint about the abort is expected
+  posix_spawn_file_actions_init(&quiet);
+  posix_spawn_file_actions_addopen(&quiet, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&quiet, 2, "/dev/null", O_WRONLY, 0);
+  const int spawned = ::posix_spawnp(&pid, argv[0], &quiet, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&quiet);
+  if (spawned == 0) {
+    pollfd p{l, POLLIN, 0};
+    if (::poll(&p, 1, 10'000) == 1) {
+      int c = ::accept(l, nullptr, nullptr);
+      timeval tv{10, 0};
+      ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      pdu = read_pdu(c);
+      send_all(c, pdu::encode_abort());
+      ::close(c);
+    } else {
+      ::kill(pid, SIGTERM);
+    }
+    ::waitpid(pid, nullptr, 0);
+  }
+  ::close(l);
+  return pdu;
+}
+
+}  // namespace
+
+// A-ASSOCIATE-RQs as DCMTK's clients send them, parsed whole and re-encoded byte for byte: what a relay forwards.
+TEST(DcmtkClients, RequestsRoundTripByteForByte) {
+  const std::string ct = "/usr/lib/python3/dist-packages/pydicom/data/test_files/CT_small.dcm";
+  struct Client {
+    std::vector<std::string> args;
+    std::size_t user_identities, roles;
+  };
+  const std::vector<Client> clients = {
+      {{"echoscu", "-aec", "ANY-SCP", "127.0.0.1", "PORT"}, 0, 0},
+      {{"storescu", "-aec", "STORESCP", "--user", "alice", "--password", "s3cr3t-pw", "--pos-response", "127.0.0.1",
+        "PORT", ct},
+       1, 0},
+      {{"getscu", "-aec", "ANY-SCP", "-k", "0008,0052=STUDY", "-k", "0020,000D=1.2.3", "127.0.0.1", "PORT"}, 0, 100},
+  };
+  for (const Client& c : clients) {
+    const auto b = first_pdu_of(c.args);
+    ASSERT_FALSE(b.empty()) << c.args[0] << " sent nothing (DCMTK must be installed: scripts/setup-debian.sh)";
+    std::string err;
+    auto a = pdu::parse_associate(b, err);
+    ASSERT_TRUE(a) << c.args[0] << ": " << err << ": " << hex(b);
+    EXPECT_EQ(a->type, 1);
+    EXPECT_EQ(pdu::encode(*a), b) << c.args[0];
+    EXPECT_EQ(a->called(), c.args[2]);
+    EXPECT_EQ(a->user_items<pdu::UserIdentityRq>().size(), c.user_identities) << c.args[0];
+    EXPECT_GE(a->user_items<pdu::RoleSelection>().size(), c.roles) << c.args[0];
+    for (const auto* id : a->user_items<pdu::UserIdentityRq>()) {
+      EXPECT_EQ(id->identity_type, 2);
+      EXPECT_EQ(id->username(), "alice");
+      EXPECT_EQ(id->secondary.bytes, std::vector<std::uint8_t>({'s', '3', 'c', 'r', '3', 't', '-', 'p', 'w'}));
+    }
+    EXPECT_EQ(pdu::parse_rq(b, err), pdu::summary_rq(*a));
+  }
+}
+
+// storescp's A-ASSOCIATE-AC to a request carrying the sub-items it does not negotiate (role selection, user
+// identity, asynchronous operations): parsed whole, re-encoded byte for byte, summarized as parse() does.
+TEST_F(StoreScp, AcceptToARichRequestRoundTripsByteForByte) {
+  pdu::Associate rq = pdu::to_associate(request({{1, uids::kVerification, {"1.2.840.10008.1.2"}},
+                                                 {3, uids::kSecondaryCapture, {"1.2.840.10008.1.2"}}}));
+  auto& ui = std::get<pdu::UserInformation>(rq.items.back());
+  ui.sub_items.push_back(pdu::AsyncOperations{1, 1});
+  ui.sub_items.push_back(pdu::RoleSelection{uids::kSecondaryCapture, 1, 1});
+  ui.sub_items.push_back(pdu::UserIdentityRq{1, 1, {{'a', 'l', 'i', 'c', 'e'}}, {}});
+  int s = connect_loopback(port_);
+  ASSERT_GE(s, 0);
+  ASSERT_TRUE(send_all(s, pdu::encode(rq)));
+  const auto b = read_pdu(s);
+  std::string err;
+  auto ac = pdu::parse_associate(b, err);
+  ASSERT_TRUE(ac) << err << ": " << hex(b);
+  EXPECT_EQ(ac->type, 2);
+  EXPECT_EQ(pdu::encode(*ac), b);
+  const auto parsed = pdu::parse(b);
+  ASSERT_TRUE(parsed.ac) << parsed.error;
+  EXPECT_EQ(*parsed.ac, pdu::summary_ac(*ac));
+  ASSERT_EQ(parsed.ac->contexts.size(), 2u);
+  EXPECT_EQ(parsed.ac->contexts[1].result, 0);
+  ASSERT_TRUE(send_all(s, pdu::encode_release_rq()));
+  EXPECT_EQ(pdu::parse(read_pdu(s)).type, 6);
   ::close(s);
 }
