@@ -155,7 +155,7 @@ Action add_demo(CLI::App& app) {
     report::load({scan, files}, r);
     std::printf("\nThe checklist:\n");
     for (const auto& it : report::checklist(r))
-      std::printf("  %-13s %s\n", it.status == "not-measured" ? "NOT MEASURED" : it.status == "pass" ? "PASS" : "FAIL",
+      std::printf("  %-13s %s\n", it.status == report::ItemStatus::not_measured ? "NOT MEASURED" : it.status == report::ItemStatus::pass ? "PASS" : "FAIL",
                   it.title.c_str());
     std::printf("\nReport: %s (open it in a browser; it prints with the checklist on page 1)\n", report.c_str());
     std::printf("Also: %s (Markdown), %s and %s (JSON Lines); 'dicomguard matrix %s %s' shows the threat matrix.\n",

@@ -69,7 +69,7 @@ Action add_report(CLI::App& app) {
       return kExitError;
     }
     int pass = 0, fail = 0, nm = 0;
-    for (const auto& it : report::checklist(r)) (it.status == "pass" ? pass : it.status == "fail" ? fail : nm)++;
+    for (const auto& it : report::checklist(r)) (it.status == report::ItemStatus::pass ? pass : it.status == report::ItemStatus::fail ? fail : nm)++;
     std::printf("report: %s (checklist: %d pass, %d fail, %d not measured; %zu services, %zu TLS endpoints, %zu files)\n",
                 out.c_str(), pass, fail, nm, r.services.size(), r.tls.size(), r.files.size());
     if (r.skipped_lines)

@@ -6,6 +6,17 @@
 
 namespace dg::report {
 
+const char* status_name(ItemStatus s) {
+  switch (s) {
+    case ItemStatus::pass: return "pass";
+    case ItemStatus::fail: return "fail";
+    case ItemStatus::not_measured: return "not-measured";
+  }
+  return "not-measured";
+}
+
+const char* status_label(ItemStatus s) { return s == ItemStatus::not_measured ? "not measured" : status_name(s); }
+
 namespace {
 
 std::string list(const std::vector<std::string>& v, std::size_t max = 4) {
@@ -23,7 +34,7 @@ std::string plural(std::size_t n, const char* one, const char* many) {
 ChecklistItem judge(const Results& r, std::string id, std::string title, std::vector<std::string> checks,
                     bool measured, const std::string& what_failed, const std::string& passed,
                     const std::string& why_not) {
-  ChecklistItem it{std::move(id), std::move(title), "", "", std::move(checks), {}};
+  ChecklistItem it{std::move(id), std::move(title), ItemStatus::not_measured, "", std::move(checks), {}};
   std::vector<std::string> found;
   for (const auto& [target, ids] : r.checks_by_target)
     for (const auto& c : it.checks)
@@ -34,14 +45,14 @@ ChecklistItem judge(const Results& r, std::string id, std::string title, std::ve
   for (const auto& c : it.checks)
     if (r.has(c)) found.push_back(c);
   if (!it.targets.empty()) {
-    it.status = "fail";
+    it.status = ItemStatus::fail;
     it.evidence = fmt::format("{} {}: {} ({})", plural(it.targets.size(), "service", "services"), what_failed,
                               list(it.targets), list(found, 8));
   } else if (measured) {
-    it.status = "pass";
+    it.status = ItemStatus::pass;
     it.evidence = passed;
   } else {
-    it.status = "not-measured";
+    it.status = ItemStatus::not_measured;
     it.evidence = why_not;
   }
   return it;
@@ -71,7 +82,7 @@ std::vector<ChecklistItem> checklist(const Results& r) {
 
   // TLS: every service encrypted, and each TLS service graded B.12 or B.13.
   {
-    ChecklistItem it{"tls", "Every DIMSE and DICOMweb service uses TLS meeting PS3.15 B.12 or B.13", "", "",
+    ChecklistItem it{"tls", "Every DIMSE and DICOMweb service uses TLS meeting PS3.15 B.12 or B.13", ItemStatus::not_measured, "",
                      {"dimse.plaintext", "http.plaintext", "tls.profile.none"}, {}};
     std::vector<std::string> bad, graded_ok;
     for (const auto& [target, ids] : r.checks_by_target)
@@ -79,20 +90,20 @@ std::vector<ChecklistItem> checklist(const Results& r) {
         bad.push_back(target);
     std::size_t tls_services = dimse + http - plain, graded = r.tls.size();
     if (!bad.empty()) {
-      it.status = "fail";
+      it.status = ItemStatus::fail;
       it.targets = bad;
       it.evidence = fmt::format("{} without TLS or below both profiles: {}", plural(bad.size(), "service", "services"),
                                 list(bad));
     } else if (r.tls.empty() || (scanned && dimse + http == 0)) {
-      it.status = "not-measured";
+      it.status = ItemStatus::not_measured;
       it.evidence = r.tls.empty() ? (scanned && tls_services ? "TLS services found but not graded (--no-tls-grade)"
                                                              : "no TLS grade in these results")
                                   : no_scan;
     } else if (scanned && graded < tls_services) {
-      it.status = "not-measured";
+      it.status = ItemStatus::not_measured;
       it.evidence = fmt::format("{} of {} TLS services graded", graded, tls_services);
     } else {
-      it.status = "pass";
+      it.status = ItemStatus::pass;
       it.evidence = fmt::format("{} graded: each meets B.12 or B.13", plural(graded, "TLS service", "TLS services"));
     }
     out.push_back(std::move(it));
@@ -120,33 +131,33 @@ std::vector<ChecklistItem> checklist(const Results& r) {
     std::size_t dangerous = 0;
     for (const auto& f : r.files)
       if (f.value("verdict", "") == "dangerous") ++dangerous;
-    ChecklistItem it{"files", "Part 10 files free of executable and active content (sanitized)", "", "",
+    ChecklistItem it{"files", "Part 10 files free of executable and active content (sanitized)", ItemStatus::not_measured, "",
                      {"file.preamble.executable", "file.payload.executable", "file.payload.archive",
                       "file.polyglot.document", "file.encapsulated.active"},
                      {}};
     if (dangerous) {
-      it.status = "fail";
+      it.status = ItemStatus::fail;
       std::vector<std::string> found;
       for (const auto& c : it.checks)
         if (r.has(c)) found.push_back(fmt::format("{} x{}", c, r.check_count.at(c)));
       it.evidence = fmt::format("{} of {} dangerous ({}); clean them with dicomguard sanitize",
                                 plural(dangerous, "file", "files"), r.files.size(), list(found, 8));
     } else if (!r.files.empty()) {
-      it.status = "pass";
+      it.status = ItemStatus::pass;
       it.evidence = fmt::format("{} checked: no executable or active content", plural(r.files.size(), "file", "files"));
     } else {
-      it.status = "not-measured";
+      it.status = ItemStatus::not_measured;
       it.evidence = "no file check in these results";
     }
     out.push_back(std::move(it));
   }
-  out.push_back({"audit", "Audit trail (IHE ATNA) sent to a central log", "not-measured",
+  out.push_back({"audit", "Audit trail (IHE ATNA) sent to a central log", ItemStatus::not_measured,
                  "not measured by dicomguard yet: check that every PACS and modality sends ATNA audit messages to your "
                  "SIEM",
                  {}, {}});
-  out.push_back({"clock", "Clocks synchronized (NTP) on every imaging system", "not-measured",
+  out.push_back({"clock", "Clocks synchronized (NTP) on every imaging system", ItemStatus::not_measured,
                  "not measured by dicomguard yet: audit trails and certificates depend on it", {}, {}});
-  out.push_back({"deid", "Studies de-identified (PS3.15 Annex E) before they are shared", "not-measured",
+  out.push_back({"deid", "Studies de-identified (PS3.15 Annex E) before they are shared", ItemStatus::not_measured,
                  "not measured by dicomguard yet", {}, {}});
   return out;
 }

@@ -9,10 +9,15 @@
 
 namespace dg::report {
 
+// Never guessed: not_measured means the results hold no evidence either way, and it is never a pass.
+enum class ItemStatus { pass, fail, not_measured };
+const char* status_name(ItemStatus s);   // "pass", "fail", "not-measured" (the HTML's data-status)
+const char* status_label(ItemStatus s);  // "pass", "fail", "not measured" (what a reader sees)
+
 struct ChecklistItem {
   std::string id;        // stable: ae, tls, certificates, query, store, files, audit, clock, deid
   std::string title;     // "No DICOM service accepts an unknown AE title"
-  std::string status;    // pass, fail, not-measured
+  ItemStatus status = ItemStatus::not_measured;
   std::string evidence;  // what in the results says so (addresses, counts, check IDs; no patient data)
   std::vector<std::string> checks;   // the check IDs this item is judged by
   std::vector<std::string> targets;  // where it fails

@@ -133,18 +133,18 @@ std::string render_html(const Results& r, const RenderOptions& o) {
 
   // ---- page 1: the checklist
   const auto items = checklist(r);
-  std::map<std::string, int> counts;
+  std::map<ItemStatus, int> counts;
   for (const auto& it : items) ++counts[it.status];
   h += "<section id=\"checklist\">";
   h += fmt::format("<h1>{}</h1><p class=\"meta\">Made by dicomguard {}{} from {} result file{}. {} pass, {} fail, "
                    "{} not measured. A DICOM deployment is as safe as what is connected to it: know your network.</p>",
                    esc(o.title), "0.1.0", o.generated.empty() ? "" : " on " + esc(o.generated), r.inputs.size(),
-                   r.inputs.size() == 1 ? "" : "s", counts["pass"], counts["fail"], counts["not-measured"]);
+                   r.inputs.size() == 1 ? "" : "s", counts[ItemStatus::pass], counts[ItemStatus::fail], counts[ItemStatus::not_measured]);
   h += "<h2>Security checklist</h2><table><thead><tr><th>Status</th><th>Item and evidence</th></tr></thead><tbody>";
   for (const auto& it : items) {
     h += fmt::format("<tr data-item=\"{}\" data-status=\"{}\"><td><span class=\"status {}\">{}</span></td><td><b>{}</b>"
                      "<div class=\"evidence\">{}</div></td></tr>",
-                     esc(it.id), esc(it.status), esc(it.status), it.status == "not-measured" ? "not measured" : it.status,
+                     esc(it.id), status_name(it.status), status_name(it.status), status_label(it.status),
                      esc(it.title), esc(it.evidence));
   }
   h += "</tbody></table><p class=\"refs\">Follow-up guidance: NIST SP 1800-24 <i>Securing Picture Archiving and "
@@ -259,7 +259,6 @@ std::string render_matrix(const Results& r, const std::string& format) {
   for (const auto& t : m.techniques) by_tactic[t.tactic].push_back(&t);
   std::size_t rows = 0;
   for (const auto& [k, v] : by_tactic) rows = std::max(rows, v.size());
-  auto label = [](const std::string& s) { return s == "not-seen" ? "not seen" : s == "not-measured" ? "not measured" : s == "not-covered" ? "no check yet" : "exposed"; };
   if (format == "html-fragment" || format == "html") {
     std::string h;
     if (format == "html")
@@ -276,13 +275,13 @@ std::string render_matrix(const Results& r, const std::string& format) {
     for (const auto& tac : m.tactics) {
       h += "<td>";
       for (const Technique* t : by_tactic[tac.id]) {
-        const std::string st = technique_state(*t, r);
+        const TechniqueState st = technique_state(*t, r);
         std::string checks;
         for (const auto& c : t->checks) checks += (checks.empty() ? "" : " ") + c;
         h += fmt::format("<div class=\"cell {}\" data-technique=\"{}\" data-state=\"{}\" title=\"{}\"><b>{}</b><br>{}<br>"
                          "<span class=\"checks\">{}</span></div>",
-                         st == "not-measured" ? "not-measured-cell" : st, esc(t->id), st, esc(t->summary), esc(t->name),
-                         label(st), esc(checks.empty() ? t->not_covered : checks));
+                         st == TechniqueState::not_measured ? "not-measured-cell" : state_name(st), esc(t->id),
+                         state_name(st), esc(t->summary), esc(t->name), state_label(st), esc(checks.empty() ? t->not_covered : checks));
       }
       h += "</td>";
     }
@@ -299,7 +298,7 @@ std::string render_matrix(const Results& r, const std::string& format) {
       for (const Technique* t : by_tactic[tac.id]) {
         std::string checks;
         for (const auto& c : t->checks) checks += (checks.empty() ? "" : ", ") + ("`" + c + "`");
-        s += fmt::format("- **{}** — {}: {} ({})\n", t->name, label(technique_state(*t, r)), t->summary,
+        s += fmt::format("- **{}** — {}: {} ({})\n", t->name, state_label(technique_state(*t, r)), t->summary,
                          checks.empty() ? t->not_covered : checks);
       }
       s += "\n";
@@ -312,7 +311,7 @@ std::string render_matrix(const Results& r, const std::string& format) {
     for (const Technique* t : by_tactic[tac.id]) {
       std::string checks;
       for (const auto& c : t->checks) checks += (checks.empty() ? "" : " ") + c;
-      s += fmt::format("  {:<13} {:<58} {}\n", label(technique_state(*t, r)), t->name, checks.empty() ? "-" : checks);
+      s += fmt::format("  {:<13} {:<58} {}\n", state_label(technique_state(*t, r)), t->name, checks.empty() ? "-" : checks);
     }
   }
   return s;

@@ -24,7 +24,7 @@ std::string render_markdown(const Results& r, const RenderOptions& o) {
                               r.inputs.size() == 1 ? "" : "s");
   m += "## Security checklist\n\n| Status | Item | Evidence |\n|---|---|---|\n";
   for (const auto& it : checklist(r))
-    m += fmt::format("| {} | {} | {} |\n", it.status == "not-measured" ? "NOT MEASURED" : it.status == "pass" ? "PASS" : "FAIL",
+    m += fmt::format("| {} | {} | {} |\n", it.status == ItemStatus::not_measured ? "NOT MEASURED" : it.status == ItemStatus::pass ? "PASS" : "FAIL",
                      cell(it.title), cell(it.evidence));
   m += "\n\"Not measured\" means these results hold no evidence either way: it is never a pass. Guidance: NIST SP "
        "1800-24 (Securing PACS), NSA Manageable Network Plan, DICOM PS3.15.\n\n";

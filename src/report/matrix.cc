@@ -32,14 +32,34 @@ bool measured(const std::string& check, const Results& r) {
   return false;
 }
 
-std::string technique_state(const Technique& t, const Results& r) {
-  if (t.checks.empty()) return "not-covered";
+const char* state_name(TechniqueState s) {
+  switch (s) {
+    case TechniqueState::exposed: return "exposed";
+    case TechniqueState::not_seen: return "not-seen";
+    case TechniqueState::not_measured: return "not-measured";
+    case TechniqueState::not_covered: return "not-covered";
+  }
+  return "not-measured";
+}
+
+const char* state_label(TechniqueState s) {
+  switch (s) {
+    case TechniqueState::exposed: return "exposed";
+    case TechniqueState::not_seen: return "not seen";
+    case TechniqueState::not_measured: return "not measured";
+    case TechniqueState::not_covered: return "no check yet";
+  }
+  return "not measured";
+}
+
+TechniqueState technique_state(const Technique& t, const Results& r) {
+  if (t.checks.empty()) return TechniqueState::not_covered;
   bool any_measured = false;
   for (const auto& c : t.checks) {
-    if (r.has(c)) return "exposed";
+    if (r.has(c)) return TechniqueState::exposed;
     any_measured = any_measured || measured(c, r);
   }
-  return any_measured ? "not-seen" : "not-measured";
+  return any_measured ? TechniqueState::not_seen : TechniqueState::not_measured;
 }
 
 }  // namespace dg::report

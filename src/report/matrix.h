@@ -28,7 +28,10 @@ const Matrix& threat_matrix();
 
 // exposed (a check of the technique was found), not-seen (its checks were measured and none found),
 // not-measured (the results hold no measurement by those checks), not-covered (no dicomguard check detects it).
-std::string technique_state(const Technique& t, const Results& r);
+enum class TechniqueState { exposed, not_seen, not_measured, not_covered };
+const char* state_name(TechniqueState s);   // "exposed", "not-seen", "not-measured", "not-covered"
+const char* state_label(TechniqueState s);  // "exposed", "not seen", "not measured", "no check yet"
+TechniqueState technique_state(const Technique& t, const Results& r);
 // Whether the results hold a measurement that could have produced this check.
 bool measured(const std::string& check, const Results& r);
 
