@@ -223,8 +223,12 @@ int run_scan(const ScanFlags& f, Sink& sinks) {
   plan.engine.tls_key = f.tls_key;
   plan.engine.untrusted_identity = f.tls_full;
   plan.record.ca_file = f.ca_file;
-  plan.learn_ae_titles = !f.discover;
-  if (!f.no_tls_grade && (!f.discover || f.tls_full)) plan.grade_probe = "tls";
+  const bool services = scan::find_probe_kind(f.probe)->record_type == "service";
+  plan.learn_ae_titles = !f.discover && services;
+  plan.correlate_twins = services;
+  if (!services) plan.counted = "endpoints";  // the records are grades of endpoints, as `tls` writes them
+  // The TLS grading pass, for the services found; a probe that grades already needs none.
+  if (services && !f.no_tls_grade && (!f.discover || f.tls_full)) plan.grade_probe = "tls";
   if (!f.baseline.empty()) plan.baseline = &before;
   plan.move_listener = listener.get();
   Progress progress(f.progress == "always" || (f.progress == "auto" && ::isatty(2)));
@@ -241,8 +245,10 @@ int run_scan(const ScanFlags& f, Sink& sinks) {
   const scan::ScanTotals totals = session->run(targets);
   progress.clear();
   const Severity fail_on = *parse_severity(f.fail_on);
+  // Nothing assessed: no DICOM service answered (the service probe), or no endpoint answered TLS (--probe tls).
+  const bool nothing = services ? totals.dicom_services == 0 : totals.records.count_all() == 0;
   const int code = totals.records.failed(fail_on) || totals.graded.failed(fail_on) ? kExitFindings
-                   : totals.dicom_services == 0                                      ? kExitNothingFound
+                   : nothing                                                         ? kExitNothingFound
                                                                                      : kExitClean;
   if (std::string e = sinks.end(session->summary(totals, code)); !e.empty()) {
     std::fprintf(stderr, "dicomguard scan: %s\n", e.c_str());

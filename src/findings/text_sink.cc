@@ -203,7 +203,8 @@ std::string others(const json& answers, const char* except) {
 
 std::string summary_line(const json& s) {
   if (!s.is_object()) return {};
-  const std::string command = str(s, "command");
+  // scan --probe tls grades endpoints as `tls` does, and says so in the same words.
+  const std::string command = str(s, "command") == "scan" && str(s, "probe") == "tls" ? "tls" : str(s, "command");
   const std::uint64_t n = num(s, "subjects");
   const double secs = s.contains("seconds") && s["seconds"].is_number() ? s["seconds"].get<double>() : 0.0;
   std::string line = fmt::format("{} {} in {:.2f} s", n, noun_of(command, n), secs);

@@ -277,6 +277,10 @@ json ScanSession::summary(const ScanTotals& t, int exit_code) const {
   sum["connections"] = t.engine.connections;
   sum["mode"] = p.mode;
   sum["exit_code"] = exit_code;
+  if (p.command == "scan") {
+    sum["probe"] = p.probe;
+    sum["services"] = t.records.count_all() && p.counted == "services" ? t.records.count_all() : 0;
+  }
   if (p.command == "tls") {
     sum["handshakes"] = t.handshakes;
     return sum;

@@ -218,6 +218,8 @@ class Validator:
         errors = []
         command = s.get("command")
         kind = {"files": "file", "sanitize": "sanitize", "scan": "service", "tls": "tls"}.get(command)
+        if command == "scan" and s.get("probe") == "tls":
+            kind = "tls"  # scan --probe tls: the records counted are TLS grades
         if kind is None:
             return errors
         recs = records[kind]

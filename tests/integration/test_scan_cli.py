@@ -262,6 +262,31 @@ class ScanAgainstRealServers(unittest.TestCase):
         self.assertNotIn("dimse.echo.open", findings.get(self.s["storescp"].target, set()))
 
     @unittest.skipUnless(peers.have("nmap"), "nmap not installed")
+    def test_every_field_of_a_record_is_declared_by_its_probe(self):
+        cp = run("scan", "--list-probes", "--json")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        probes = {o["name"]: o for o in parse_jsonl(cp.stdout)}
+        self.assertEqual(set(probes), {"service", "tls"})
+        declared = set(probes["service"]["fields"])
+        for target, svc in self.services.items():
+            self.assertEqual(set(svc) - {"type", "checks"} - declared, set(), f"{target}: undeclared fields")
+        text = run("scan", "--list-probes")
+        self.assertEqual([line.split()[0] for line in text.stdout.splitlines()], ["service", "tls"])
+
+    def test_the_tls_probe_grades_an_endpoint_instead_of_the_service_probe(self):
+        cp = run("scan", "--json", "--timeout", "5", "--probe", "tls", self.s["storescp_tls"].target)
+        objs = parse_jsonl(cp.stdout)
+        types = [o["type"] for o in objs]
+        self.assertIn("tls", types, cp.stderr)
+        self.assertNotIn("service", types)
+        probes = {o["name"]: o for o in parse_jsonl(run("scan", "--list-probes", "--json").stdout)}
+        tls = next(o for o in objs if o["type"] == "tls")
+        self.assertEqual(set(tls) - {"type", "checks"} - set(probes["tls"]["fields"]), set())
+        self.assertEqual(f"{tls['address']}:{tls['port']}", self.s["storescp_tls"].target)
+        bad = run("scan", "--probe", "nosuch", self.s["storescp"].target)
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn("nosuch", bad.stderr)
+
     def test_nmap_dicom_ping_finds_nothing_we_miss(self):
         # nmap's dicom-ping, forced onto our ports with '+'; every service it flags must be one we report.
         ports = ",".join(str(s.port) for s in self.s.values()) + f",{self.closed_port}"
