@@ -5,6 +5,7 @@
 
 #include "dicom/dimse.h"
 #include "dicom/pdu.h"
+#include "util/random_seed.h"
 
 namespace dg::scan {
 
@@ -98,7 +99,7 @@ const std::vector<std::string>& default_called_aes() {
 
 DimseProbe::DimseProbe(Endpoint ep, DimseOptions opt) : opt_(std::move(opt)) {
   r_.ep = std::move(ep);
-  rng_.seed(opt_.seed ? opt_.seed : std::random_device{}() ^ (std::uint64_t{std::random_device{}()} << 32));
+  rng_.seed(opt_.seed ? opt_.seed : util::random_seed());
   auto add = [this](const std::string& ae, bool builtin) {
     for (const auto& c : candidates_)
       if (c.first == ae) return;

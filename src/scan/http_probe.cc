@@ -4,6 +4,8 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 
+#include "util/random_seed.h"
+
 namespace dg::scan {
 
 namespace {
@@ -56,7 +58,7 @@ HttpProbe::HttpProbe(Endpoint ep, HttpOptions opt) : opt_(opt) {
   r_.tls = opt_.tls;
   r_.orthanc = "absent";
   r_.dicomweb = "absent";
-  std::mt19937_64 rng(opt_.seed ? opt_.seed : std::random_device{}());
+  std::mt19937_64 rng(opt_.seed ? opt_.seed : util::random_seed());
   random_pid_ = "DGPROBE" + std::to_string(rng() % 9000000000000000ull + 1000000000000000ull);
 }
 

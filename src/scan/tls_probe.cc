@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "tls/suites.h"
+#include "util/random_seed.h"
 
 namespace dg::scan {
 
@@ -10,7 +11,7 @@ using namespace dg::tls;
 
 
 TlsProbe::TlsProbe(Endpoint ep, TlsOptions opt)
-    : ep_(std::move(ep)), opt_(std::move(opt)), rng_(opt_.seed ? opt_.seed : std::random_device{}()) {
+    : ep_(std::move(ep)), opt_(std::move(opt)), rng_(opt_.seed ? opt_.seed : util::random_seed()) {
   r_.ep = ep_;
   r_.full_mode = opt_.full;
 }

@@ -262,6 +262,15 @@ class ScanAgainstRealServers(unittest.TestCase):
         self.assertNotIn("dimse.echo.open", findings.get(self.s["storescp"].target, set()))
 
     @unittest.skipUnless(peers.have("nmap"), "nmap not installed")
+    def test_random_ae_titles_differ_between_runs_and_between_probes(self):
+        _, again, _, _ = scan(self.s["storescp"].target)
+        first = self.service("storescp")["associations"][0]
+        second = again[self.s["storescp"].target]["associations"][0]
+        self.assertNotEqual((first["called_ae"], first["calling_ae"]), (second["called_ae"], second["calling_ae"]))
+        # Within one run, every probe draws its own titles.
+        titles = [o["associations"][0]["calling_ae"] for o in self.services.values() if o.get("associations")]
+        self.assertEqual(len(titles), len(set(titles)), titles)
+
     def test_every_field_of_a_record_is_declared_by_its_probe(self):
         cp = run("scan", "--list-probes", "--json")
         self.assertEqual(cp.returncode, 0, cp.stderr)
