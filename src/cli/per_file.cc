@@ -3,7 +3,7 @@
 namespace dg::cli {
 
 std::string run_per_file(const std::vector<std::string>& paths, const PerFile& pf, Sink& sinks, Tally& tally) {
-  files::ExpandResult ex = files::expand_paths(paths);
+  util::ExpandResult ex = util::expand_paths(paths);
   const std::string type = pf.command == "files" ? "file" : pf.command;
   for (const auto& [path, msg] : ex.errors) {
     Record r{type, "error", {{"path", path}, {pf.status_field, "error"}, {pf.error_field, msg}}, {}, {}, {}};
@@ -14,7 +14,7 @@ std::string run_per_file(const std::vector<std::string>& paths, const PerFile& p
   todo.reserve(ex.files.size());
   for (auto& p : ex.files)
     if (!pf.skip || !pf.skip(p)) todo.push_back(std::move(p));
-  files::parallel_ordered<Record>(
+  util::parallel_ordered<Record>(
       todo.size(), pf.parallel,
       [&](std::size_t i) {
         Record r = pf.job(todo[i]);

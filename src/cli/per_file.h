@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "findings/tally.h"
-#include "files/runner.h"
+#include "util/runner.h"
 #include "findings/sink.h"
 
 namespace dg::cli {
@@ -16,7 +16,7 @@ struct PerFile {
   std::string command;                                   // "files", "sanitize": the summary's command
   std::string error_field;                               // "error" or "message": where an error record puts its text
   std::string status_field;                              // "verdict" or "action": an error record's status field
-  files::ParallelOptions parallel;
+  util::ParallelOptions parallel;
   std::function<bool(const std::string&)> skip;          // optional: paths to leave out
   std::function<Record(const std::string&)> job;
 };

@@ -11,7 +11,7 @@
 #include <optional>
 #include <thread>
 
-namespace dg::files {
+namespace dg::util {
 
 template <typename R>
 void parallel_ordered(std::size_t n, const ParallelOptions& opt, const std::function<R(std::size_t)>& work,
@@ -102,4 +102,4 @@ void parallel_ordered(std::size_t n, const ParallelOptions& opt, const std::func
   if (shown) std::fprintf(stderr, "\r\033[K");
 }
 
-}  // namespace dg::files
+}  // namespace dg::util

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace dg::files {
+namespace dg::util {
 
 struct ExpandResult {
   std::vector<std::string> files;
@@ -29,6 +29,6 @@ template <typename R>
 void parallel_ordered(std::size_t n, const ParallelOptions& opt, const std::function<R(std::size_t)>& work,
                       const std::function<void(std::size_t, R&&)>& deliver);
 
-}  // namespace dg::files
+}  // namespace dg::util
 
-#include "files/runner_impl.h"
+#include "util/runner_impl.h"

@@ -1,4 +1,4 @@
-#include "files/runner.h"
+#include "util/runner.h"
 
 #include <dirent.h>
 #include <sys/stat.h>
@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
-namespace dg::files {
+namespace dg::util {
 
 namespace {
 std::string errno_text() { return std::strerror(errno); }
@@ -71,4 +71,4 @@ ExpandResult expand_paths(const std::vector<std::string>& paths) {
   return r;
 }
 
-}  // namespace dg::files
+}  // namespace dg::util
