@@ -157,8 +157,35 @@ std::vector<ChecklistItem> checklist(const Results& r) {
                  {}, {}});
   out.push_back({"clock", "Clocks synchronized (NTP) on every imaging system", ItemStatus::not_measured,
                  "not measured by dicomguard yet: audit trails and certificates depend on it", {}, {}});
-  out.push_back({"deid", "Studies de-identified (PS3.15 Annex E) before they are shared", ItemStatus::not_measured,
-                 "not measured by dicomguard yet", {}, {}});
+  {
+    ChecklistItem it{"deid", "Studies de-identified (PS3.15 Annex E) before they are shared", ItemStatus::not_measured,
+                     "", {"deid.residual.attribute", "deid.residual.private", "deid.residual.uid", "deid.residual.value",
+                          "deid.burned-in.suspected"}, {}};
+    std::size_t residual = 0, searched = 0;
+    for (const auto& f : r.verified) {
+      if (f.value("status", "") != "clean") ++residual;
+      if (f.contains("values_searched")) ++searched;
+    }
+    std::vector<std::string> found;
+    for (const auto& c : it.checks)
+      if (r.has(c)) found.push_back(fmt::format("{} x{}", c, r.check_count.at(c)));
+    if (residual) {
+      it.status = ItemStatus::fail;
+      for (const auto& f : r.verified)
+        if (f.value("status", "") != "clean") it.targets.push_back(f.value("path", ""));
+      it.evidence = fmt::format("{} of {} de-identified files verified with patient data left or not readable ({}); "
+                                "de-identify again with dicomguard deid",
+                                residual, r.verified.size(), list(found, 8));
+    } else if (!r.verified.empty()) {
+      it.status = ItemStatus::pass;
+      it.evidence = fmt::format("{} verified by dicomguard deid --verify: no attribute, private tag, UID{} left",
+                                plural(r.verified.size(), "de-identified file", "de-identified files"),
+                                searched ? " or input value" : "");
+    } else {
+      it.evidence = "no dicomguard deid --verify in these results";
+    }
+    out.push_back(std::move(it));
+  }
   return out;
 }
 

@@ -15,9 +15,10 @@ struct Results {
   std::vector<nlohmann::json> services;   // {"type":"service"}: DIMSE and HTTP services
   std::vector<nlohmann::json> tls;        // {"type":"tls"}
   std::vector<nlohmann::json> files;      // {"type":"file"}
+  std::vector<nlohmann::json> verified;   // {"type":"verify"}: de-identified files checked by deid --verify
   std::vector<nlohmann::json> findings;   // {"type":"finding"}
   std::vector<nlohmann::json> summaries;  // {"type":"summary"}
-  std::set<std::string> commands;         // commands whose summary is present: scan, tls, files
+  std::set<std::string> commands;         // commands whose summary is present: scan, tls, files, deid-verify
   bool scan_assessed = false;             // a scan in its default (assess) mode, not --discover
   std::map<std::string, std::set<std::string>> checks_by_target;  // service target or file path -> check IDs
   std::map<std::string, int> check_count;                         // check ID -> findings

@@ -118,3 +118,22 @@ TEST(Matrix, ATechniqueIsExposedNotSeenNotMeasuredOrNotCovered) {
   EXPECT_EQ(report::technique_state(t, results({kScanSummary})), report::TechniqueState::not_covered);
   EXPECT_STREQ(report::state_label(report::TechniqueState::not_covered), "no check yet");
 }
+
+TEST(Checklist, DeidentificationIsJudgedFromDeidVerify) {
+  const char* summary = R"({"type":"summary","command":"deid-verify"})";
+  const auto clean = report::checklist(results(
+      {R"({"type":"verify","path":"out/a.dcm","status":"clean","values_searched":12})", summary}));
+  EXPECT_EQ(item(clean, "deid").status, ItemStatus::pass);
+  EXPECT_NE(item(clean, "deid").evidence.find("input value"), std::string::npos) << item(clean, "deid").evidence;
+  const auto leaky = report::checklist(results(
+      {R"({"type":"verify","path":"out/a.dcm","status":"clean"})",
+       R"({"type":"verify","path":"out/b.dcm","status":"residual"})",
+       R"({"type":"finding","check":"deid.residual.value","target":"out/b.dcm","severity":"high"})", summary}));
+  const auto& d = item(leaky, "deid");
+  EXPECT_EQ(d.status, ItemStatus::fail);
+  EXPECT_EQ(d.targets, std::vector<std::string>{"out/b.dcm"});
+  EXPECT_NE(d.evidence.find("1 of 2"), std::string::npos) << d.evidence;
+  EXPECT_NE(d.evidence.find("deid.residual.value x1"), std::string::npos) << d.evidence;
+  // A scan says nothing about de-identification.
+  EXPECT_EQ(item(report::checklist(results({kScanSummary, kPlainService})), "deid").status, ItemStatus::not_measured);
+}
