@@ -38,6 +38,7 @@ import json
 import os
 import struct
 import sys
+import warnings
 import zlib
 
 sys.dont_write_bytecode = True
@@ -414,7 +415,10 @@ def element_values(path):
     import pydicom
     out = set()
     try:
-        ds = pydicom.dcmread(path, force=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(path, force=True)
+            ds.decode()
     except Exception:  # noqa: BLE001
         return out
 
@@ -425,8 +429,9 @@ def element_values(path):
                 continue
             vals = v if isinstance(v, (list, tuple, pydicom.multival.MultiValue)) else [v]
             for x in vals:
-                if isinstance(x, bytes):
+                if isinstance(x, bytes):   # OB/OW/UN, and attributes pydicom 2.3 does not know read implicitly
                     out.add(x.hex())
+                    out.add(x.decode("latin-1").strip(" \0"))
                 elif isinstance(x, float):
                     out.add(repr(float(x)))
                 elif isinstance(x, int):
@@ -496,7 +501,7 @@ def survivors(manifest, output_dir, options=()):
                 for mk in mks:
                     v = mk.get("value")
                     key = repr(float(v)) if isinstance(v, float) else str(v)
-                    if key in vals:
+                    if key in vals or mk["needle"] in vals:
                         found.append((rel, mk))
     return found
 
