@@ -477,17 +477,16 @@ def output_files(output_dir):
     return sorted(out)
 
 
-def survivors(manifest, output_dir, options=()):
-    """Markers found in any output byte (strong) or as any element's value (weak) that options do not retain.
+def find_markers(markers, output_dir):
+    """(output file relative to output_dir, marker) for each of markers found in any output file.
 
-    Returns a list of (output file relative to output_dir, marker). Every output file is searched for every
-    marker, not only the file its marker was written into (a value copied to another instance is a leak too)."""
-    options = list(options)
+    Strong needles are searched for in every byte of every output (a deflated data set also inflated); weak ones
+    are compared with the value of every element at every depth (wherever the value moved). Every output file is
+    searched for every marker, not only the file its marker was written into. The quarantine folder is skipped
+    (nothing there is output)."""
     found = []
-    candidates = [mk for mk in manifest["markers"] if not may_retain(mk, options)]
-    strong = {}
-    weak = {}
-    for mk in candidates:
+    strong, weak = {}, {}
+    for mk in markers:
         (strong if mk["strong"] else weak).setdefault(mk["needle"], []).append(mk)
     for p in output_files(output_dir):
         rel = os.path.relpath(p, output_dir)
@@ -501,9 +500,15 @@ def survivors(manifest, output_dir, options=()):
                 for mk in mks:
                     v = mk.get("value")
                     key = repr(float(v)) if isinstance(v, float) else str(v)
-                    if key in vals or mk["needle"] in vals:
+                    if key in vals or needle in vals:
                         found.append((rel, mk))
     return found
+
+
+def survivors(manifest, output_dir, options=()):
+    """Markers found in the output (see find_markers) that the options do not allow to be retained."""
+    options = list(options)
+    return find_markers([mk for mk in manifest["markers"] if not may_retain(mk, options)], output_dir)
 
 
 def main(argv):
