@@ -56,6 +56,8 @@ class Deid:
         self.actions = load_actions()
 
     def uid(self, value):
+        if isinstance(value, bytes):
+            value = value.rstrip(b"\0 ").decode("ascii", "replace")
         if not value or str(value).startswith("1.2.840.10008."):
             return value
         d = hmac.new(self.key, b"uid" + str(value).encode(), hashlib.sha256).digest()[:16]
@@ -94,6 +96,9 @@ class Deid:
                 el.value = [self.uid(v) for v in el.value] if el.VM > 1 else self.uid(el.value)
             else:  # D, C
                 el.value = self.dummy(el)
+            if el.VR in ("UN", "OB", "OW") and isinstance(el.value, str):  # a UID or text pydicom read as UN
+                b = el.value.encode()
+                el.value = b + b"\0" * (len(b) % 2)
 
     def file(self, src, dst):
         with warnings.catch_warnings():

@@ -26,6 +26,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 import warnings
@@ -84,10 +85,27 @@ _VALUES = re.compile(r'"[^"]*"|<[^>]*>|\[[^\]]*\]|0x[0-9a-fA-F]+|\d+(\.\d+)*')
 
 
 def dciodvfy_errors(path):
-    """dciodvfy's Error lines, with values and numbers taken out (so an input and its output compare)."""
-    cp = subprocess.run(["dciodvfy", "-filename", path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                        stdin=subprocess.DEVNULL)
-    text = cp.stdout.decode("utf-8", "replace").replace(path, "FILE")
+    """dciodvfy's Error lines, with values and numbers taken out (so an input and its output compare).
+
+    dciodvfy does not inflate a deflated data set (it reads the compressed bytes as tags): such a file is first
+    converted to explicit VR little endian with DCMTK's dcmconv +te, and that copy is verified."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    target = path
+    tmp = None
+    if C.DEFLATED.encode() + b"\0" in head or head.find(C.DEFLATED.encode()) > 0:
+        tmp = tempfile.NamedTemporaryFile(suffix=".dcm", delete=False)
+        tmp.close()
+        subprocess.run(["dcmconv", "+te", path, tmp.name], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        target = tmp.name
+    try:
+        cp = subprocess.run(["dciodvfy", "-filename", target], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL)
+    finally:
+        if tmp:
+            os.unlink(tmp.name)
+    text = cp.stdout.decode("utf-8", "replace").replace(target, "FILE")
     return cp.returncode, {_VALUES.sub("#", line).strip() for line in text.splitlines()
                            if "Error" in line or "Abort" in line}
 
@@ -217,7 +235,7 @@ class CorpusGeneratorTest(unittest.TestCase):
             with self.subTest(p=os.path.relpath(p, self.input)):
                 rc, errors = dciodvfy_errors(p)
                 self.assertGreaterEqual(rc, 0, "dciodvfy died on a signal")
-                self.assertFalse([e for e in errors if "Abort" in e], errors)
+                self.assertFalse([e for e in errors if "Abort" in e or "read failed" in e], errors)
                 if VERBOSE:
                     print(f"\n{os.path.relpath(p, self.input)}: dciodvfy, {len(errors)} distinct errors "
                           f"(the output may add none)")
@@ -243,6 +261,11 @@ class CorpusGeneratorTest(unittest.TestCase):
 # ================================================================================================== 2. the CLI
 
 OPTIONS = sorted(C.OPTION_COLUMNS)
+
+# dciodvfy errors that removing what Table E.1-1 says X can cause in a conforming output: a conditional attribute
+# the table keeps, whose condition named an attribute the table removes ("present when condition unsatisfied",
+# "X present but Y absent"). They are not errors of the writer; every other new error is.
+PROFILE_CONSEQUENCE = re.compile(r"present when condition unsatisfied|present but")
 
 
 def rec_get(rec, *keys):
@@ -297,6 +320,9 @@ class DeidCliTest(unittest.TestCase):
         return os.path.join(out, rel)
 
     def assert_no_survivors(self, out, options):
+        # an output that is not there has no survivors: first, every input has its output
+        missing = sorted({f["file"] for f in self.manifest["files"]} - set(tree_bytes(out)))
+        self.assertEqual(missing, [], f"no output for these inputs under {list(options) or 'the basic profile'}")
         found = C.survivors(self.manifest, out, options)
         shown = "\n  ".join(f"{rel}: {m['path']} ({m['row']['name'] if m['row'] else m['kind']}, "
                             f"basic {m['row']['basic'] if m['row'] else '-'}) {m['text'] or m['needle']}"
@@ -400,7 +426,7 @@ class DeidCliTest(unittest.TestCase):
                     _, before = dciodvfy_errors(os.path.join(self.input, f["file"]))
                     rc, after = dciodvfy_errors(os.path.join(out, f["file"]))
                     self.assertGreaterEqual(rc, 0)
-                    self.assertEqual(sorted(after - before), [])
+                    self.assertEqual(sorted(e for e in after - before if not PROFILE_CONSEQUENCE.search(e)), [])
 
     def test_added_attributes_per_e3(self):
         cp, out, recs = self.basic("--retain-uids")
