@@ -24,7 +24,7 @@ little endian and deflated explicit VR little endian.
 The manifest (`manifest.json` beside the instances, not inside the input tree) lists every marker: file, tag path,
 E.1-1 row (tag, name, basic action, option columns), VR and the needle: the exact bytes to look for, and whether
 they are "strong" (unique enough to be searched for in every output byte) or "weak" (short numbers and dates,
-compared with the value of every element of the output instead, wherever it moved).
+compared with the value of every element of the same tag in the output instead, at any depth).
 
 `survivors(manifest, output_dir, options)` returns the markers found in the output that the options do not allow
 to be retained.
@@ -411,7 +411,10 @@ def dataset_bytes(path):
 
 
 def element_values(path):
-    """Every (VR, value) of every element at every depth of the output (for the weak markers)."""
+    """Every (tag, value) of every element at every depth of the output (for the weak markers).
+
+    Tags as "(GGGG,EEEE)"; values as text (stripped of padding), decimal integers, repr() of floats, and for bytes
+    both their hex and their latin-1 text (attributes pydicom 2.3 does not know are read as UN bytes)."""
     import pydicom
     out = set()
     try:
@@ -421,24 +424,22 @@ def element_values(path):
             ds.decode()
     except Exception:  # noqa: BLE001
         return out
-
-    def walk(d):
-        for el in d.iterall() if hasattr(d, "iterall") else []:
-            v = el.value
-            if el.VR == "SQ":
-                continue
-            vals = v if isinstance(v, (list, tuple, pydicom.multival.MultiValue)) else [v]
-            for x in vals:
-                if isinstance(x, bytes):   # OB/OW/UN, and attributes pydicom 2.3 does not know read implicitly
-                    out.add(x.hex())
-                    out.add(x.decode("latin-1").strip(" \0"))
-                elif isinstance(x, float):
-                    out.add(repr(float(x)))
-                elif isinstance(x, int):
-                    out.add(str(x))
-                else:
-                    out.add(str(x).strip(" \0"))
-    walk(ds)
+    for el in ds.iterall():
+        if el.VR == "SQ":
+            continue
+        t = tag_str(el.tag.group, el.tag.element)
+        v = el.value
+        vals = v if isinstance(v, (list, tuple, pydicom.multival.MultiValue)) else [v]
+        for x in vals:
+            if isinstance(x, bytes):
+                out.add((t, x.hex()))
+                out.add((t, x.decode("latin-1").strip(" \0")))
+            elif isinstance(x, float):
+                out.add((t, repr(float(x))))
+            elif isinstance(x, int):
+                out.add((t, str(x)))
+            else:
+                out.add((t, str(x).strip(" \0")))
     return out
 
 
@@ -469,6 +470,10 @@ def may_retain(marker, options):
     return False
 
 
+def last_tag(path):
+    return path[-11:]
+
+
 def output_files(output_dir):
     out = []
     for d, dirs, names in os.walk(output_dir):
@@ -481,7 +486,9 @@ def find_markers(markers, output_dir):
     """(output file relative to output_dir, marker) for each of markers found in any output file.
 
     Strong needles are searched for in every byte of every output (a deflated data set also inflated); weak ones
-    are compared with the value of every element at every depth (wherever the value moved). Every output file is
+    (short dates and numbers) are compared with the value of every element of the same tag at every depth: a
+    weak value moved into another attribute is not seen, but a date shifted by whole days (Retain Longitudinal
+    Temporal Information with Modified Dates) is not mistaken for another marker's date either. Every output file is
     searched for every marker, not only the file its marker was written into. The quarantine folder is skipped
     (nothing there is output)."""
     found = []
@@ -500,7 +507,8 @@ def find_markers(markers, output_dir):
                 for mk in mks:
                     v = mk.get("value")
                     key = repr(float(v)) if isinstance(v, float) else str(v)
-                    if key in vals or needle in vals:
+                    t = last_tag(mk["path"])
+                    if (t, key) in vals or (t, needle) in vals:
                         found.append((rel, mk))
     return found
 
