@@ -152,6 +152,11 @@ measure() {
   fi
   [[ $rc -eq 0 ]] || echo "    ($name exit $rc: $(grep -v '^\s*$' "$WORK/stderr" | tail -n 1 | cut -c1-150))"
   [[ ! -s $WORK/stdout || $name == dicomguard ]] || echo "    ($name: $(tail -n 1 "$WORK/stdout" | cut -c1-150))"
+  if [[ $name == pixelmed ]]; then
+    # Its output is flat, named by the new SOP Instance UID: copies of one instance overwrite each other.
+    echo "    (pixelmed: $(grep -c 'Deidentified and Redacted' "$WORK/stderr" || true) files de-identified," \
+      "$(grep -c 'failed to deidentify\|Exception' "$WORK/stderr" || true) failure lines; outputs overwrite by UID)"
+  fi
   echo "$set $name $(count_files "$CORPUS/$set") $(sum_bytes "$CORPUS/$set") $secs $rss $outs" >>"$RESULTS"
   rm -rf -- "$OUT"
 }
