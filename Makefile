@@ -8,7 +8,7 @@ FUZZ_SECONDS ?= 600
 FUZZ_SMOKE_SECONDS ?= 30
 CMAKE_FLAGS ?=
 
-.PHONY: all setup build asan test unit-test integration-test asan-test fuzz-smoke fuzz demo bench clean
+.PHONY: all setup build asan test unit-test integration-test asan-test fuzz-smoke fuzz demo bench bench-deid clean
 
 all: build
 
@@ -59,6 +59,11 @@ bench: build
 	bash bench/files/hostile.sh $(BUILD)/dicomguard
 	bash bench/scan/run.sh $(BUILD)/dicomguard
 	bash bench/tls/run.sh $(BUILD)/dicomguard
+	bash bench/deid/run.sh $(BUILD)/dicomguard
+
+# dicomguard deid vs gdcmanon, a pydicom basic-profile script, PixelMed and cp -r (BENCH_2GB=1 adds a 2 GiB file).
+bench-deid: build
+	bash bench/deid/run.sh $(BUILD)/dicomguard
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

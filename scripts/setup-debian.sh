@@ -14,6 +14,8 @@ packages=(
   dcmtk dicom3tools python3 python3-pydicom orthanc orthanc-dicomweb nmap openssl sslscan testssl.sh
   # DICOM implementations other than DCMTK for the scan tests: CTN, PixelMed (Java), odil
   ctn pixelmed-apps python3-odil
+  # de-identification peers (bench/deid, tests/integration/test_deid.py): GDCM's gdcmanon; PixelMed needs a JRE
+  libgdcm-tools default-jre-headless
   # the report: headless Chromium prints and screenshots it; poppler-utils reads the PDF back
   chromium poppler-utils
   # tools used by tests (kill -9 test, process inspection)
