@@ -230,6 +230,11 @@ class Deidentifier {
         }
         continue;
       }
+      if (scrub_ && n.kind == Node::Kind::value && !row_for(n.tag) && is_free_text(effective_vr(n))) {
+        dummy(n);  // inside a D or C sequence: free text the table does not list carries no input either
+        ++res_.counts.cleaned;
+        continue;
+      }
       act(n, action_for(n.tag, plan_.options), depth);
     }
     for (auto& [k, n] : creator_nodes) {
@@ -256,9 +261,21 @@ class Deidentifier {
     n.drop = true;
     ++res_.counts.removed;
   }
-  void descend(Node& n, int depth) {
+  int scrub_ = 0;  // > 0 inside a sequence replaced (D) or cleaned (C) as a whole
+  void descend(Node& n, int depth, bool scrub = false) {
     if (n.kind != Node::Kind::sequence) return;
+    scrub_ += scrub;
     for (Item& it : n.items) apply(it.nodes, depth + 1);
+    scrub_ -= scrub;
+  }
+  static bool is_free_text(VR v) {
+    switch (v) {
+      case vr("LO"): case vr("LT"): case vr("PN"): case vr("SH"): case vr("ST"): case vr("UC"): case vr("UT"):
+      case vr("DA"): case vr("DT"): case vr("AE"):
+        return true;
+      default:
+        return false;
+    }
   }
   // The VR that decides a replacement's form: the dictionary's for UN.
   static VR effective_vr(const Node& n) {
@@ -350,7 +367,7 @@ class Deidentifier {
         return;
       case Action::dummy:
         ++res_.counts.replaced;
-        if (seq) descend(n, depth);
+        if (seq) descend(n, depth, true);
         else if (n.kind == Node::Kind::value) dummy(n);
         return;
       case Action::uid:
@@ -361,7 +378,7 @@ class Deidentifier {
       case Action::clean:
         ++res_.counts.cleaned;
         if (seq) {
-          descend(n, depth);
+          descend(n, depth, true);
         } else if (n.kind == Node::Kind::value) {
           if (!(plan_.options.retain_long_modified_dates && shift_dates(n))) dummy(n);
         }
