@@ -506,11 +506,10 @@ Result deidentify(std::span<const std::uint8_t> file, const Plan& plan) {
         guessed_ts = true;
       }
       if (deflated) {
-        constexpr std::uint64_t kCap = std::uint64_t{1} << 31;
-        part10::InflateStream in(dataset, kCap);
+        part10::InflateStream in(dataset, plan.max_inflated);
         std::uint8_t buf[65536];
         for (std::size_t n; (n = in.read(buf)) > 0;) inflated.insert(inflated.end(), buf, buf + n);
-        if (in.limit()) return refuse("the deflated dataset inflates to more than 2 GiB");
+        if (in.limit()) return refuse("the deflated dataset inflates past the limit");
         if (in.inflater().state() != util::Inflater::State::done) return refuse("the deflated dataset is corrupt");
         dataset = inflated;
         origin = 0;
@@ -597,9 +596,9 @@ Result deidentify(std::span<const std::uint8_t> file, const Plan& plan) {
 
     std::vector<std::uint8_t> ds;
     {
-      ElementWriter dw(ds, enc);
-      write_nodes(dw, root);
-      if (!dw.finish()) return refuse("a value cannot be written in this encoding (too long for its length field)");
+      ElementWriter out(ds, enc);
+      write_nodes(out, root);
+      if (!out.finish()) return refuse("a value cannot be written in this encoding (too long for its length field)");
     }
     // The output must walk cleanly.
     {
@@ -613,8 +612,8 @@ Result deidentify(std::span<const std::uint8_t> file, const Plan& plan) {
     // File Meta group.
     std::string new_instance = sop_instance;
     if (!plan.options.retain_uids && !sop_instance.empty()) new_instance = map_uid(plan.key, sop_instance);
-    res.bytes.assign(part10::kPreambleSize, 0);
-    res.bytes.insert(res.bytes.end(), {'D', 'I', 'C', 'M'});
+    res.bytes.assign(part10::kMetaOffset, 0);
+    std::memcpy(res.bytes.data() + part10::kPreambleSize, "DICM", 4);
     {
       ElementWriter mw(res.bytes, kExplicitLittle);
       mw.begin_group(0x0002);

@@ -22,6 +22,7 @@ struct Plan {
   Key key{};
   int date_shift_range = 3650;  // days; --retain-long-modified-dates shifts dates back by [0, range]
   BurnedIn burned_in = BurnedIn::quarantine;
+  std::uint64_t max_inflated = std::uint64_t{1} << 31;  // a deflated dataset inflating to more is refused
   bool linkage = false;         // collect old -> new pairs of UIDs and Patient IDs (Result::linkage)
 };
 

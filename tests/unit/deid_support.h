@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <zlib.h>
 
+#include <cstring>
 #include <functional>
 #include <map>
 #include <string>
@@ -31,8 +32,8 @@ inline Bytes file_of(const std::function<void(ElementWriter&)>& write, const std
                     const std::string& cls = "1.2.840.10008.5.1.4.1.1.2",
                     const std::string& inst = "1.2.826.0.1.3680043.10.99.1", std::uint8_t pre = 0x4D) {
   using namespace dg::dicom;
-  Bytes out(128, pre);
-  out.insert(out.end(), {'D', 'I', 'C', 'M'});
+  Bytes out(132, pre);
+  std::memcpy(out.data() + 128, "DICM", 4);
   {
     ElementWriter m(out, kExplicitLittle);
     m.begin_group(2);
