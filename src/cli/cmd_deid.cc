@@ -120,6 +120,7 @@ int run(DeidFlags& f) {
   for (const auto& [path, msg] : errors) {
     Record r{"deid", "error", {{"input", path}, {"status", "error"}, {"reason", msg}}, {}, {}, {}};
     r.fields["options"] = deid::option_names(f.opt);
+    r.fields["counts"] = deid::counts_json({});
     tally.add(r);
     sinks->record(r);
   }

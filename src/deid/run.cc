@@ -69,10 +69,16 @@ bool already_done(const std::string& path, const std::string& method) {
 
 }  // namespace
 
+nlohmann::json counts_json(const Counts& c) {
+  return nlohmann::json{{"removed", c.removed}, {"emptied", c.emptied}, {"replaced", c.replaced},
+                        {"cleaned", c.cleaned}, {"kept", c.kept}};
+}
+
 Record deid_file(const std::string& input, const std::string& rel, const FilePlan& fp,
                  std::vector<std::pair<std::string, std::string>>* linkage) {
   Record rec{"deid", "error", nlohmann::json{{"input", input}}, {}, {}, {}};
   rec.fields["options"] = option_names(fp.plan.options);
+  rec.fields["counts"] = counts_json({});
   auto done = [&](Status s, const std::string& reason, const std::string& out = {}) {
     rec.status = status_name(s);
     rec.fields["status"] = rec.status;
@@ -96,9 +102,7 @@ Record deid_file(const std::string& input, const std::string& rel, const FilePla
   Result r = deidentify(bytes, plan);
   bytes.clear();
   bytes.shrink_to_fit();
-  rec.fields["counts"] = nlohmann::json{{"removed", r.counts.removed}, {"emptied", r.counts.emptied},
-                                        {"replaced", r.counts.replaced}, {"cleaned", r.counts.cleaned},
-                                        {"kept", r.counts.kept}};
+  rec.fields["counts"] = counts_json(r.counts);
   if (r.status != Status::written && r.status != Status::quarantined) return done(r.status, r.reason);
   const std::string target = r.status == Status::quarantined ? q_path : out_path;
   std::error_code ec;

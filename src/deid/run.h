@@ -26,6 +26,9 @@ std::string output_relative(const FilePlan& fp, const std::string& rel);
 // Which of n shards a relative path belongs to (SHA-256 of the path, so every machine agrees without the key).
 unsigned shard_of(const std::string& rel, unsigned n);
 
+// The record's "counts" object.
+nlohmann::json counts_json(const Counts& c);
+
 // De-identifies `input` into the tree. `linkage`, when given, receives (old, new) pairs.
 Record deid_file(const std::string& input, const std::string& rel, const FilePlan& fp,
                  std::vector<std::pair<std::string, std::string>>* linkage = nullptr);
