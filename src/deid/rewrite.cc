@@ -284,6 +284,8 @@ class Deidentifier {
     return n.vr;
   }
   void set_text(Node& n, std::string t) {
+    // A UN value replaced by text is written with the dictionary's VR (padded as that VR is).
+    if (n.vr == kUN && is_text_vr(effective_vr(n))) n.vr = effective_vr(n);
     n.replaced = true;
     n.text = std::move(t);
     n.binary.clear();
@@ -619,8 +621,8 @@ Result deidentify(std::span<const std::uint8_t> file, const Plan& plan) {
       mw.begin_group(0x0002);
       const std::uint8_t version[2] = {0, 1};
       mw.element(tag(2, 1), kOB, std::span<const std::uint8_t>(version));
-      mw.element(tag(2, 2), kUI, std::string_view(sop_class));
-      mw.element(tag(2, 3), kUI, std::string_view(new_instance));
+      if (!sop_class.empty()) mw.element(tag(2, 2), kUI, std::string_view(sop_class));
+      if (!new_instance.empty()) mw.element(tag(2, 3), kUI, std::string_view(new_instance));
       mw.element(tag(2, 0x10), kUI, std::string_view(ts_uid));
       mw.element(tag(2, 0x12), kUI, std::string_view(kImplementationClassUid));
       mw.element(tag(2, 0x13), vr("SH"), std::string_view(kImplementationVersion));
