@@ -596,22 +596,7 @@ Result deidentify(std::span<const std::uint8_t> file, const Plan& plan) {
                                   : plan.options.retain_long_full_dates   ? "UNMODIFIED"
                                                                           : "REMOVED"));
 
-    std::vector<std::uint8_t> ds;
-    {
-      ElementWriter out(ds, enc);
-      write_nodes(out, root);
-      if (!out.finish()) return refuse("a value cannot be written in this encoding (too long for its length field)");
-    }
-    // The output must walk cleanly.
-    {
-      struct Nothing : Visitor {
-        void element(const Element&, std::span<const std::uint8_t>) override {}
-      } nothing;
-      const WalkResult check = walk(ds, 0, enc, nothing);
-      if (check.fatal) return refuse("the rewritten dataset does not walk cleanly");
-    }
-
-    // File Meta group.
+    // File Meta group, then the dataset appended after it (deflated: encoded apart, then deflated after it).
     std::string new_instance = sop_instance;
     if (!plan.options.retain_uids && !sop_instance.empty()) new_instance = map_uid(plan.key, sop_instance);
     res.bytes.assign(part10::kMetaOffset, 0);
@@ -629,11 +614,25 @@ Result deidentify(std::span<const std::uint8_t> file, const Plan& plan) {
       mw.end_group();
       if (!mw.finish()) return refuse("the File Meta group cannot be written");
     }
-    if (deflated) {
-      if (!deflate_raw(ds, res.bytes)) return refuse("deflate failed");
-    } else {
-      res.bytes.insert(res.bytes.end(), ds.begin(), ds.end());
+    const std::size_t ds_start = res.bytes.size();
+    std::vector<std::uint8_t> apart;
+    std::vector<std::uint8_t>& ds_out = deflated ? apart : res.bytes;
+    {
+      ElementWriter out(ds_out, enc);
+      write_nodes(out, root);
+      if (!out.finish()) return refuse("a value cannot be written in this encoding (too long for its length field)");
     }
+    // The output must walk cleanly.
+    {
+      struct Nothing : Visitor {
+        void element(const Element&, std::span<const std::uint8_t>) override {}
+      } nothing;
+      std::span<const std::uint8_t> written(ds_out);
+      if (!deflated) written = written.subspan(ds_start);
+      const WalkResult check = walk(written, 0, enc, nothing);
+      if (check.fatal) return refuse("the rewritten dataset does not walk cleanly");
+    }
+    if (deflated && !deflate_raw(apart, res.bytes)) return refuse("deflate failed");
     res.burned_in = burned && plan.burned_in == BurnedIn::quarantine;
     res.status = res.burned_in ? Status::quarantined : Status::written;
     if (res.burned_in) res.reason = "burned-in annotation (declared, or usual for the modality): pixels not reviewed";
