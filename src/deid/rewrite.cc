@@ -597,8 +597,20 @@ Result deidentify(std::span<const std::uint8_t> file, const Plan& plan) {
                                                                           : "REMOVED"));
 
     // File Meta group, then the dataset appended after it (deflated: encoded apart, then deflated after it).
+    // Media Storage SOP Class/Instance UID: those the output dataset holds (so they always agree), else the
+    // input meta group's, the instance mapped like SOP Instance UID.
     std::string new_instance = sop_instance;
     if (!plan.options.retain_uids && !sop_instance.empty()) new_instance = map_uid(plan.key, sop_instance);
+    auto out_value = [&](Tag t) -> std::string {
+      for (const Node& n : root)
+        if (n.tag == t && !n.drop && n.kind == Node::Kind::value)
+          return n.replaced ? std::string(text_of(std::span<const std::uint8_t>(
+                                  reinterpret_cast<const std::uint8_t*>(n.text.data()), n.text.size())))
+                            : std::string(text_of(n.value));
+      return {};
+    };
+    if (std::string v = out_value(kSOPInstanceUID); !v.empty()) new_instance = v;
+    if (std::string v = out_value(kSOPClassUID); !v.empty()) sop_class = v;
     res.bytes.assign(part10::kMetaOffset, 0);
     std::memcpy(res.bytes.data() + part10::kPreambleSize, "DICM", 4);
     {

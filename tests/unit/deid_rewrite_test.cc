@@ -419,3 +419,25 @@ TEST(DeidRewrite, LinkagePairs) {
   EXPECT_TRUE(pid);
   EXPECT_TRUE(run(file_of(typical)).linkage.empty());
 }
+
+TEST(DeidRewrite, MediaStorageUidsAgreeWithTheDataset) {
+  const Bytes in = file_of(typical, "1.2.840.10008.1.2.1", "1.2.840.10008.5.1.4.1.1.2", "1.2.826.0.1.3680043.10.99.77");
+  const auto o = read(run(in).bytes);
+  EXPECT_EQ(o.media_instance, o.at("0008,0018"));
+  EXPECT_EQ(o.media_instance, map_uid(plan().key, kInst));
+}
+
+TEST(DeidRewrite, RawDatasetWithoutPreambleGetsPart10) {
+  Bytes raw;
+  {
+    ElementWriter w(raw, kImplicitLittle);
+    typical(w);
+    w.finish();
+  }
+  const Result r = run(raw);
+  ASSERT_EQ(r.status, Status::written) << r.reason;
+  const auto o = read(r.bytes);
+  EXPECT_EQ(o.ts, "1.2.840.10008.1.2");
+  EXPECT_TRUE(o.issues.empty());
+  EXPECT_FALSE(contains(r.bytes, "PIDMARKER"));
+}
