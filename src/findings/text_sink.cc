@@ -79,7 +79,21 @@ std::string change_subject(const json& f) {
   return s;
 }
 
+// deid: the input, where it went, and why when it did not go to the output tree (never a value from the file).
+std::string deid_subject(const json& f) {
+  std::string s = str(f, "input");
+  if (std::string o = str(f, "output"); !o.empty()) s += " -> " + o;
+  if (std::string why = str(f, "reason"); !why.empty()) s += "  (" + why + ")";
+  if (str(f, "status") == "written" && f.contains("counts") && f["counts"].is_object()) {
+    const json& c = f["counts"];
+    s += fmt::format("  [{} removed, {} emptied, {} replaced, {} cleaned, {} kept]", num(c, "removed"),
+                     num(c, "emptied"), num(c, "replaced"), num(c, "cleaned"), num(c, "kept"));
+  }
+  return s;
+}
+
 std::string subject_of(const Record& r) {
+  if (r.type == "deid") return deid_subject(r.fields);
   if (r.type == "service") return service_subject(r.fields);
   if (r.type == "tls") return tls_subject(r.fields);
   if (r.type == "change") return change_subject(r.fields);
@@ -275,7 +289,8 @@ class TextSink : public Sink {
  public:
   TextSink(std::FILE* out, TextOptions opt) : out_(out), o_(opt) {}
   std::string record(const Record& r) override {
-    bool notable = r.status != "clean" && r.status != "unchanged" && r.status != "not-dicom";
+    bool notable = r.status != "clean" && r.status != "unchanged" && r.status != "not-dicom" &&
+                   !(r.type == "deid" && r.status == "written");
     for (const Finding& f : r.findings) notable |= f.severity >= Severity::low;
     if (!notable && !o_.verbose) return {};
     const char* on = o_.color ? status_color(r.status) : "";

@@ -180,7 +180,7 @@ class Validator:
         records = collections.defaultdict(list)
 
         def close_owner():
-            if owner is not None and owner[1].get("type") != "sanitize":
+            if owner is not None and owner[1].get("type") not in ("sanitize", "deid"):
                 if owner[1].get("checks") != attached:
                     errors.append(f"line {owner[0] + 1}: {owner[1].get('type')} record lists checks "
                                   f"{owner[1].get('checks')} but the findings after it are {attached}")
@@ -197,14 +197,14 @@ class Validator:
                 if o.get("target") != want:
                     errors.append(f"line {i + 1}: finding for {o.get('target')!r} follows the {owner[1].get('type')} "
                                   f"record of {want!r} (line {owner[0] + 1})")
-                if owner[1].get("type") == "sanitize":
-                    errors.append(f"line {i + 1}: a finding after a sanitize record (they have none)")
+                if owner[1].get("type") in ("sanitize", "deid"):
+                    errors.append(f"line {i + 1}: a finding after a {owner[1].get('type')} record (they have none)")
                 attached.append(o.get("check"))
                 severities[(owner[1].get("type"), o.get("severity"))] += 1
                 continue
             close_owner()
             owner, attached = None, []
-            if t in ("file", "sanitize", "service", "tls", "change"):
+            if t in ("file", "sanitize", "deid", "service", "tls", "change"):
                 owner = (i, o)
                 records[t].append(o)
             elif t == "summary":
@@ -217,7 +217,7 @@ class Validator:
     def _summary(i, s, records, severities):
         errors = []
         command = s.get("command")
-        kind = {"files": "file", "sanitize": "sanitize", "scan": "service", "tls": "tls"}.get(command)
+        kind = {"files": "file", "sanitize": "sanitize", "deid": "deid", "scan": "service", "tls": "tls"}.get(command)
         if command == "scan" and s.get("probe") == "tls":
             kind = "tls"  # scan --probe tls: the records counted are TLS grades
         if kind is None:
@@ -229,6 +229,8 @@ class Validator:
                 status[r.get("verdict")] += 1
             elif kind == "sanitize":
                 status[r.get("action")] += 1
+            elif kind == "deid":
+                status[r.get("status")] += 1
             elif kind == "service":
                 dicom = r.get("protocol") in ("dimse", "dimse-tls") or r.get("dicom")
                 status[r.get("exposure") if dicom else "not-dicom"] += 1
@@ -237,7 +239,7 @@ class Validator:
                 status["pass" if "B.12" in meets or "B.13" in meets else "fail"] += 1
         if dict(status) != s.get("status"):
             errors.append(f"line {i + 1}: summary status {s.get('status')} but the {kind} records say {dict(status)}")
-        noun = {"file": "files", "sanitize": "files", "service": "services"}.get(kind)
+        noun = {"file": "files", "sanitize": "files", "deid": "files", "service": "services"}.get(kind)
         if noun and s.get(noun) != len(recs):
             errors.append(f"line {i + 1}: summary {noun}={s.get(noun)} but {len(recs)} {kind} records came before it")
         if s.get("errors") != status.get("error", 0):
@@ -255,6 +257,8 @@ def record_target(rec):
     t = rec.get("type")
     if t in ("file", "sanitize"):
         return rec.get("path")
+    if t == "deid":
+        return rec.get("input")
     if t in ("tls", "change"):
         return rec.get("target")
     if t == "service":

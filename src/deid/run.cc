@@ -1,0 +1,124 @@
+#include "deid/run.h"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "util/durable_write.h"
+
+namespace dg::deid {
+
+namespace fs = std::filesystem;
+
+std::string output_relative(const FilePlan& fp, const std::string& rel) {
+  if (!fp.rename) return rel;
+  const auto h = hmac(fp.plan.key, "path", rel);
+  return to_hex(h.data(), 16) + ".dcm";
+}
+
+unsigned shard_of(const std::string& rel, unsigned n) {
+  if (n <= 1) return 0;
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(rel.data(), rel.size(), md, &len, EVP_sha256(), nullptr);
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = v << 8 | md[i];
+  return static_cast<unsigned>(v % n);
+}
+
+namespace {
+
+std::string read_all(const std::string& path, std::vector<std::uint8_t>& out) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::string("cannot open: ") + std::strerror(errno);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return "not a regular file";
+  }
+  out.resize(static_cast<std::size_t>(st.st_size));
+  std::size_t got = 0;
+  while (got < out.size()) {
+    const ssize_t n = ::read(fd, out.data() + got, out.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int e = errno;
+      ::close(fd);
+      return std::string("cannot read: ") + std::strerror(e);
+    }
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  out.resize(got);
+  ::close(fd);
+  return {};
+}
+
+// An earlier run's output is complete (atomic writes: it exists) and was made with this key and these options:
+// it holds this run's De-identification Method value.
+bool already_done(const std::string& path, const std::string& method) {
+  std::vector<std::uint8_t> b;
+  if (!read_all(path, b).empty() || b.size() < method.size()) return false;
+  return std::search(b.begin(), b.end(), method.begin(), method.end()) != b.end();
+}
+
+}  // namespace
+
+nlohmann::json counts_json(const Counts& c) {
+  return nlohmann::json{{"removed", c.removed}, {"emptied", c.emptied}, {"replaced", c.replaced},
+                        {"cleaned", c.cleaned}, {"kept", c.kept}};
+}
+
+Record deid_file(const std::string& input, const std::string& rel, const FilePlan& fp,
+                 std::vector<std::pair<std::string, std::string>>* linkage) {
+  Record rec{"deid", "error", nlohmann::json{{"input", input}}, {}, {}, {}};
+  rec.fields["options"] = option_names(fp.plan.options);
+  rec.fields["counts"] = counts_json({});
+  auto done = [&](Status s, const std::string& reason, const std::string& out = {}) {
+    rec.status = status_name(s);
+    rec.fields["status"] = rec.status;
+    if (!out.empty()) rec.fields["output"] = out;
+    if (!reason.empty()) rec.fields["reason"] = reason;
+    return std::move(rec);
+  };
+  const std::string out_rel = output_relative(fp, rel);
+  const std::string out_path = (fs::path(fp.outdir) / out_rel).string();
+  const std::string q_path = (fs::path(fp.outdir) / kQuarantineDir / out_rel).string();
+  std::string method;
+  for (const std::string& v : method_values(fp.plan)) method += (method.empty() ? "" : "\\") + v;
+  if (fp.resume) {
+    if (already_done(out_path, method)) return done(Status::skipped, "already complete (--resume)", out_path);
+    if (already_done(q_path, method)) return done(Status::skipped, "already complete (--resume)", q_path);
+  }
+  std::vector<std::uint8_t> bytes;
+  if (std::string e = read_all(input, bytes); !e.empty()) return done(Status::error, e);
+  Plan plan = fp.plan;
+  plan.linkage = linkage != nullptr;
+  Result r = deidentify(bytes, plan);
+  bytes.clear();
+  bytes.shrink_to_fit();
+  rec.fields["counts"] = counts_json(r.counts);
+  if (r.status != Status::written && r.status != Status::quarantined) return done(r.status, r.reason);
+  const std::string target = r.status == Status::quarantined ? q_path : out_path;
+  std::error_code ec;
+  fs::create_directories(fs::path(target).parent_path(), ec);
+  if (ec) return done(Status::error, "cannot create the output folder: " + ec.message());
+  util::WriteOptions wo;
+  wo.mode = 0644;
+  wo.kill_prefix = "deid";
+  wo.write = [&](int fd) -> std::string {
+    if (!util::write_all(fd, r.bytes.data(), r.bytes.size())) return std::string("write: ") + std::strerror(errno);
+    return {};
+  };
+  const util::WriteResult wr = util::write_durably(target, wo);
+  if (!wr.ok()) return done(Status::error, wr.error);
+  if (linkage) *linkage = std::move(r.linkage);
+  return done(r.status, r.reason, target);
+}
+
+}  // namespace dg::deid
