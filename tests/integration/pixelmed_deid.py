@@ -230,6 +230,10 @@ EXPLAINED = [
     ("kind:d-removed-or-emptied", "emptied", "*",
      "PixelMed empties this D (dummy) attribute; ours replaces it (for a sequence: removes or empties it, or "
      "keeps its items with their contents replaced); the survivors test checks that no original value is left"),
+    ("(0010,0010)", "emptied", "replaced",
+     "dicomguard writes the keyed pseudonym of the Patient ID into Patient's Name (docs/deid.md), so that one "
+     "patient's de-identified studies stay together in viewers and PACS that list by name; it is made from the key "
+     "and the Patient ID and carries nothing of the name. Table E.1-1 says Z, which PixelMed applies"),
     ("(0008,1088)", "replaced", NOT_KEPT, "PixelMed replaces Pyramid Description with a dummy; Table E.1-1 says X"),
     ("(0020,0027)", "replaced", NOT_KEPT, "PixelMed replaces Pyramid Label with a dummy; Table E.1-1 says X"),
     ("(0008,0005)", "removed", "*",

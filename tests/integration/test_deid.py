@@ -261,6 +261,9 @@ class CorpusGeneratorTest(unittest.TestCase):
 # ================================================================================================== 2. the CLI
 
 OPTIONS = sorted(C.OPTION_COLUMNS)
+# Every option at once, but one of the two longitudinal date options: they are alternatives (PS3.15 E.3.6), and
+# deid refuses both together.
+ALL_TOGETHER = [o for o in OPTIONS if o != "--retain-long-modified-dates"]
 
 # dciodvfy errors that removing what Table E.1-1 says X can cause in a conforming output: a conditional attribute
 # the table keeps, whose condition named an attribute the table removes ("present when condition unsatisfied",
@@ -352,8 +355,14 @@ class DeidCliTest(unittest.TestCase):
                 self.assert_no_survivors(out, [opt])
 
     def test_all_options_together(self):
-        cp, out, recs = self.basic(*OPTIONS)
-        self.assert_no_survivors(out, OPTIONS)
+        cp, out, recs = self.basic(*ALL_TOGETHER)
+        self.assert_no_survivors(out, ALL_TOGETHER)
+
+    def test_the_two_longitudinal_date_options_exclude_each_other(self):
+        cp, out, _ = self.deid("--retain-long-full-dates", "--retain-long-modified-dates")
+        self.assertEqual(cp.returncode, 2)
+        self.assertFalse(os.path.exists(out))
+        self.assertIn("exclude each other", cp.stderr)
 
     def test_k_under_an_option_keeps_the_value(self):
         """What an option's column says K for is still there (top level, non-sequence markers)."""
@@ -402,7 +411,7 @@ class DeidCliTest(unittest.TestCase):
 
     @unittest.skipUnless(shutil.which("dcmdump"), "dcmdump not installed")
     def test_outputs_parse_with_dcmdump(self):
-        for opts in ((), tuple(OPTIONS)):
+        for opts in ((), tuple(ALL_TOGETHER), ("--retain-long-modified-dates",)):
             cp, out, recs = self.basic(*opts)
             for rel in tree_bytes(out):
                 with self.subTest(options=opts, file=rel):
@@ -419,7 +428,7 @@ class DeidCliTest(unittest.TestCase):
 
     @unittest.skipUnless(shutil.which("dciodvfy"), "dciodvfy not installed")
     def test_outputs_no_dciodvfy_error_the_input_did_not_have(self):
-        for opts in ((), tuple(OPTIONS)):
+        for opts in ((), tuple(ALL_TOGETHER), ("--retain-long-modified-dates",)):
             cp, out, recs = self.basic(*opts)
             for f in self.manifest["files"]:
                 with self.subTest(options=opts, file=f["file"]):
