@@ -470,9 +470,15 @@ bool deflate_raw(std::span<const std::uint8_t> in, std::vector<std::uint8_t>& ou
   return true;
 }
 
-const char* kBurnedInModalities[] = {"US", "SC", "XC", "ES", "OT", "GM", "DOC", "IVUS", "OP", "SM", "ECG"};
-
 }  // namespace
+
+bool burned_in_suspected(std::string_view modality, std::optional<std::string_view> burned_in_annotation) {
+  static constexpr const char* kUsual[] = {"US", "SC", "XC", "ES", "OT", "GM", "DOC", "IVUS", "OP", "SM", "ECG"};
+  if (burned_in_annotation) return *burned_in_annotation == "YES";
+  for (const char* x : kUsual)
+    if (modality == x) return true;
+  return false;
+}
 
 Result deidentify(std::span<const std::uint8_t> file, const Plan& plan) {
   Result res;
@@ -559,13 +565,10 @@ Result deidentify(std::span<const std::uint8_t> file, const Plan& plan) {
         if (n.kind == Node::Kind::fragments) return refuse("encapsulated pixel data and no transfer syntax to name it");
 
     // Burned-in annotation (Clean Pixel Data is not done here: such instances are set apart).
-    bool burned = false;
-    if (const Node* b = find_top(root, tag(0x0028, 0x0301))) {
-      burned = text_of(b->value) == "YES";
-    } else if (const Node* m = find_top(root, tag(0x0008, 0x0060))) {
-      const std::string_view mod = text_of(m->value);
-      for (const char* x : kBurnedInModalities) burned |= mod == x;
-    }
+    std::optional<std::string_view> annotation;
+    if (const Node* b = find_top(root, tag(0x0028, 0x0301))) annotation = text_of(b->value);
+    const Node* m = find_top(root, tag(0x0008, 0x0060));
+    const bool burned = burned_in_suspected(m ? text_of(m->value) : std::string_view(), annotation);
     if (burned && plan.burned_in == BurnedIn::fail)
       return refuse("burned-in annotation (declared, or usual for the modality) and --burned-in fail");
 

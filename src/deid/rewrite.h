@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
+#include <string_view>
 #include <string>
 #include <utility>
 #include <vector>
@@ -42,6 +44,10 @@ struct Result {
   bool burned_in = false;           // quarantined (or refused with --burned-in fail) for burned-in annotation
   std::vector<std::pair<std::string, std::string>> linkage;  // (old, new) when Plan::linkage
 };
+
+// Burned In Annotation (0028,0301) YES, or absent in a modality that usually carries burned-in text (US, SC, XC,
+// ES, OT, GM, DOC, IVUS, OP, SM, ECG): such instances are quarantined by deid and flagged by deid --verify.
+bool burned_in_suspected(std::string_view modality, std::optional<std::string_view> burned_in_annotation);
 
 // De-identifies one file's bytes. Status: written (bytes set), quarantined (bytes set: the de-identified file,
 // whose pixels may still show burned-in text), refused (DICOMDIR, malformed, --burned-in fail), skipped (not
