@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "cli/cmd_deid.h"
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "deid/run.h"
@@ -22,6 +23,8 @@ namespace fs = std::filesystem;
 struct DeidFlags {
   std::vector<std::string> inputs;
   std::string outdir, key_file, new_key, linkage, shard, burned_in = "quarantine";
+  std::string verify;                // --verify OUTDIR
+  std::vector<std::string> against;  // --against INPUT
   deid::Options opt;
   int date_shift_range = 3650;
   bool rename = false, resume = false;
@@ -51,6 +54,12 @@ bool inside(const std::string& path, const std::string& dir) {
 }
 
 int run(DeidFlags& f) {
+  if (!f.verify.empty()) {
+    if (!f.inputs.empty() || !f.outdir.empty() || !f.key_file.empty() || !f.new_key.empty())
+      return usage("--verify OUTDIR takes no INPUT, -o, --key-file or --new-key (use --against INPUT)");
+    return run_deid_verify({f.verify, f.against, f.jobs, &f.out});
+  }
+  if (!f.against.empty()) return usage("--against is for --verify");
   if (!f.new_key.empty()) {
     if (std::string e = deid::new_key(f.new_key); !e.empty()) return usage(e);
     std::fprintf(stderr, "dicomguard deid: wrote a new 32-byte key to %s (mode 0600); keep it secret\n",
@@ -201,6 +210,10 @@ Action add_deid(CLI::App& app) {
   sub->add_flag("--resume", f->resume, "Skip outputs already complete from a run with the same key and options");
   sub->add_option("--linkage", f->linkage, "Write id_old,id_new lines for UIDs and Patient IDs to this CSV (mode 0600)");
   sub->add_option("--shard", f->shard, "Process only part i of N (0 <= i < N) by a hash of the relative path");
+  sub->add_option("--verify", f->verify,
+                  "Check de-identified files for residual patient data (against the options each one records)");
+  sub->add_option("--against", f->against,
+                  "With --verify: the original files; their names, IDs, dates, texts and UIDs are searched for");
   f->out.add_to(*sub);
   sub->footer("Status: written, quarantined, refused, skipped, error. Exit 0 when every file was written (or "
               "skipped), 1 when one was quarantined or refused, 2 on a usage or I/O error. See docs/deid.md.");

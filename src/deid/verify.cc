@@ -1,5 +1,7 @@
 #include "deid/verify.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <functional>
 #include <map>
@@ -283,8 +285,10 @@ Record verify_file(const std::string& path, std::span<const std::uint8_t> file, 
   };
   if (!(r.identity_removed && r.codes && r.basic))
     finding("deid.residual.attribute",
-            {{"tag", "(0012,0062)"}, {"reason", r.identity_removed ? "no De-identification Method Code Sequence with 113100"
-                                                                    : "Patient Identity Removed is not YES"}},
+            {{"tags", {"(0012,0062)"}},
+             {"count", 1},
+             {"reason", r.identity_removed ? "no De-identification Method Code Sequence with 113100"
+                                           : "Patient Identity Removed is not YES"}},
             "The file does not record that it was de-identified (PS3.15 E.3: (0012,0062) YES and (0012,0064))");
 
   // Attribute by attribute, at every depth.
@@ -344,23 +348,41 @@ Record verify_file(const std::string& path, std::span<const std::uint8_t> file, 
     meta_uid.tag = dicom::tag(0x0002, 0x0003);
     judge_uid(meta_uid, d.meta.sop_instance, action_for(dicom::kSOPInstanceUID, o));
   }
-  for (const auto& [tag, n] : residual_attr)
-    finding("deid.residual.attribute", {{"tag", tag}, {"count", n}},
-            "Attribute " + tag + " is present, against Table E.1-1 under the options the file records");
-  if (!residual_private.empty()) {
+  // One finding per check and file: the tags (the first 32), how many, and the first few in the title.
+  auto tags_of = [](const std::map<std::string, std::uint64_t>& m, std::uint64_t& total, std::string& first) {
     nlohmann::json tags = nlohmann::json::array();
-    std::uint64_t total = 0;
-    for (const auto& [tag, n] : residual_private) {
+    total = 0;
+    for (const auto& [tag, n] : m) {
       if (tags.size() < 32) tags.push_back(tag);
+      if (tags.size() <= 4) first += (first.empty() ? "" : ", ") + tag;
       total += n;
     }
-    finding("deid.residual.private", {{"tags", tags}, {"count", total}, {"retain_safe_private", o.retain_safe_private}},
-            std::to_string(total) + (o.retain_safe_private ? " private attributes outside the Safe Private list"
-                                                           : " private attributes kept without --retain-safe-private"));
+    if (m.size() > 4) first += fmt::format(" and {} more", m.size() - 4);
+    return tags;
+  };
+  std::uint64_t total = 0;
+  std::string first;
+  if (!residual_attr.empty()) {
+    nlohmann::json tags = tags_of(residual_attr, total, first);
+    finding("deid.residual.attribute", {{"tags", tags}, {"count", total}},
+            fmt::format("{} attribute{} present against Table E.1-1 under the options the file records: {}",
+                        residual_attr.size(), residual_attr.size() == 1 ? "" : "s", first));
   }
-  for (const auto& [tag, n] : residual_uid)
-    finding("deid.residual.uid", {{"tag", tag}, {"count", n}},
-            "UID in " + tag + (against ? " is the input's, or under one of its roots" : " was not replaced"));
+  if (!residual_private.empty()) {
+    first.clear();
+    nlohmann::json tags = tags_of(residual_private, total, first);
+    finding("deid.residual.private", {{"tags", tags}, {"count", total}, {"retain_safe_private", o.retain_safe_private}},
+            fmt::format("{} private attribute{} {}: {}", total, total == 1 ? "" : "s",
+                        o.retain_safe_private ? "outside the Safe Private list" : "kept without --retain-safe-private",
+                        first));
+  }
+  if (!residual_uid.empty()) {
+    first.clear();
+    nlohmann::json tags = tags_of(residual_uid, total, first);
+    finding("deid.residual.uid", {{"tags", tags}, {"count", total}},
+            fmt::format("{} UID{} {}: {}", total, total == 1 ? "" : "s",
+                        against ? "of the input, or under one of its roots" : "not replaced", first));
+  }
 
   if (against) {
     // Every byte of the output (the inflated dataset of a deflated file), whatever the walk made of it.
@@ -372,9 +394,13 @@ Record verify_file(const std::string& path, std::span<const std::uint8_t> file, 
       if (it != hay.end()) ++found[dicom::tag_string(n.tag)];
     }
     rec.fields["values_searched"] = against->needles.size();
-    for (const auto& [tag, n] : found)
-      finding("deid.residual.value", {{"source_tag", tag}, {"count", n}},
-              "A value of the input's " + tag + " is in the output's bytes");
+    if (!found.empty()) {
+      first.clear();
+      nlohmann::json tags = tags_of(found, total, first);
+      finding("deid.residual.value", {{"source_tags", tags}, {"count", total}},
+              fmt::format("{} value{} of the input found in the output's bytes, from {}", total, total == 1 ? "" : "s",
+                          first));
+    }
   }
 
   if (burned_in_suspected(modality, burned))

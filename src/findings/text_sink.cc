@@ -154,6 +154,12 @@ const std::map<std::string_view, Wording>& wordings() {
          return {fmt::format("{} connection{} refused or reset after the port answered DICOM, and retried", n,
                              plural(n, "s were", " was"))};
        }},
+      {"verify.walk-stopped",
+       [](const json& f) -> std::vector<std::string> {
+         return {fmt::format("the dataset stops parsing at offset {}: attributes after it were not checked (their "
+                             "bytes were still searched)",
+                             num(f, "offset"))};
+       }},
       {"incomplete",
        [](const json& f) -> std::vector<std::string> { return {"incomplete: " + str(f, "reason")}; }},
       {"identity.echoed",

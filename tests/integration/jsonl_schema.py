@@ -204,7 +204,7 @@ class Validator:
                 continue
             close_owner()
             owner, attached = None, []
-            if t in ("file", "sanitize", "deid", "service", "tls", "change"):
+            if t in ("file", "sanitize", "deid", "verify", "service", "tls", "change"):
                 owner = (i, o)
                 records[t].append(o)
             elif t == "summary":
@@ -217,7 +217,8 @@ class Validator:
     def _summary(i, s, records, severities):
         errors = []
         command = s.get("command")
-        kind = {"files": "file", "sanitize": "sanitize", "deid": "deid", "scan": "service", "tls": "tls"}.get(command)
+        kind = {"files": "file", "sanitize": "sanitize", "deid": "deid", "deid-verify": "verify", "scan": "service",
+                "tls": "tls"}.get(command)
         if command == "scan" and s.get("probe") == "tls":
             kind = "tls"  # scan --probe tls: the records counted are TLS grades
         if kind is None:
@@ -229,7 +230,7 @@ class Validator:
                 status[r.get("verdict")] += 1
             elif kind == "sanitize":
                 status[r.get("action")] += 1
-            elif kind == "deid":
+            elif kind in ("deid", "verify"):
                 status[r.get("status")] += 1
             elif kind == "service":
                 dicom = r.get("protocol") in ("dimse", "dimse-tls") or r.get("dicom")
@@ -239,7 +240,7 @@ class Validator:
                 status["pass" if "B.12" in meets or "B.13" in meets else "fail"] += 1
         if dict(status) != s.get("status"):
             errors.append(f"line {i + 1}: summary status {s.get('status')} but the {kind} records say {dict(status)}")
-        noun = {"file": "files", "sanitize": "files", "deid": "files", "service": "services"}.get(kind)
+        noun = {"file": "files", "sanitize": "files", "deid": "files", "verify": "files", "service": "services"}.get(kind)
         if noun and s.get(noun) != len(recs):
             errors.append(f"line {i + 1}: summary {noun}={s.get(noun)} but {len(recs)} {kind} records came before it")
         if s.get("errors") != status.get("error", 0):
@@ -255,7 +256,7 @@ class Validator:
 def record_target(rec):
     """What the findings of a record name as their target."""
     t = rec.get("type")
-    if t in ("file", "sanitize"):
+    if t in ("file", "sanitize", "verify"):
         return rec.get("path")
     if t == "deid":
         return rec.get("input")

@@ -111,7 +111,7 @@ TEST(DeidVerify, AValueLeftInAnUnknownPlaceIsFound) {
   const Against a = against(in);
   const dg::Record v = verify_file("out.dcm", leaky, &a);
   EXPECT_EQ(checks(v), std::set<std::string>{"deid.residual.value"});
-  EXPECT_EQ(v.findings[0].evidence["source_tag"], "(0008,0050)");
+  EXPECT_EQ(v.findings[0].evidence["source_tags"], nlohmann::json::array({"(0008,0050)"}));
 }
 
 TEST(DeidVerify, BurnedInAnnotationIsSuspected) {
