@@ -221,13 +221,19 @@ void collect_against(std::span<const std::uint8_t> file, Against& a) {
   ++a.files;
   std::set<std::pair<std::string, Tag>> seen;
   for (const auto& n : a.needles) seen.insert({n.text, n.tag});
-  auto add = [&](std::string text, Tag t) {
+  auto add = [&](std::string text, Tag t, bool safe, bool date) {
     if (text.size() < kMinNeedle || !seen.insert({text, t}).second) return;
-    a.needles.push_back({std::move(text), t});
+    a.needles.push_back({std::move(text), t, safe, date});
   };
   Elements v(
-      [&](const dicom::Element& e, std::span<const std::uint8_t> val, const std::string&) {
+      [&](const dicom::Element& e, std::span<const std::uint8_t> val, const std::string& creator) {
         if (e.fragment || e.truncated) return;
+        // Private creators name a vendor, not a patient: under --retain-safe-private they stay with their block.
+        const std::uint16_t el = dicom::element(e.tag);
+        const bool safe = dicom::is_private(e.tag) &&
+                          ((el >= 0x0010 && el <= 0x00FF) ||
+                           (el >= 0x1000 && !creator.empty() && is_safe_private(dicom::group(e.tag), el & 0xFF, creator)));
+        const bool date = e.vr == dicom::vr("DA") || e.vr == dicom::vr("DT");
         if (e.vr == dicom::kUI) {
           for (const std::string& u : split_uids(val))
             if (!is_registry_uid(u)) {
@@ -242,9 +248,9 @@ void collect_against(std::span<const std::uint8_t> file, Against& a) {
         std::string cur;
         for (char c : text + '\\') {
           if (c == '\\') {
-            add(trimmed(std::span(reinterpret_cast<const std::uint8_t*>(cur.data()), cur.size())), e.tag);
+            add(trimmed(std::span(reinterpret_cast<const std::uint8_t*>(cur.data()), cur.size())), e.tag, safe, date);
             if (e.vr == dicom::vr("PN"))
-              for (auto& part : name_components(cur)) add(part, e.tag);
+              for (auto& part : name_components(cur)) add(part, e.tag, safe, date);
             cur.clear();
           } else {
             cur += c;
@@ -390,6 +396,10 @@ Record verify_file(const std::string& path, std::span<const std::uint8_t> file, 
     const std::span<const std::uint8_t> hay = d.inflated.empty() ? file : std::span<const std::uint8_t>(d.inflated);
     for (const auto& n : against->needles) {
       if (row_for(n.tag) && action_for(n.tag, o) == Action::keep) continue;  // retained by an option the file records
+      if (n.safe_private && o.retain_safe_private) continue;
+      // Shifted dates: a whole-day shift can land on another input date, and an unshifted date cannot be told from
+      // a shifted one without the key, so dates are not searched for (their attributes are still checked).
+      if (n.date && o.retain_long_modified_dates) continue;
       const auto it = std::search(hay.begin(), hay.end(), std::boyer_moore_horspool_searcher(n.text.begin(), n.text.end()));
       if (it != hay.end()) ++found[dicom::tag_string(n.tag)];
     }

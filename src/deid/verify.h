@@ -28,6 +28,8 @@ struct Against {
   struct Needle {
     std::string text;  // a value, or a name component, of at least 4 characters
     dicom::Tag tag;    // the attribute it came from (the options a file records decide whether it may remain)
+    bool safe_private = false;  // a private attribute of the Safe Private list (kept by --retain-safe-private)
+    bool date = false;          // DA or DT (kept shifted by --retain-long-modified-dates)
   };
   std::vector<Needle> needles;           // deduplicated by (text, tag)
   std::set<std::string> uids;            // the input's non-registry UIDs

@@ -540,6 +540,87 @@ class DeidCliTest(unittest.TestCase):
                if c.startswith("file.preamble.") or c.startswith("file.payload.")]
         self.assertEqual(bad, [])
 
+    # ------------------------------------------------------------------------------------------------ --verify
+
+    def verify(self, target, *against):
+        args = ["deid", "--verify", target, "--json"]
+        for a in against:
+            args += ["--against", a]
+        cp = H.run(*args)
+        self.assertIn(cp.returncode, (0, 1), cp.stderr)
+        objs = H.parse_jsonl(cp.stdout)
+        return cp, [o for o in objs if o["type"] == "verify"], [o for o in objs if o["type"] == "finding"], objs[-1]
+
+    def test_verify_finds_every_output_clean_against_its_input(self):
+        for opts in ((), tuple(ALL_TOGETHER), ("--retain-long-modified-dates",)):
+            with self.subTest(options=opts):
+                _, out, _ = self.basic(*opts)
+                cp, recs, findings, summary = self.verify(out, self.input)
+                self.assertEqual(cp.returncode, 0, [(f["target"], f["check"], f["title"]) for f in findings][:10])
+                self.assertEqual(len(recs), len(self.manifest["files"]))
+                self.assertEqual({r["status"] for r in recs}, {"clean"})
+                self.assertGreater(summary["against"]["values"], 1000)
+                self.assertTrue(all(r["deidentified"] for r in recs))
+
+    def test_verify_finds_the_input_full_of_patient_data(self):
+        cp, recs, findings, summary = self.verify(self.input, self.input)
+        self.assertEqual(cp.returncode, 1)
+        self.assertEqual({r["status"] for r in recs}, {"residual"})
+        by_file = {}
+        for f in findings:
+            by_file.setdefault(f["target"], set()).add(f["check"])
+        for checks in by_file.values():
+            self.assertTrue({"deid.residual.attribute", "deid.residual.private", "deid.residual.uid",
+                             "deid.residual.value"} <= checks, checks)
+        # Tags and counts, never the values found.
+        markers = [m["text"] for m in self.manifest["markers"] if m.get("text") and len(m["text"]) >= 8][:200]
+        leaked = [m for m in markers if m in cp.stdout or m in cp.stderr]
+        self.assertEqual(leaked, [])
+
+    def test_verify_finds_a_value_a_tool_left_behind(self):
+        """A de-identified copy with one input marker spliced back in (as a tool that missed a text would leave
+        it) is residual, and the finding names the attribute the value came from."""
+        _, out, _ = self.basic()
+        leaky = self.tmp.join("leaky")
+        shutil.copytree(out, leaky)
+        f = self.manifest["files"][0]["file"]
+        marker = next(m for m in self.manifest["markers"]
+                      if m.get("text") and len(m["text"]) >= 6 and m["path"].count("(") == 1 and m["kind"] == "value"
+                      and m["vr"] in ("LO", "SH")  # whole values (LT and the like add words around the marker)
+                      and m["row"] and m["row"]["basic"] == "X")
+        path = os.path.join(leaky, f)
+        with open(path, "rb") as fh:
+            data = fh.read()
+        at = data.find(b"dicomguard")
+        self.assertGreater(at, 0)
+        text = marker["text"].encode()
+        data = data[:at] + text + data[at + len(text):]
+        with open(path, "wb") as fh:
+            fh.write(data)
+        cp, recs, findings, _ = self.verify(leaky, self.input)
+        self.assertEqual(cp.returncode, 1)
+        values = [x for x in findings if x["check"] == "deid.residual.value"]
+        self.assertEqual([x["target"] for x in values], [path])
+        self.assertIn(marker["path"][:11], values[0]["evidence"]["source_tags"])
+        self.assertNotIn(marker["text"], cp.stdout)
+
+    def test_report_checklist_judges_deidentification_from_verify(self):
+        _, out, _ = self.basic()
+        results = self.tmp.join("verify-clean.jsonl")
+        with open(results, "w") as fh:
+            fh.write(self.verify(out, self.input)[0].stdout)
+        leaky = self.tmp.join("verify-input.jsonl")
+        with open(leaky, "w") as fh:
+            fh.write(self.verify(self.input)[0].stdout)
+        for path, want in ((results, "pass"), (leaky, "fail")):
+            with self.subTest(results=path):
+                html = self.tmp.join(os.path.basename(path) + ".html")
+                cp = H.run("report", path, "-o", html)
+                self.assertEqual(cp.returncode, 0, cp.stderr)
+                with open(html, encoding="utf-8") as fh:
+                    page = fh.read()
+                self.assertIn(f'data-item="deid" data-status="{want}"', page)
+
     def test_key_never_printed_or_written(self):
         with open(self.key, "rb") as f:
             k = f.read()
