@@ -230,6 +230,10 @@ class Deidentifier {
         }
         continue;
       }
+      if (!row_for(n.tag) && !lookup(n.tag)) {  // a standard-group tag PS3.6 does not define: unknown, removed
+        remove(n);
+        continue;
+      }
       if (scrub_ && n.kind == Node::Kind::value && !row_for(n.tag) && is_free_text(effective_vr(n))) {
         dummy(n);  // inside a D or C sequence: free text the table does not list carries no input either
         ++res_.counts.cleaned;

@@ -441,3 +441,23 @@ TEST(DeidRewrite, RawDatasetWithoutPreambleGetsPart10) {
   EXPECT_TRUE(o.issues.empty());
   EXPECT_FALSE(contains(r.bytes, "PIDMARKER"));
 }
+
+// Every byte of a few files set to each of three values: a status, never a crash; an output walks again.
+TEST(DeidRewrite, CorruptedBytesGiveAStatusNeverACrash) {
+  for (const std::string ts : {"1.2.840.10008.1.2.1", "1.2.840.10008.1.2", "1.2.840.10008.1.2.1.99"}) {
+    const Bytes good = file_of(typical, ts);
+    for (std::size_t i = 128; i < good.size(); ++i)
+      for (std::uint8_t v : {0x00, 0xFF, 0x53}) {
+        Bytes b = good;
+        b[i] = v;
+        const Result r = run(b);
+        if (r.status == Status::written || r.status == Status::quarantined) {
+          const auto o = read(r.bytes);
+          EXPECT_FALSE(o.fatal) << ts << " " << i;
+          EXPECT_FALSE(contains(r.bytes, "PIDMARKER")) << ts << " " << i;
+        } else {
+          EXPECT_TRUE(r.bytes.empty());
+        }
+      }
+  }
+}
