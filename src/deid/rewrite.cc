@@ -234,7 +234,8 @@ class Deidentifier {
         remove(n);
         continue;
       }
-      if (scrub_ && n.kind == Node::Kind::value && !row_for(n.tag) && is_free_text(effective_vr(n))) {
+      if (scrub_ && n.kind == Node::Kind::value && !row_for(n.tag) && is_free_text(effective_vr(n)) &&
+          !is_coded_entry(n.tag)) {
         dummy(n);  // inside a D or C sequence: free text the table does not list carries no input either
         ++res_.counts.cleaned;
         continue;
@@ -271,6 +272,13 @@ class Deidentifier {
     scrub_ += scrub;
     for (Item& it : n.items) apply(it.nodes, depth + 1);
     scrub_ -= scrub;
+  }
+  // The attributes of a coded entry (PS3.3 Table 8.8-1: Code Value, Coding Scheme Designator and Version, Code
+  // Meaning, Long/URN Code Value, Context Identifier/UID, Mapping Resource...): terminology, not free text.
+  static bool is_coded_entry(Tag t) {
+    return group(t) == 0x0008 && ((element(t) >= 0x0100 && element(t) <= 0x0107) || element(t) == 0x010B ||
+                                  element(t) == 0x010C || element(t) == 0x010D || element(t) == 0x010F ||
+                                  (element(t) >= 0x0117 && element(t) <= 0x0123));
   }
   static bool is_free_text(VR v) {
     switch (v) {

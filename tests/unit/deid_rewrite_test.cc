@@ -166,7 +166,14 @@ TEST(DeidRewrite, NestedSequencesFiveDeep) {
       w.begin_item(i % 2 ? Length::undefined : Length::defined);
       w.element(tag(8, 0x1155), kUI, kInst);
       w.element(tag(0x10, 0x10), vr("PN"), "DEEPMARKER");
-      w.element(tag(0x40, 0xA160), vr("UT"), "TEXTMARKER");  // Text Value X
+      w.element(tag(0x40, 0xA160), vr("UT"), "TEXTMARKER");  // Text Value: not listed
+      w.begin_sequence(tag(0x40, 0xA043), Length::defined);  // Concept Name Code Sequence: not listed
+      w.begin_item(Length::defined);
+      w.element(tag(8, 0x100), vr("SH"), "121071");
+      w.element(tag(8, 0x102), vr("SH"), "DCM");
+      w.element(tag(8, 0x104), kLO, "Finding");
+      w.end_item();
+      w.end_sequence();
     }
     for (int i = 0; i < 5; ++i) {
       w.end_item();
@@ -186,6 +193,7 @@ TEST(DeidRewrite, NestedSequencesFiveDeep) {
   EXPECT_EQ(o.at(deep + "0008,1155"), map_uid(plan().key, kInst));
   EXPECT_TRUE(o.has(deep + "0010,0010"));
   EXPECT_EQ(o.at(deep + "0040,A160"), "ANONYMOUS");  // free text inside a D sequence: a dummy
+  EXPECT_EQ(o.at(deep + "0040,A043/0008,0104"), "Finding");  // coded entries stay
 }
 
 TEST(DeidRewrite, PrivateBlocksWithAndWithoutSafeCreators) {
