@@ -535,6 +535,7 @@ Result deidentify(std::span<const std::uint8_t> file, const Plan& plan) {
         deflated = meta.transfer_syntax.deflated;
       } else {  // no usable transfer syntax: the one the bytes show, when the pixel data is native (checked below)
         enc = part10::sniff_encoding(dataset);
+        if (!enc.explicit_vr && enc.big_endian) return refuse("no transfer syntax, and the dataset looks implicit VR big endian");
         ts_uid = !enc.explicit_vr ? uids::kImplicitLE : enc.big_endian ? uids::kExplicitBE : uids::kExplicitLE;
         guessed_ts = true;
       }

@@ -469,3 +469,24 @@ TEST(DeidRewrite, CorruptedBytesGiveAStatusNeverACrash) {
       }
   }
 }
+
+// fuzz_deid found it: a File Meta group without a usable transfer syntax before a big endian dataset whose first
+// header sniffs as implicit VR big endian, an encoding no transfer syntax names.
+TEST(DeidRewrite, NoTransferSyntaxAndImplicitBigEndianIsRefused) {
+  Bytes f(132, 0);
+  std::memcpy(f.data() + 128, "DICM", 4);
+  {
+    ElementWriter m(f, kExplicitLittle);
+    m.begin_group(2);
+    m.element(tag(2, 2), kUI, "1.2.840.10008.5.1.4.1.1.7");
+    m.end_group();
+    m.finish();
+  }
+  ElementWriter w(f, Encoding{false, true});
+  w.element(tag(8, 0x18), kUI, kInst);
+  w.element(tag(0x10, 0x20), kLO, "PIDMARKER");
+  w.finish();
+  const Result r = run(f);
+  EXPECT_NE(r.status, Status::written);
+  EXPECT_TRUE(r.bytes.empty());
+}
