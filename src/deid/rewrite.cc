@@ -230,7 +230,12 @@ class Deidentifier {
         }
         continue;
       }
-      if (scrub_ && n.kind == Node::Kind::value && !row_for(n.tag) && is_free_text(effective_vr(n))) {
+      if (!row_for(n.tag) && !lookup(n.tag)) {  // a standard-group tag PS3.6 does not define: unknown, removed
+        remove(n);
+        continue;
+      }
+      if (scrub_ && n.kind == Node::Kind::value && !row_for(n.tag) && is_free_text(effective_vr(n)) &&
+          !is_coded_entry(n.tag)) {
         dummy(n);  // inside a D or C sequence: free text the table does not list carries no input either
         ++res_.counts.cleaned;
         continue;
@@ -267,6 +272,13 @@ class Deidentifier {
     scrub_ += scrub;
     for (Item& it : n.items) apply(it.nodes, depth + 1);
     scrub_ -= scrub;
+  }
+  // The attributes of a coded entry (PS3.3 Table 8.8-1: Code Value, Coding Scheme Designator and Version, Code
+  // Meaning, Long/URN Code Value, Context Identifier/UID, Mapping Resource...): terminology, not free text.
+  static bool is_coded_entry(Tag t) {
+    return group(t) == 0x0008 && ((element(t) >= 0x0100 && element(t) <= 0x0107) || element(t) == 0x010B ||
+                                  element(t) == 0x010C || element(t) == 0x010D || element(t) == 0x010F ||
+                                  (element(t) >= 0x0117 && element(t) <= 0x0123));
   }
   static bool is_free_text(VR v) {
     switch (v) {
@@ -390,7 +402,15 @@ class Deidentifier {
 };
 
 // The nodes' bytes through the writer.
-void write_nodes(ElementWriter& w, const std::vector<Node>& nodes) {
+// Where large top-level values are left as holes (Result::holes): the input they are spans of, and the output.
+struct Bulk {
+  std::span<const std::uint8_t> file;
+  std::uint64_t min = 0;  // 0: no holes
+  std::vector<std::uint8_t>* out = nullptr;
+  std::vector<Result::Hole>* holes = nullptr;
+};
+
+void write_nodes(ElementWriter& w, const std::vector<Node>& nodes, const Bulk& bulk = {}, bool top = false) {
   bool group_open = false;
   std::uint16_t open_group = 0;
   for (const Node& n : nodes) {
@@ -408,6 +428,16 @@ void write_nodes(ElementWriter& w, const std::vector<Node>& nodes) {
         }
         break;
       case Node::Kind::value:
+        if (top && bulk.min && !group_open && w.open() == 0 && !n.replaced && n.value.size() >= bulk.min &&
+            n.value.size() % 2 == 0 && n.value.size() < kUndefinedLength && n.value.data() >= bulk.file.data() &&
+            n.value.data() + n.value.size() <= bulk.file.data() + bulk.file.size() &&
+            (n.vr == kOB || n.vr == kOW || n.vr == kUN || n.vr == kOF || n.vr == kOD || n.vr == kOL ||
+             n.vr == kOV || !w.encoding().explicit_vr)) {
+          w.header(n.tag, n.vr, static_cast<std::uint32_t>(n.value.size()));
+          bulk.holes->push_back({bulk.out->size(), static_cast<std::uint64_t>(n.value.data() - bulk.file.data()),
+                                 n.value.size()});
+          break;
+        }
         if (n.replaced && n.binary.empty()) w.element(n.tag, n.vr, std::string_view(n.text));
         else if (n.replaced) w.element(n.tag, n.vr, std::span<const std::uint8_t>(n.binary));
         else w.element(n.tag, n.vr, n.value);
@@ -486,6 +516,7 @@ Result deidentify(std::span<const std::uint8_t> file, const Plan& plan) {
     res.status = Status::refused;
     res.reason = std::move(why);
     res.bytes.clear();
+    res.holes.clear();
     res.linkage.clear();
     return std::move(res);
   };
@@ -510,6 +541,7 @@ Result deidentify(std::span<const std::uint8_t> file, const Plan& plan) {
         deflated = meta.transfer_syntax.deflated;
       } else {  // no usable transfer syntax: the one the bytes show, when the pixel data is native (checked below)
         enc = part10::sniff_encoding(dataset);
+        if (!enc.explicit_vr && enc.big_endian) return refuse("no transfer syntax, and the dataset looks implicit VR big endian");
         ts_uid = !enc.explicit_vr ? uids::kImplicitLE : enc.big_endian ? uids::kExplicitBE : uids::kExplicitLE;
         guessed_ts = true;
       }
@@ -634,7 +666,8 @@ Result deidentify(std::span<const std::uint8_t> file, const Plan& plan) {
     std::vector<std::uint8_t>& ds_out = deflated ? apart : res.bytes;
     {
       ElementWriter out(ds_out, enc);
-      write_nodes(out, root);
+      Bulk bulk{file, deflated ? 0 : plan.bulk_min, &res.bytes, &res.holes};
+      write_nodes(out, root, bulk, true);
       if (!out.finish()) return refuse("a value cannot be written in this encoding (too long for its length field)");
     }
     // The output must walk cleanly.
@@ -644,8 +677,36 @@ Result deidentify(std::span<const std::uint8_t> file, const Plan& plan) {
       } nothing;
       std::span<const std::uint8_t> written(ds_out);
       if (!deflated) written = written.subspan(ds_start);
-      const WalkResult check = walk(written, 0, enc, nothing);
-      if (check.fatal) return refuse("the rewritten dataset does not walk cleanly");
+      if (res.holes.empty()) {
+        if (walk(written, 0, enc, nothing).fatal) return refuse("the rewritten dataset does not walk cleanly");
+      } else {
+        // The bytes with zeros for the holes: the same structure, without reading the bulk values.
+        struct Holey : ByteStream {
+          std::span<const std::uint8_t> b;
+          const std::vector<Result::Hole>* holes;
+          std::size_t base, pos = 0, hole = 0;
+          std::uint64_t in_hole = 0;  // bytes of the current hole given
+          std::size_t read(std::span<std::uint8_t> out) override {
+            if (hole < holes->size() && pos + base == (*holes)[hole].at && in_hole < (*holes)[hole].length) {
+              const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), (*holes)[hole].length - in_hole));
+              std::memset(out.data(), 0, n);
+              if ((in_hole += n) == (*holes)[hole].length) ++hole, in_hole = 0;
+              return n;
+            }
+            std::size_t lim = b.size();
+            if (hole < holes->size()) lim = std::min(lim, (*holes)[hole].at - base);
+            const std::size_t n = std::min(out.size(), lim - pos);
+            std::memcpy(out.data(), b.data() + pos, n);
+            pos += n;
+            return n;
+          }
+        } holey;
+        holey.b = written;
+        holey.holes = &res.holes;
+        holey.base = ds_start;
+        StreamWindow win(holey, 1 << 20);
+        if (walk(win, 0, enc, nothing).fatal) return refuse("the rewritten dataset does not walk cleanly");
+      }
     }
     if (deflated && !deflate_raw(apart, res.bytes)) return refuse("deflate failed");
     res.burned_in = burned && plan.burned_in == BurnedIn::quarantine;

@@ -25,6 +25,9 @@ struct Plan {
   int date_shift_range = 3650;  // days; --retain-long-modified-dates shifts dates back by [0, range]
   BurnedIn burned_in = BurnedIn::quarantine;
   std::uint64_t max_inflated = std::uint64_t{1} << 31;  // a deflated dataset inflating to more is refused
+  // Top-level values at least this long (Pixel Data ...) are not copied into Result::bytes but left as holes that
+  // the writer of the file fills from the input (0: never). Only for uncompressed datasets.
+  std::uint64_t bulk_min = 0;
   bool linkage = false;         // collect old -> new pairs of UIDs and Patient IDs (Result::linkage)
 };
 
@@ -39,7 +42,14 @@ const char* status_name(Status s);
 struct Result {
   Status status = Status::error;
   std::string reason;               // structural, never a value from the file
-  std::vector<std::uint8_t> bytes;  // the output file (written and quarantined)
+  std::vector<std::uint8_t> bytes;  // the output file (written and quarantined), less its holes
+  // Input bytes [offset, offset + length) of the file given to deidentify() go at position `at` of bytes (in
+  // order; Plan::bulk_min). The output file is bytes with every hole filled.
+  struct Hole {
+    std::size_t at;
+    std::uint64_t offset, length;
+  };
+  std::vector<Hole> holes;
   Counts counts;
   bool burned_in = false;           // quarantined (or refused with --burned-in fail) for burned-in annotation
   std::vector<std::pair<std::string, std::string>> linkage;  // (old, new) when Plan::linkage

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -59,6 +60,68 @@ std::string read_all(const std::string& path, std::vector<std::uint8_t>& out) {
   return {};
 }
 
+// An input large enough to be worth it is mapped, not read: the walker never touches the pages of the values it
+// only passes on (Pixel Data), and those are copied from the file to the output by the kernel (Result::holes).
+constexpr std::uint64_t kMapFrom = 8u << 20, kHoleFrom = 1u << 20;
+
+struct Input {
+  int fd = -1;
+  std::vector<std::uint8_t> bytes;
+  const std::uint8_t* map = nullptr;
+  std::size_t size = 0;
+  std::span<const std::uint8_t> span() const { return map ? std::span(map, size) : std::span<const std::uint8_t>(bytes); }
+  ~Input() {
+    if (map) ::munmap(const_cast<std::uint8_t*>(map), size);
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+std::string open_input(const std::string& path, Input& in) {
+  in.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in.fd < 0) return std::string("cannot open: ") + std::strerror(errno);
+  struct stat st {};
+  if (::fstat(in.fd, &st) != 0 || !S_ISREG(st.st_mode)) return "not a regular file";
+  if (static_cast<std::uint64_t>(st.st_size) >= kMapFrom) {
+    void* p = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_PRIVATE, in.fd, 0);
+    if (p != MAP_FAILED) {
+      in.map = static_cast<const std::uint8_t*>(p);
+      in.size = static_cast<std::size_t>(st.st_size);
+      return {};
+    }
+  }
+  in.bytes.resize(static_cast<std::size_t>(st.st_size));
+  std::size_t got = 0;
+  while (got < in.bytes.size()) {
+    const ssize_t n = ::pread(in.fd, in.bytes.data() + got, in.bytes.size() - got, static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return std::string("cannot read: ") + std::strerror(errno);
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  in.bytes.resize(got);
+  return {};
+}
+
+// Copies src bytes [off, off + len) to dst's current position.
+bool copy_exact(int src, int dst, std::uint64_t off, std::uint64_t len) {
+  loff_t o = static_cast<loff_t>(off);
+  while (len > 0) {
+    const ssize_t n = ::copy_file_range(src, &o, dst, nullptr, static_cast<std::size_t>(std::min<std::uint64_t>(len, 1u << 30)), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    len -= static_cast<std::uint64_t>(n);
+  }
+  std::vector<std::uint8_t> buf(len ? 1u << 20 : 0);
+  while (len > 0) {
+    const ssize_t n = ::pread(src, buf.data(), static_cast<std::size_t>(std::min<std::uint64_t>(len, buf.size())), o);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0 || !util::write_all(dst, buf.data(), static_cast<std::size_t>(n))) return false;
+    o += n;
+    len -= static_cast<std::uint64_t>(n);
+  }
+  return true;
+}
+
 // An earlier run's output is complete (atomic writes: it exists) and was made with this key and these options:
 // it holds this run's De-identification Method value.
 bool already_done(const std::string& path, const std::string& method) {
@@ -95,13 +158,14 @@ Record deid_file(const std::string& input, const std::string& rel, const FilePla
     if (already_done(out_path, method)) return done(Status::skipped, "already complete (--resume)", out_path);
     if (already_done(q_path, method)) return done(Status::skipped, "already complete (--resume)", q_path);
   }
-  std::vector<std::uint8_t> bytes;
-  if (std::string e = read_all(input, bytes); !e.empty()) return done(Status::error, e);
+  Input in;
+  if (std::string e = open_input(input, in); !e.empty()) return done(Status::error, e);
   Plan plan = fp.plan;
   plan.linkage = linkage != nullptr;
-  Result r = deidentify(bytes, plan);
-  bytes.clear();
-  bytes.shrink_to_fit();
+  if (in.map) plan.bulk_min = kHoleFrom;
+  Result r = deidentify(in.span(), plan);
+  in.bytes.clear();
+  in.bytes.shrink_to_fit();
   rec.fields["counts"] = counts_json(r.counts);
   if (r.status != Status::written && r.status != Status::quarantined) return done(r.status, r.reason);
   const std::string target = r.status == Status::quarantined ? q_path : out_path;
@@ -112,7 +176,13 @@ Record deid_file(const std::string& input, const std::string& rel, const FilePla
   wo.mode = 0644;
   wo.kill_prefix = "deid";
   wo.write = [&](int fd) -> std::string {
-    if (!util::write_all(fd, r.bytes.data(), r.bytes.size())) return std::string("write: ") + std::strerror(errno);
+    std::size_t at = 0;
+    for (const Result::Hole& h : r.holes) {
+      if (!util::write_all(fd, r.bytes.data() + at, h.at - at)) return std::string("write: ") + std::strerror(errno);
+      if (!copy_exact(in.fd, fd, h.offset, h.length)) return std::string("copy: ") + std::strerror(errno);
+      at = h.at;
+    }
+    if (!util::write_all(fd, r.bytes.data() + at, r.bytes.size() - at)) return std::string("write: ") + std::strerror(errno);
     return {};
   };
   const util::WriteResult wr = util::write_durably(target, wo);

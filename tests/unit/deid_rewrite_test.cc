@@ -166,7 +166,14 @@ TEST(DeidRewrite, NestedSequencesFiveDeep) {
       w.begin_item(i % 2 ? Length::undefined : Length::defined);
       w.element(tag(8, 0x1155), kUI, kInst);
       w.element(tag(0x10, 0x10), vr("PN"), "DEEPMARKER");
-      w.element(tag(0x40, 0xA160), vr("UT"), "TEXTMARKER");  // Text Value X
+      w.element(tag(0x40, 0xA160), vr("UT"), "TEXTMARKER");  // Text Value: not listed
+      w.begin_sequence(tag(0x40, 0xA043), Length::defined);  // Concept Name Code Sequence: not listed
+      w.begin_item(Length::defined);
+      w.element(tag(8, 0x100), vr("SH"), "121071");
+      w.element(tag(8, 0x102), vr("SH"), "DCM");
+      w.element(tag(8, 0x104), kLO, "Finding");
+      w.end_item();
+      w.end_sequence();
     }
     for (int i = 0; i < 5; ++i) {
       w.end_item();
@@ -186,6 +193,7 @@ TEST(DeidRewrite, NestedSequencesFiveDeep) {
   EXPECT_EQ(o.at(deep + "0008,1155"), map_uid(plan().key, kInst));
   EXPECT_TRUE(o.has(deep + "0010,0010"));
   EXPECT_EQ(o.at(deep + "0040,A160"), "ANONYMOUS");  // free text inside a D sequence: a dummy
+  EXPECT_EQ(o.at(deep + "0040,A043/0008,0104"), "Finding");  // coded entries stay
 }
 
 TEST(DeidRewrite, PrivateBlocksWithAndWithoutSafeCreators) {
@@ -440,4 +448,45 @@ TEST(DeidRewrite, RawDatasetWithoutPreambleGetsPart10) {
   EXPECT_EQ(o.ts, "1.2.840.10008.1.2");
   EXPECT_TRUE(o.issues.empty());
   EXPECT_FALSE(contains(r.bytes, "PIDMARKER"));
+}
+
+// Every byte of a few files set to each of three values: a status, never a crash; an output walks again.
+TEST(DeidRewrite, CorruptedBytesGiveAStatusNeverACrash) {
+  for (const std::string ts : {"1.2.840.10008.1.2.1", "1.2.840.10008.1.2", "1.2.840.10008.1.2.1.99"}) {
+    const Bytes good = file_of(typical, ts);
+    for (std::size_t i = 128; i < good.size(); ++i)
+      for (std::uint8_t v : {0x00, 0xFF, 0x53}) {
+        Bytes b = good;
+        b[i] = v;
+        const Result r = run(b);
+        if (r.status == Status::written || r.status == Status::quarantined) {
+          const auto o = read(r.bytes);
+          EXPECT_FALSE(o.fatal) << ts << " " << i;
+          EXPECT_FALSE(contains(r.bytes, "PIDMARKER")) << ts << " " << i;
+        } else {
+          EXPECT_TRUE(r.bytes.empty());
+        }
+      }
+  }
+}
+
+// fuzz_deid found it: a File Meta group without a usable transfer syntax before a big endian dataset whose first
+// header sniffs as implicit VR big endian, an encoding no transfer syntax names.
+TEST(DeidRewrite, NoTransferSyntaxAndImplicitBigEndianIsRefused) {
+  Bytes f(132, 0);
+  std::memcpy(f.data() + 128, "DICM", 4);
+  {
+    ElementWriter m(f, kExplicitLittle);
+    m.begin_group(2);
+    m.element(tag(2, 2), kUI, "1.2.840.10008.5.1.4.1.1.7");
+    m.end_group();
+    m.finish();
+  }
+  ElementWriter w(f, Encoding{false, true});
+  w.element(tag(8, 0x18), kUI, kInst);
+  w.element(tag(0x10, 0x20), kLO, "PIDMARKER");
+  w.finish();
+  const Result r = run(f);
+  EXPECT_NE(r.status, Status::written);
+  EXPECT_TRUE(r.bytes.empty());
 }

@@ -97,3 +97,31 @@ TEST(DeidRun, RenameAndShards) {
   for (int c : counts) EXPECT_GT(c, 50);
   EXPECT_EQ(shard_of("anything", 1), 0u);
 }
+
+// A large input is mapped and its Pixel Data copied by the kernel: the output is byte for byte the one made in
+// memory.
+TEST(DeidRun, LargeFilesCopyBulkValuesFromTheInput) {
+  TempDir t;
+  std::vector<std::uint8_t> px(9u << 20);
+  for (std::size_t i = 0; i < px.size(); ++i) px[i] = static_cast<std::uint8_t>(i * 7 + 3);
+  for (const std::string ts : {"1.2.840.10008.1.2.1", "1.2.840.10008.1.2", "1.2.840.10008.1.2.2"}) {
+    const auto in = dgtest::deid::file_of(
+        [&](ElementWriter& w) {
+          w.element(tag(8, 0x18), kUI, "1.2.826.0.1.3680043.10.99.1");
+          w.element(tag(8, 0x60), kCS, "CT");
+          w.element(tag(0x10, 0x20), kLO, "SECRETID");
+          w.element(kPixelData, kOW, std::span<const std::uint8_t>(px));
+          w.element(tag(0xFFFC, 0xFFFC), kOB, std::span<const std::uint8_t>(std::vector<std::uint8_t>(4, 0)));
+        },
+        ts);
+    write(t.p / "in" / "big.dcm", in);
+    FilePlan fp;
+    fp.plan = dgtest::deid::plan();
+    fp.outdir = (t.p / "out").string();
+    const dg::Record r = deid_file((t.p / "in" / "big.dcm").string(), "big.dcm", fp);
+    ASSERT_EQ(r.status, "written") << ts;
+    const auto want = deidentify(in, fp.plan);
+    ASSERT_TRUE(want.holes.empty());
+    EXPECT_TRUE(slurp(t.p / "out" / "big.dcm") == want.bytes) << ts;
+  }
+}
