@@ -11,7 +11,7 @@ such as "CT Image Storage"), after normalisation and a short alias table for the
 PS3.3 uses (CR, US, NM, PET, ...). UIDs that UIDs.xml (2007 edition) lacks are taken from the
 project's src/dicom/uids.h. IODs that map to no Storage SOP Class are listed under "unmapped".
 
-Usage: tools/gen_iod_types.py [--part3 FILE] [--uids FILE] [--uids-h FILE] [-o OUT]
+Usage: tools/gen_iod_types.py [--part3 FILE] [--uids FILE] [--uids-h FILE] [-o OUT] [--check]
 Standard library only (Debian's /usr/bin/python3).
 """
 
@@ -113,6 +113,8 @@ def main():
     ap.add_argument("--uids", default="/usr/share/gdcm-3.0/XML/UIDs.xml")
     ap.add_argument("--uids-h", default=os.path.join(root_dir, "src/dicom/uids.h"))
     ap.add_argument("-o", "--output", default=os.path.join(root_dir, "data/deid/iod_types.json"))
+    ap.add_argument("--check", action="store_true",
+                    help="write nothing; exit 1 when OUTPUT differs from what would be generated")
     args = ap.parse_args()
 
     part3 = ET.parse(args.part3).getroot()
@@ -227,10 +229,23 @@ def main():
     text = json.dumps(out, separators=(",", ":"), ensure_ascii=True, sort_keys=False)
     if ")dgiod" in text:
         sys.exit("the output contains the raw-string delimiter of src/deid/iod_types_data.cc.in")
+    if args.check:
+        try:
+            with open(args.output, encoding="utf-8") as f:
+                current = f.read()
+        except OSError:
+            current = None
+        if current != text + "\n":
+            sys.exit("%s is not what tools/gen_iod_types.py generates: regenerate it" % args.output)
+        print("%s is up to date" % args.output, file=sys.stderr)
+        return
     with open(args.output, "w", encoding="utf-8") as f:
         f.write(text + "\n")
-    for w in warnings:
-        print("warning:", w, file=sys.stderr)
+    counts = {}
+    for w in warnings:  # a module shared by many IODs gives the same warning once per IOD
+        counts[w] = counts.get(w, 0) + 1
+    for w, n in counts.items():
+        print("warning: %s%s" % (w, " (x%d)" % n if n > 1 else ""), file=sys.stderr)
     print("%d SOP classes from %d IODs; %d IODs unmapped; %d storage UIDs without IOD; wrote %s"
           % (len(iods), len({v["table"] for v in iods.values()}), len(unmapped), len(unused), args.output),
           file=sys.stderr)
