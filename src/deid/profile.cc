@@ -106,7 +106,29 @@ const Row* row_for(dicom::Tag t) {
   return nullptr;
 }
 
-Action resolve(std::string_view c) {
+Action resolve(std::string_view c, AttributeType type) {
+  if (c.find('/') != std::string_view::npos && type != AttributeType::unknown) {
+    auto offers = [&](char a) {
+      for (std::size_t i = 0; i < c.size(); ++i)
+        if (c[i] == a && (i == 0 || c[i - 1] == '/')) return true;
+      return false;
+    };
+    switch (type) {
+      case AttributeType::type1:
+      case AttributeType::type1c:
+        if (offers('U')) return Action::uid;
+        if (offers('D')) return Action::dummy;
+        break;
+      case AttributeType::type2:
+      case AttributeType::type2c:
+        if (offers('Z')) return Action::empty;
+        break;
+      case AttributeType::type3:
+        if (offers('X')) return Action::remove;
+        break;
+      case AttributeType::unknown: break;
+    }
+  }
   if (c == "K") return Action::keep;
   if (c == "X") return Action::remove;
   if (c == "Z") return Action::empty;
@@ -117,7 +139,7 @@ Action resolve(std::string_view c) {
   return Action::remove;  // a code this table does not use: the safe side
 }
 
-Action action_for(dicom::Tag t, const Options& o) {
+Action action_for(dicom::Tag t, const Options& o, AttributeType type) {
   const Row* r = row_for(t);
   if (!r) return Action::keep;
   const std::pair<bool, const std::string*> cols[] = {
@@ -130,13 +152,13 @@ Action action_for(dicom::Tag t, const Options& o) {
   Action first = Action::remove;
   for (const auto& [on, cell] : cols) {
     if (!on || cell->empty()) continue;
-    const Action a = resolve(*cell);
+    const Action a = resolve(*cell, type);
     if (!any) first = a;
     any = true;
     k |= a == Action::keep;
     c |= a == Action::clean;
   }
-  if (!any) return resolve(r->basic);
+  if (!any) return resolve(r->basic, type);
   return k ? Action::keep : c ? Action::clean : first;
 }
 

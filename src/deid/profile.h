@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "deid/iod_types.h"
 #include "dicom/tag.h"
 
 namespace dg::deid {
@@ -56,13 +57,16 @@ const std::vector<Row>& table();
 // nullptr when the table does not list the tag (it is then kept).
 const Row* row_for(dicom::Tag t);
 
-// Resolves a cell ("X/Z/U*" ...) without the IOD's module tables, conservatively: a compound with D becomes D (a
-// Type 1 attribute stays present), X/Z becomes Z, X/Z/U* becomes U.
-Action resolve(std::string_view code);
+// Resolves a cell ("X/Z/U*" ...). A compound code is resolved by the attribute's Type in the IOD of the instance's
+// SOP class (iod_types.h, PS3.3 as GDCM ships it): Type 1 or 1C -> D (or U where U is one of the choices), Type 2
+// or 2C -> Z, Type 3 -> X, each when the code offers it. Without a Type (an unknown SOP class, an attribute inside
+// a sequence), conservatively: a compound with D becomes D (a Type 1 attribute stays present), X/Z becomes Z,
+// X/Z/U* becomes U.
+Action resolve(std::string_view code, AttributeType type = AttributeType::unknown);
 
 // The action for a tag under the options. An option column that has a cell for the row and whose option is
 // chosen overrides the basic profile; when several chosen options have a cell, K wins over C, and C over the
 // others. Tags the table does not list are kept (private tags are rows of the table).
-Action action_for(dicom::Tag t, const Options& o);
+Action action_for(dicom::Tag t, const Options& o, AttributeType type = AttributeType::unknown);
 
 }  // namespace dg::deid

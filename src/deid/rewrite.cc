@@ -183,6 +183,7 @@ class Deidentifier {
   Deidentifier(const Plan& p, Result& r) : plan_(p), res_(r) {}
 
   int shift = 0;                // days, under retain_long_modified_dates
+  std::string sop_class;        // of the instance: the Types of its IOD resolve compound codes at the top level
   std::string patient_id;       // the input's top-level Patient ID (never output)
 
   void apply(std::vector<Node>& nodes, int depth) {
@@ -203,6 +204,13 @@ class Deidentifier {
         creator_nodes[k] = &n;
       }
     }
+    // A coded entry of a standard terminology (DICOM, SNOMED, LOINC, UCUM, ...) is terminology, kept inside D and C
+    // sequences so that a structured report keeps its concept names; a local scheme's code meaning may be anything
+    // (a person's name in a Person Identification Code Sequence) and is replaced like other free text.
+    bool standard_code = false;
+    for (const Node& n : nodes)
+      if (!n.drop && n.tag == tag(0x0008, 0x0102) && n.kind == Node::Kind::value)
+        standard_code = is_standard_scheme(text_of(n.value));
     for (Node& n : nodes) {
       if (n.drop) continue;
       if (n.kind == Node::Kind::group_length) continue;  // written again by the writer when its group stays
@@ -235,12 +243,13 @@ class Deidentifier {
         continue;
       }
       if (scrub_ && n.kind == Node::Kind::value && !row_for(n.tag) && is_free_text(effective_vr(n)) &&
-          !is_coded_entry(n.tag)) {
+          !(standard_code && is_coded_entry(n.tag))) {
         dummy(n);  // inside a D or C sequence: free text the table does not list carries no input either
         ++res_.counts.cleaned;
         continue;
       }
-      act(n, action_for(n.tag, plan_.options), depth);
+      act(n, action_for(n.tag, plan_.options, depth == 0 ? attribute_type(sop_class, n.tag) : AttributeType::unknown),
+          depth);
     }
     for (auto& [k, n] : creator_nodes) {
       if (block_kept.count(k)) {
@@ -279,6 +288,15 @@ class Deidentifier {
     return group(t) == 0x0008 && ((element(t) >= 0x0100 && element(t) <= 0x0107) || element(t) == 0x010B ||
                                   element(t) == 0x010C || element(t) == 0x010D || element(t) == 0x010F ||
                                   (element(t) >= 0x0117 && element(t) <= 0x0123));
+  }
+  // Coding schemes of PS3.16 Table 8-1 that name published terminologies (not "99..." local ones).
+  static bool is_standard_scheme(std::string_view s) {
+    static constexpr std::string_view kSchemes[] = {"DCM",  "SCT",   "SRT",  "LN",    "UCUM",  "FMA",   "NCIt",
+                                                    "RADLEX", "UMLS", "I10",  "I9C",   "ICD10", "MDC",   "NCDR",
+                                                    "NEU",  "SNM3",  "ACR",  "BI",    "ITIS_TSN", "DCMUID", "RXNORM"};
+    for (std::string_view k : kSchemes)
+      if (s == k) return true;
+    return false;
   }
   static bool is_free_text(VR v) {
     switch (v) {
@@ -605,6 +623,7 @@ Result deidentify(std::span<const std::uint8_t> file, const Plan& plan) {
       return refuse("burned-in annotation (declared, or usual for the modality) and --burned-in fail");
 
     Deidentifier d(plan, res);
+    d.sop_class = sop_class;
     if (const Node* p = find_top(root, tag(0x0010, 0x0020))) d.patient_id = std::string(text_of(p->value));
     if (plan.options.retain_long_modified_dates) d.shift = date_shift_days(plan.key, d.patient_id, plan.date_shift_range);
     d.apply(root, 0);

@@ -302,6 +302,11 @@ Record verify_file(const std::string& path, std::span<const std::uint8_t> file, 
   std::map<std::string, std::uint64_t> residual_attr, residual_private, residual_uid;  // tag -> count
   std::string modality;
   std::optional<std::string> burned;
+  // Compound codes are resolved as deid resolves them: by the Type of a top-level attribute in the IOD.
+  const std::string sop_class = d.meta.sop_class;
+  auto type_of = [&](const dicom::Element& e) {
+    return e.depth == 0 ? attribute_type(sop_class, e.tag) : AttributeType::unknown;
+  };
   auto judge_uid = [&](const dicom::Element& e, const std::string& u, Action act) {
     ++uids;
     if (u.empty() || is_registry_uid(u) || o.retain_uids) return;
@@ -328,7 +333,7 @@ Record verify_file(const std::string& path, std::span<const std::uint8_t> file, 
           return;
         }
         const Row* row = row_for(e.tag);
-        const Action act = row ? action_for(e.tag, o) : Action::keep;
+        const Action act = row ? action_for(e.tag, o, type_of(e)) : Action::keep;
         if (row && act == Action::remove) ++residual_attr[dicom::tag_string(e.tag)];
         if (row && act == Action::empty && !val.empty() && !pseudonym_allowed(e.tag))
           ++residual_attr[dicom::tag_string(e.tag)];
@@ -340,7 +345,8 @@ Record verify_file(const std::string& path, std::span<const std::uint8_t> file, 
           if (!o.retain_safe_private) ++residual_private[dicom::tag_string(e.tag)];
           return;
         }
-        if (row_for(e.tag) && action_for(e.tag, o) == Action::remove) ++residual_attr[dicom::tag_string(e.tag)];
+        if (row_for(e.tag) && action_for(e.tag, o, type_of(e)) == Action::remove)
+          ++residual_attr[dicom::tag_string(e.tag)];
       },
       [&](const dicom::Element& e) {
         // An item in a sequence the table empties (Z) is a residual too.

@@ -64,17 +64,17 @@ TEST(DeidRewrite, BasicProfileActionsAndAddedAttributes) {
     EXPECT_FALSE(contains(r.bytes, m)) << m;
   EXPECT_EQ(o.at("0008,0020"), "");                     // Z
   EXPECT_FALSE(o.has("0008,0081"));                     // X
-  EXPECT_EQ(o.at("0008,0022"), "");                     // X/Z -> Z
-  EXPECT_EQ(o.at("0008,002A"), "19000101000000");       // X/Z/D -> D
-  EXPECT_EQ(o.at("0008,0080"), "ANONYMOUS");            // X/Z/D -> D
+  // Compound codes by the attribute's Type in the CT Image IOD: all three are Type 3 there, so X.
+  EXPECT_FALSE(o.has("0008,0022"));                     // X/Z, Type 3
+  EXPECT_FALSE(o.has("0008,002A"));                     // X/Z/D, Type 3
+  EXPECT_FALSE(o.has("0008,0080"));                     // X/Z/D, Type 3
+  EXPECT_FALSE(o.has("0008,1140"));                     // X/Z/U*, Type 3
   EXPECT_FALSE(o.has("0010,1010"));
   EXPECT_FALSE(o.has("0008,1030"));
   EXPECT_EQ(o.at("0010,0020"), map_id(plan().key, "PIDMARKER", 16));
   EXPECT_EQ(o.at("0010,0010"), o.at("0010,0020"));
   EXPECT_EQ(o.at("0020,000D"), map_uid(plan().key, kStudy));
   EXPECT_EQ(o.at("0008,0018"), map_uid(plan().key, kInst));
-  EXPECT_EQ(o.at("0008,1140/0008,1155"), o.at("0008,0018"));  // references map like the instance
-  EXPECT_EQ(o.at("0008,1140/0008,1150"), "1.2.840.10008.5.1.4.1.1.2");
   EXPECT_EQ(o.at("0008,0016"), "1.2.840.10008.5.1.4.1.1.2");
   EXPECT_EQ(o.at("0028,0010"), std::string("\x02", 1));
   EXPECT_EQ(o.at("0012,0062"), "YES");
@@ -92,6 +92,25 @@ TEST(DeidRewrite, BasicProfileActionsAndAddedAttributes) {
   EXPECT_GT(r.counts.replaced, 0u);
   // Pixel data copied through.
   EXPECT_EQ(o.at("7FE0,0010"), std::string(8, '\xAB'));
+}
+
+TEST(DeidRewrite, CompoundCodesWithoutAKnownIodAreResolvedConservatively) {
+  // A SOP class the IOD tables do not have: X/Z -> Z, anything with D -> D (a Type 1 attribute stays present),
+  // X/Z/U* -> U (references map like the instance they point to).
+  const Bytes in = file_of(typical, "1.2.840.10008.1.2.1", "1.2.826.0.1.3680043.10.99.77");
+  const Result r = run(in);
+  ASSERT_EQ(r.status, Status::written) << r.reason;
+  const auto o = read(r.bytes);
+  EXPECT_EQ(o.at("0008,0022"), "");                     // X/Z -> Z
+  EXPECT_EQ(o.at("0008,002A"), "19000101000000");       // X/Z/D -> D
+  EXPECT_EQ(o.at("0008,0080"), "ANONYMOUS");            // X/Z/D -> D
+  EXPECT_EQ(o.at("0008,1140/0008,1155"), o.at("0008,0018"));  // references map like the instance
+  EXPECT_EQ(o.at("0008,1140/0008,1150"), "1.2.840.10008.5.1.4.1.1.2");
+  EXPECT_EQ(resolve("X/Z", AttributeType::type2), Action::empty);
+  EXPECT_EQ(resolve("X/Z/D", AttributeType::type1), Action::dummy);
+  EXPECT_EQ(resolve("X/Z/U*", AttributeType::type1), Action::uid);
+  EXPECT_EQ(resolve("X/D", AttributeType::type2), Action::dummy);  // Z not offered: the conservative choice
+  EXPECT_EQ(resolve("Z/D", AttributeType::type3), Action::dummy);  // X not offered
 }
 
 TEST(DeidRewrite, DeterministicAndKeyed) {
@@ -336,7 +355,8 @@ TEST(DeidRewrite, TransferSyntaxesKept) {
     EXPECT_TRUE(o.issues.empty()) << ts;
     EXPECT_EQ(o.at("0012,0062"), "YES") << ts;
     EXPECT_EQ(o.at("0010,0010"), map_id(plan().key, "PIDMARKER", 16)) << ts;
-    EXPECT_EQ(o.at("0008,1140/0008,1155"), map_uid(plan().key, kInst)) << ts;
+    EXPECT_EQ(o.at("0008,0018"), map_uid(plan().key, kInst)) << ts;
+    EXPECT_FALSE(o.has("0008,1140")) << ts;  // Referenced Image Sequence X/Z/U*: Type 3 in the CT Image IOD, so X
     EXPECT_EQ(o.at("7FE0,0010"), std::string(8, '\xAB')) << ts;
     EXPECT_FALSE(contains(r.bytes, "PIDMARKER")) << ts;
     EXPECT_EQ(r.bytes, run(in).bytes) << ts;
