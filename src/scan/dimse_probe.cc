@@ -191,7 +191,7 @@ Step DimseProbe::on_data(std::span<const std::uint8_t> bytes) {
 }
 
 Step DimseProbe::classify_non_dicom(std::span<const std::uint8_t> b) {
-  record({called_, calling_, tls_now_, "not-dicom", -1, -1, -1, {}});
+  record_attempt({called_, calling_, tls_now_, "not-dicom", -1, -1, -1, {}});
   const bool tls_record = b.size() >= 2 && (b[0] == 0x15 || b[0] == 0x16) && b[1] == 0x03;
   if (tls_record && !tls_now_) {
     r_.answer = "tls";
@@ -218,7 +218,7 @@ Step DimseProbe::retry_in_tls_or_finish() {
   return Step::connect(true, opt_.timeout);
 }
 
-void DimseProbe::record(AssocAttempt a) {
+void DimseProbe::record_attempt(AssocAttempt a) {
   a.source = called_is_random_ ? "random" : called_is_builtin_ ? "default" : "given";
   r_.attempts.push_back(std::move(a));
 }
@@ -226,7 +226,7 @@ void DimseProbe::record(AssocAttempt a) {
 Step DimseProbe::retry_connection(Failure f, const std::string& detail) {
   AssocAttempt a{called_, calling_, tls_now_, failure_name(f), -1, -1, -1, detail};
   a.retried = true;
-  record(a);
+  record_attempt(a);
   ++r_.transport_retries;
   const Ms delay(50 << connect_retries_);
   ++connect_retries_;
@@ -238,7 +238,7 @@ Step DimseProbe::on_failure(Failure f, const std::string& detail) {
   switch (state_) {
     case State::connecting:
       if (r_.is_dicom() && transient(f) && connect_retries_ < kMaxConnectRetries) return retry_connection(f, detail);
-      if (tls_now_ || r_.is_dicom()) record({called_, calling_, tls_now_, failure_name(f), -1, -1, -1, detail});
+      if (tls_now_ || r_.is_dicom()) record_attempt({called_, calling_, tls_now_, failure_name(f), -1, -1, -1, detail});
       if (r_.is_dicom())
         r_.incomplete = fmt::format("the port answered DICOM, then {} {} connection{} in a row ({}); the probe stopped there",
                                     f == Failure::refused ? "refused" : "failed", connect_retries_ + 1,
@@ -249,7 +249,7 @@ Step DimseProbe::on_failure(Failure f, const std::string& detail) {
     case State::await_assoc: {
       if (r_.is_dicom() && !any_bytes_ && transient(f) && connect_retries_ < kMaxConnectRetries)
         return retry_connection(f, detail);
-      record({called_, calling_, tls_now_, failure_name(f), -1, -1, -1, detail});
+      record_attempt({called_, calling_, tls_now_, failure_name(f), -1, -1, -1, detail});
       if (!any_bytes_ && !tls_now_ && !r_.is_dicom()) {
         // Plain TCP connected, our A-ASSOCIATE-RQ got no DICOM answer: a TLS server reading our bytes as a bad
         // ClientHello closes or stays silent. Try TLS.
@@ -300,7 +300,7 @@ Step DimseProbe::on_pdu(const std::vector<std::uint8_t>& p) {
     connect_retries_ = 0;  // the server answered: a later failure starts a new count
     if (parsed.ac) {
       a.outcome = "accepted";
-      record(a);
+      record_attempt(a);
       return on_accept(p);
     }
     if (parsed.rj) {
@@ -311,7 +311,7 @@ Step DimseProbe::on_pdu(const std::vector<std::uint8_t>& p) {
       a.detail = std::string(pdu::rj_result_name(parsed.rj->result)) + ", " +
                  pdu::rj_source_name(parsed.rj->source) + ", " +
                  pdu::rj_reason_name(parsed.rj->source, parsed.rj->reason);
-      record(a);
+      record_attempt(a);
       if (resuming_) return finish();
       return next_attempt_after_reject(r_.attempts.back());
     }
@@ -319,12 +319,12 @@ Step DimseProbe::on_pdu(const std::vector<std::uint8_t>& p) {
       a.outcome = "aborted";
       a.detail = std::string(pdu::abort_source_name(parsed.abort->source)) + ", " +
                  pdu::abort_reason_name(parsed.abort->reason);
-      record(a);
+      record_attempt(a);
       return finish();
     }
     a.outcome = "not-dicom";
     a.detail = parsed.error.empty() ? std::string("unexpected ") + pdu::type_name(parsed.type) : parsed.error;
-    record(a);
+    record_attempt(a);
     if (!r_.is_dicom()) r_.answer = "not-dicom";
     return finish();
   }

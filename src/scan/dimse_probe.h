@@ -133,7 +133,7 @@ class DimseProbe : public Probe {
   Step classify_non_dicom(std::span<const std::uint8_t> first);
   Step retry_in_tls_or_finish();
   Step retry_connection(Failure f, const std::string& detail);
-  void record(AssocAttempt a);  // an association attempt, with where its called AE title came from
+  void record_attempt(AssocAttempt a);  // an association attempt, with where its called AE title came from
   Step finish();
   CommandResult& slot(Cmd c);
   std::string random_ae();
