@@ -228,7 +228,10 @@ std::string summary_line(const json& s) {
   const std::uint64_t n = num(s, "subjects");
   const double secs = s.contains("seconds") && s["seconds"].is_number() ? s["seconds"].get<double>() : 0.0;
   std::string line = fmt::format("{} {} in {:.2f} s", n, noun_of(command, n), secs);
-  if (secs >= 0.5) line += fmt::format(" ({:.0f}/s)", static_cast<double>(n) / secs);
+  if (secs >= 0.5 && n >= 2) {
+    const double rate = static_cast<double>(n) / secs;
+    line += rate >= 10 ? fmt::format(" ({:.0f}/s)", rate) : fmt::format(" ({:.1f}/s)", rate);
+  }
   std::string by_status;
   if (s.contains("status") && s["status"].is_object())
     for (auto it = s["status"].begin(); it != s["status"].end(); ++it)
