@@ -177,7 +177,7 @@ TEST(TextSink, SummaryLinesAreBuiltFromTheSummaryFields) {
                          {"exit_code", 3}};
   EXPECT_EQ(text_summary(scan),
             "No DICOM service answered on any of the 2 endpoints probed: nothing was assessed (exit code 3). "
-            "0 services in 1.00 s (0/s): nothing; no findings | 2 endpoints probed with 1 connection "
+            "0 services in 1.00 s: nothing; no findings | 2 endpoints probed with 1 connection "
             "(no DICOM answer: 2 closed)");
   scan["dicom_services"] = 1;
   scan["subjects"] = 1;
@@ -187,7 +187,7 @@ TEST(TextSink, SummaryLinesAreBuiltFromTheSummaryFields) {
   scan["tls_grade"] = {{"mode", "quick"}, {"pass", 0}, {"fail", 1}};
   scan["baseline"] = {{"new", 1}, {"gone", 0}, {"changed", 2}};
   EXPECT_EQ(text_summary(scan),
-            "1 service in 1.00 s (1/s): 1 open; no findings | TLS graded (quick): 0 meet B.12 or B.13, 1 do not | "
+            "1 service in 1.00 s: 1 open; no findings | TLS graded (quick): 0 meet B.12 or B.13, 1 do not | "
             "since the baseline: 1 new, 0 gone, 2 changed | 2 endpoints probed with 1 connection");
   nlohmann::json tls = {{"command", "tls"}, {"subjects", 1}, {"seconds", 0.2}, {"status", {{"fail", 1}}},
                         {"findings", {{"medium", 2}}}, {"errors", 0}, {"endpoints", 3}, {"connections", 9},
