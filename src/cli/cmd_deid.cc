@@ -94,6 +94,7 @@ int run(DeidFlags& f) {
   fp.outdir = f.outdir;
   fp.rename = f.rename;
   fp.resume = f.resume;
+  fp.defer_dir_sync = true;  // one fsync per output folder at the end, not one per file
 
   // Inputs, each file with its path relative to its input root.
   const std::string out_canon = canonical(f.outdir);
@@ -139,6 +140,7 @@ int run(DeidFlags& f) {
   };
   const bool want_linkage = !f.linkage.empty();
   std::set<std::pair<std::string, std::string>> linkage;
+  std::vector<std::string> written;
   util::ParallelOptions po;
   po.jobs = f.jobs;
   po.progress = ::isatty(2);
@@ -151,11 +153,19 @@ int run(DeidFlags& f) {
         return d;
       },
       [&](std::size_t, Done&& d) {
+        if (d.rec.fields.contains("output") && d.rec.fields["output"].is_string())
+          written.push_back(d.rec.fields["output"].get<std::string>());
+        else if (d.rec.fields.contains("output_bytes"))
+          written.push_back(f.outdir + "/.");  // a name that is not UTF-8: at least its tree's top
         tally.add(d.rec);
         sinks->record(d.rec);
         for (auto& l : d.linkage) linkage.insert(std::move(l));
       });
   int rc = kExitClean;
+  if (std::string e = deid::sync_output_folders(written, f.outdir); !e.empty()) {
+    std::fprintf(stderr, "dicomguard deid: %s\n", e.c_str());
+    rc = kExitError;
+  }
   if (want_linkage) {
     std::string csv = "id_old,id_new\n";
     for (const auto& [a, b] : linkage) csv += csv_field(a) + "," + csv_field(b) + "\n";

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <set>
 
 #include "util/durable_write.h"
 
@@ -132,6 +133,20 @@ bool already_done(const std::string& path, const std::string& method) {
 
 }  // namespace
 
+std::string sync_output_folders(const std::vector<std::string>& outputs, const std::string& outdir) {
+  std::error_code ec;
+  const fs::path stop = fs::absolute(outdir, ec).lexically_normal().parent_path();
+  std::set<std::string> dirs;
+  for (const std::string& o : outputs) {
+    fs::path d = fs::absolute(o, ec).lexically_normal().parent_path();
+    for (; !d.empty() && dirs.insert(d.string()).second && d != stop && d != d.root_path(); d = d.parent_path()) {
+    }
+  }
+  for (const std::string& d : dirs)
+    if (!util::fsync_dir(d)) return "cannot sync the output folder " + d + ": " + std::strerror(errno);
+  return {};
+}
+
 nlohmann::json counts_json(const Counts& c) {
   return nlohmann::json{{"removed", c.removed}, {"emptied", c.emptied}, {"replaced", c.replaced},
                         {"cleaned", c.cleaned}, {"kept", c.kept}};
@@ -175,6 +190,7 @@ Record deid_file(const std::string& input, const std::string& rel, const FilePla
   util::WriteOptions wo;
   wo.mode = 0644;
   wo.kill_prefix = "deid";
+  wo.sync_dir = !fp.defer_dir_sync;
   wo.write = [&](int fd) -> std::string {
     std::size_t at = 0;
     for (const Result::Hole& h : r.holes) {

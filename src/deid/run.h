@@ -19,6 +19,7 @@ struct FilePlan {
   std::string outdir;
   bool rename = false;  // output name: keyed hash of the relative path
   bool resume = false;  // skip outputs already complete from a run with the same key and options
+  bool defer_dir_sync = false;  // folders are fsync'ed by the caller at the end (sync_output_folders)
 };
 
 // Where `rel` (the input's path relative to its input root) goes: OUTDIR/rel, or OUTDIR/<32 hex>.dcm with rename.
@@ -28,6 +29,10 @@ unsigned shard_of(const std::string& rel, unsigned n);
 
 // The record's "counts" object.
 nlohmann::json counts_json(const Counts& c);
+
+// fsyncs the folders of these outputs and every folder above them up to and including OUTDIR's parent (new
+// folders included), once each. Returns "" or the first failure.
+std::string sync_output_folders(const std::vector<std::string>& outputs, const std::string& outdir);
 
 // De-identifies `input` into the tree. `linkage`, when given, receives (old, new) pairs.
 Record deid_file(const std::string& input, const std::string& rel, const FilePlan& fp,

@@ -227,7 +227,7 @@ WriteResult write_durably(const std::string& target, const WriteOptions& opt) {
   }
   tmp.published();
   kill_point("-after-rename");
-  fsync_dir(dir.string());
+  if (opt.sync_dir) fsync_dir(dir.string());
   return r;
 }
 

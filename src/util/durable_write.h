@@ -61,6 +61,9 @@ struct WriteOptions {
   // Optional: a last check just before the rename, after the kept copy (e.g. "the original did not change").
   std::function<std::string()> before_replace;
   mode_t mode = 0644;      // permissions of the new file (the umask does not apply)
+  // false: the folder is not fsync'ed after the rename, the caller does it (once per folder at the end of a batch:
+  // a kill leaves the same files either way; only a power loss before the caller's fsync can lose a name).
+  bool sync_dir = true;
   bool keep_mode = false;  // instead: the mode, owner and group (where allowed) of the file being replaced, if any
   // Kill points for crash tests (util/failpoint.h): when not empty, PREFIX-after-write, PREFIX-after-fsync,
   // PREFIX-after-verify, PREFIX-after-backup (after the keep step, kept or not) and PREFIX-after-rename (before
