@@ -219,11 +219,12 @@ std::string load_authority(const std::string& dir, Authority& a) {
   {
     BioPtr b(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())), BIO_free);
     a.key.reset(PEM_read_bio_PrivateKey(b.get(), nullptr, no_passphrase, nullptr));
-    OPENSSL_cleanse(text.data(), text.size());
   }
+  const bool encrypted = text.find("ENCRYPTED") != std::string::npos;
+  OPENSSL_cleanse(text.data(), text.size());
   ERR_clear_error();
   if (!a.key) {
-    if (text.find("ENCRYPTED") != std::string::npos)
+    if (encrypted)
       return fmt::format("the CA key {} is encrypted with a passphrase; dicomguard ca needs an unencrypted key "
                          "(keep the folder on an encrypted, access-controlled disk instead)", key_path);
     return fmt::format("the CA key {} is not a PEM private key (corrupt or truncated?)", key_path);
