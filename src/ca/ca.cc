@@ -9,6 +9,8 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -374,6 +376,25 @@ std::string trim_ae(const std::string& ae) {
   return ae.substr(b, ae.find_last_not_of(' ') - b + 1);
 }
 
+// One writer at a time per CA folder (two `ca issue` at once would otherwise lose one index entry, two `ca init`
+// both write a root): an exclusive flock on DIR/.lock, released when the process ends or the object goes.
+class FolderLock {
+ public:
+  std::string take(const std::string& dir) {
+    fd_ = ::open((dir + "/.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd_ < 0) return fmt::format("cannot open {}/.lock: {}", dir, std::strerror(errno));
+    while (::flock(fd_, LOCK_EX) != 0)
+      if (errno != EINTR) return fmt::format("cannot lock {}/.lock: {}", dir, std::strerror(errno));
+    return {};
+  }
+  ~FolderLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+ private:
+  int fd_ = -1;
+};
+
 }  // namespace
 
 const char* key_kind_name(KeyKind k) { return k == KeyKind::rsa ? "RSA 3072" : "EC P-256"; }
@@ -468,10 +489,17 @@ std::string init(const InitOptions& o, InitResult& out) {
   if (o.dir.empty()) return "give the CA folder";
   if (o.days < 1 || o.days > 36500) return fmt::format("--days {}: give 1 to 36500 days", o.days);
   if (exists(o.dir) && !is_dir(o.dir)) return fmt::format("{} exists and is not a folder", o.dir);
-  for (const char* f : {"/ca.crt", "/ca.key", "/index.json"})
-    if (exists(o.dir + f))
-      return fmt::format("{} already holds a CA ({} exists); refusing to overwrite it", o.dir, o.dir + f);
+  auto held = [&]() -> std::string {
+    for (const char* f : {"/ca.crt", "/ca.key", "/index.json"})
+      if (exists(o.dir + f))
+        return fmt::format("{} already holds a CA ({} exists); refusing to overwrite it", o.dir, o.dir + f);
+    return {};
+  };
+  if (std::string e = held(); !e.empty()) return e;
   if (std::string e = make_dir(o.dir, 0700); !e.empty()) return e;
+  FolderLock lock;
+  if (std::string e = lock.take(o.dir); !e.empty()) return e;
+  if (std::string e = held(); !e.empty()) return e;  // another init got there first
   const std::string cn = "dicomguard private CA " + (o.name.empty() ? hostname() : o.name);
   if (cn.size() > 64) return "the CA name is too long (the CN is at most 64 characters)";
   KeyPtr key = make_key(o.key);
@@ -509,6 +537,8 @@ std::string issue(const IssueOptions& o, Entry& out) {
   Authority a;
   if (std::string e = load_authority(o.dir, a); !e.empty()) return e;
   if (std::string e = check_issue(o); !e.empty()) return e;
+  FolderLock lock;
+  if (std::string e = lock.take(o.dir); !e.empty()) return e;
   std::vector<Entry> entries;
   if (std::string e = load_index(o.dir, entries); !e.empty()) return e;
   if (exists(o.dir + "/issued/" + o.names[0] + ".crt"))
@@ -526,6 +556,8 @@ std::string renew(const std::string& dir, int within_days, const std::string& on
   if (std::string e = load_authority(dir, a); !e.empty()) return e;
   if (within_days < 0) return "--within must be 0 or more days";
   if (days < 1 || days > 825) return fmt::format("--days {}: give 1 to 825 days", days);
+  FolderLock lock;
+  if (std::string e = lock.take(dir); !e.empty()) return e;
   std::vector<Entry> entries;
   if (std::string e = load_index(dir, entries); !e.empty()) return e;
   const std::time_t now = std::time(nullptr);

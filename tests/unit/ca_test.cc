@@ -12,6 +12,7 @@
 #include <fstream>
 #include <memory>
 #include <sstream>
+#include <thread>
 
 #include "ca/ca.h"
 #include "tls/cert.h"
@@ -316,6 +317,24 @@ TEST(Ca, RenewReissuesWhatExpiresSoon) {
   ASSERT_EQ(done.size(), 1u);
   EXPECT_EQ(done[0].new_entry.ae, "LONG");
   EXPECT_NE(dg::ca::renew(dir, 100, "nosuch", 90, done), "");
+}
+
+TEST(Ca, ConcurrentIssuesAllReachTheIndex) {
+  TmpDir t;
+  const std::string dir = t.path + "/ca";
+  ASSERT_EQ(init_ca(dir), "");
+  std::vector<std::thread> threads;
+  std::vector<std::string> errors(4);
+  for (int i = 0; i < 4; ++i)
+    threads.emplace_back([&, i] {
+      dg::ca::Entry e;
+      errors[i] = dg::ca::issue(leaf(dir, "node" + std::to_string(i), "AE" + std::to_string(i)), e);
+    });
+  for (auto& th : threads) th.join();
+  for (const auto& e : errors) EXPECT_EQ(e, "");
+  std::vector<dg::ca::Entry> all;
+  ASSERT_EQ(dg::ca::list(dir, all), "");
+  EXPECT_EQ(all.size(), 4u);
 }
 
 TEST(Ca, Refusals) {
