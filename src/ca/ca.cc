@@ -303,6 +303,9 @@ std::string sign_leaf(const Authority& a, const IssueOptions& o, const std::stri
   if (std::string e = set_serial(x.get()); !e.empty()) return e;
   X509_gmtime_adj(X509_getm_notBefore(x.get()), -60);  // backdated a minute for clocks slightly behind
   X509_gmtime_adj(X509_getm_notAfter(x.get()), static_cast<long>(o.days) * 86400);
+  if (ASN1_TIME_compare(X509_get0_notAfter(x.get()), X509_get0_notAfter(a.cert.get())) > 0)
+    return fmt::format("the CA's root expires on {}, before {} days from now: give fewer --days, or make a new CA",
+                       iso(X509_get0_notAfter(a.cert.get())), o.days);
   X509_set_pubkey(x.get(), key.get());
   X509_NAME* n = X509_get_subject_name(x.get());
   if (!add_name(n, "CN", o.names[0]) || !add_name(n, "OU", o.ae))

@@ -380,6 +380,18 @@ TEST(Ca, Refusals) {
   err = dg::ca::issue(leaf(dir), e);
   EXPECT_NE(err.find("not a PEM private key"), std::string::npos) << err;
   EXPECT_EQ(err.find("not base64"), std::string::npos);  // the key's content is never echoed
+  // A leaf that would outlive the root.
+  {
+    TmpDir t2;
+    dg::ca::InitOptions io;
+    io.dir = t2.path + "/short";
+    io.days = 30;
+    dg::ca::InitResult ir;
+    ASSERT_EQ(dg::ca::init(io, ir), "");
+    dg::ca::Entry x;
+    const std::string m = dg::ca::issue(leaf(io.dir), x);
+    EXPECT_NE(m.find("root expires"), std::string::npos) << m;
+  }
   // Unreadable key (root reads everything: only when not root).
   // A key of the wrong type (Ed25519) and a key that is not the CA's.
   std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> ed(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"), EVP_PKEY_free);
