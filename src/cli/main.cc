@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   reg(dg::cli::add_sanitize);
   reg(dg::cli::add_checks);
   reg(dg::cli::add_deid);
+  reg(dg::cli::add_ca);
   if (argc < 2) {
     std::fputs(app.help().c_str(), stderr);
     return dg::cli::kExitError;
