@@ -109,7 +109,9 @@ Action add_demo(CLI::App& app) {
     std::printf("== 1. the lab on 127.0.0.1: a leaky PACS at %s and a hardened TLS-only one at %s\n", t1.c_str(),
                 t2.c_str());
     const std::string scan = (dir / "scan.jsonl").string(), files = (dir / "files.jsonl").string(),
-                      report = (dir / "report.html").string(), md = (dir / "report.md").string();
+                      report = (dir / "report.html").string(), md = (dir / "report.md").string(),
+                      key = (dir / "demo.key").string(), deid_out = (dir / "deid").string(),
+                      verify = (dir / "verify.jsonl").string();
     std::printf("== 2. dicomguard scan %s %s --called-ae HARDENED_PACS --tls-full --json > %s\n", t1.c_str(), t2.c_str(),
                 scan.c_str());
     std::fflush(stdout);
@@ -144,22 +146,43 @@ Action add_demo(CLI::App& app) {
       std::fprintf(stderr, "dicomguard demo: scan (exit %d) or files (exit %d) failed\n", rs, rf);
       return kExitError;
     }
-    std::printf("== 4. dicomguard report scan.jsonl files.jsonl -o %s\n", report.c_str());
+    std::printf("== 4. dicomguard deid %s -o %s --key-file %s, then deid --verify %s --against %s --json > %s\n",
+                samples.c_str(), deid_out.c_str(), key.c_str(), deid_out.c_str(), samples.c_str(), verify.c_str());
     std::fflush(stdout);
-    if (run_self({"report", scan, files, "-o", report}, (dir / "report.log").string()) != 0 ||
-        run_self({"report", scan, files, "-o", md}, (dir / "report-md.log").string()) != 0) {
+    fs::remove(key, ec);  // a fresh demo key each run (a key is never replaced by --new-key)
+    fs::remove_all(deid_out, ec);
+    const int rk = run_self({"deid", "--new-key", key}, (dir / "deid-key.log").string());
+    const int rd = rk == 0 ? run_self({"deid", samples, "-o", deid_out, "--key-file", key}, (dir / "deid.log").string()) : -1;
+    const int rv = rd == 0 || rd == 1 ? run_self({"deid", "--verify", deid_out, "--against", samples, "--json"}, verify) : -1;
+    if (rv < 0 || rv > 1) {
+      std::fprintf(stderr, "dicomguard demo: deid (exit %d) or deid --verify (exit %d) failed\n", rd, rv);
+      return kExitError;
+    }
+    {
+      report::Results v;
+      report::load({verify}, v);
+      std::size_t clean = 0;
+      for (const auto& f : v.verified) clean += f.value("status", "") == "clean";
+      std::printf("   %zu de-identified samples written (those that may show burned-in text set apart in %s/.quarantine), "
+                  "%zu of %zu verified clean against the originals\n",
+                  v.verified.size(), deid_out.c_str(), clean, v.verified.size());
+    }
+    std::printf("== 5. dicomguard report scan.jsonl files.jsonl verify.jsonl -o %s\n", report.c_str());
+    std::fflush(stdout);
+    if (run_self({"report", scan, files, verify, "-o", report}, (dir / "report.log").string()) != 0 ||
+        run_self({"report", scan, files, verify, "-o", md}, (dir / "report-md.log").string()) != 0) {
       std::fprintf(stderr, "dicomguard demo: the report could not be written\n");
       return kExitError;
     }
     report::Results r;
-    report::load({scan, files}, r);
+    report::load({scan, files, verify}, r);
     std::printf("\nThe checklist:\n");
     for (const auto& it : report::checklist(r))
       std::printf("  %-13s %s\n", it.status == report::ItemStatus::not_measured ? "NOT MEASURED" : it.status == report::ItemStatus::pass ? "PASS" : "FAIL",
                   it.title.c_str());
     std::printf("\nReport: %s (open it in a browser; it prints with the checklist on page 1)\n", report.c_str());
-    std::printf("Also: %s (Markdown), %s and %s (JSON Lines); 'dicomguard matrix %s %s' shows the threat matrix.\n",
-                md.c_str(), scan.c_str(), files.c_str(), scan.c_str(), files.c_str());
+    std::printf("Also: %s (Markdown), %s, %s and %s (JSON Lines); 'dicomguard matrix %s %s' shows the threat matrix.\n",
+                md.c_str(), scan.c_str(), files.c_str(), verify.c_str(), scan.c_str(), files.c_str());
     return kExitClean;
   };
 }

@@ -41,6 +41,7 @@ def expected_checklist(objs):
     services = [o for o in objs if o["type"] == "service"]
     tls = [o for o in objs if o["type"] == "tls"]
     files = [o for o in objs if o["type"] == "file"]
+    verified = [o for o in objs if o["type"] == "verify"]
     summaries = [o for o in objs if o["type"] == "summary"]
     scanned = any(s.get("command") == "scan" for s in summaries)
     assessed = any(s.get("command") == "scan" and s.get("mode") == "assess" for s in summaries)
@@ -67,7 +68,8 @@ def expected_checklist(objs):
                         "http.default-credentials"], assessed and services),
         "store": judge(["dimse.store.open", "http.orthanc.open", "http.default-credentials"], assessed and services),
         "files": "fail" if any(f["verdict"] == "dangerous" for f in files) else ("pass" if files else "not-measured"),
-        "audit": "not-measured", "clock": "not-measured", "deid": "not-measured",
+        "audit": "not-measured", "clock": "not-measured",
+        "deid": ("fail" if any(v["status"] != "clean" for v in verified) else "pass") if verified else "not-measured",
     }
 
 
@@ -89,6 +91,7 @@ class DemoReport(unittest.TestCase):
         cls.out = cls.tmp.join("demo")
         cls.cp = run("demo", "--out", cls.out, timeout=300)
         cls.scan, cls.files = os.path.join(cls.out, "scan.jsonl"), os.path.join(cls.out, "files.jsonl")
+        cls.verify = os.path.join(cls.out, "verify.jsonl")
         cls.html_path = os.path.join(cls.out, "report.html")
 
     @classmethod
@@ -111,6 +114,14 @@ class DemoReport(unittest.TestCase):
         self.assertEqual(verdicts["polyglot-pe.dcm"], "dangerous")
         self.assertEqual(verdicts["document-active.pdf.dcm"], "dangerous")
         self.assertEqual(verdicts["clean.dcm"], "clean")
+        # The samples were de-identified and verified: no sample patient's name in any output byte.
+        verified = [o for o in load(self.verify) if o["type"] == "verify"]
+        self.assertGreater(len(verified), 0)
+        for v in verified:
+            with open(v["path"], "rb") as f:
+                data = f.read()
+            for name in SAMPLE_PATIENTS:
+                self.assertNotIn(name.encode(), data, v["path"])
         # The lab was stopped: nothing listens on its ports any more.
         ports = {o["port"] for o in objs if o["type"] == "service"}
         self.assertEqual(len(ports), 2)
@@ -120,8 +131,9 @@ class DemoReport(unittest.TestCase):
 
     def test_checklist_items_match_the_json_results(self):
         got = html_checklist(self.html())
-        want = expected_checklist(load(self.scan, self.files))
+        want = expected_checklist(load(self.scan, self.files, self.verify))
         self.assertEqual(got, want)
+        self.assertEqual(got["deid"], "pass")      # the samples it de-identified, verified against the originals
         self.assertEqual(got["ae"], "fail")        # the leaky PACS takes any AE title
         self.assertEqual(got["files"], "fail")     # the samples hold polyglots
         self.assertEqual(got["audit"], "not-measured")
