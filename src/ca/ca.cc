@@ -544,9 +544,12 @@ std::string issue(const IssueOptions& o, Entry& out) {
   if (std::string e = lock.take(o.dir); !e.empty()) return e;
   std::vector<Entry> entries;
   if (std::string e = load_index(o.dir, entries); !e.empty()) return e;
-  if (exists(o.dir + "/issued/" + o.names[0] + ".crt"))
-    return fmt::format("a certificate for {} was issued already ({}/issued/{}.crt); use 'dicomguard ca renew {} "
-                       "--name {}' to replace it", o.names[0], o.dir, o.names[0], o.dir, o.names[0]);
+  // Refused when the index has it. Files without an index entry are what an issue interrupted between its files
+  // and the index leaves (never a certificate anyone was told about): they are replaced.
+  for (const Entry& e : entries)
+    if (e.name == o.names[0] && e.status == "current")
+      return fmt::format("a certificate for {} was issued already ({}/issued/{}.crt); use 'dicomguard ca renew {} "
+                         "--name {}' to replace it", o.names[0], o.dir, o.names[0], o.dir, o.names[0]);
   if (std::string e = sign_leaf(a, o, o.dir, out, ""); !e.empty()) return e;
   entries.push_back(out);
   return save_index(o.dir, entries);

@@ -279,6 +279,30 @@ TEST(Ca, AeTitleWithSpacesIsPercentEncodedInTheUri) {
   EXPECT_EQ(san_uris(leaves[0].get()), std::vector<std::string>{"urn:dicom:ae:MY%20PACS"});
 }
 
+TEST(Ca, AnIssueInterruptedBeforeTheIndexIsDoneAgain) {
+  TmpDir t;
+  const std::string dir = t.path + "/ca";
+  ASSERT_EQ(init_ca(dir), "");
+  dg::ca::Entry first;
+  ASSERT_EQ(dg::ca::issue(leaf(dir), first), "");
+  // As if killed after the node's files and before index.json: the files are there, the index does not know them.
+  std::vector<dg::ca::Entry> none;
+  {
+    std::ofstream idx(dir + "/index.json", std::ios::trunc);
+    idx << "{\"certificates\": []}\n";
+  }
+  ASSERT_EQ(dg::ca::list(dir, none), "");
+  ASSERT_TRUE(none.empty());
+  dg::ca::Entry again;
+  ASSERT_EQ(dg::ca::issue(leaf(dir), again), "");
+  EXPECT_NE(again.serial, first.serial);
+  check_issued(dir, again, false);
+  std::vector<dg::ca::Entry> all;
+  ASSERT_EQ(dg::ca::list(dir, all), "");
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].serial, again.serial);
+}
+
 TEST(Ca, RenewReissuesWhatExpiresSoon) {
   TmpDir t;
   const std::string dir = t.path + "/ca";
