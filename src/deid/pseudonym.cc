@@ -114,7 +114,8 @@ int date_shift_days(const Key& key, std::string_view patient_id, int range) {
   const auto h = hmac(key, "date", patient_id);
   std::uint64_t v = 0;
   for (int i = 0; i < 8; ++i) v = v << 8 | h[static_cast<std::size_t>(i)];
-  return static_cast<int>(v % (static_cast<std::uint64_t>(range) + 1));
+  // 1..range: never 0, or "Modified Dates" would leave one patient in a few thousand with every date unchanged.
+  return 1 + static_cast<int>(v % static_cast<std::uint64_t>(range));
 }
 
 namespace {

@@ -26,7 +26,8 @@ bool is_registry_uid(std::string_view uid);
 std::string map_uid(const Key& key, std::string_view uid);
 // A keyed identifier of at most max_len characters (upper-case base32 of HMAC(key, "id" | value), at most 16).
 std::string map_id(const Key& key, std::string_view value, std::size_t max_len);
-// Whole days in [0, range] to shift a patient's dates back by: from HMAC(key, "date" | patient_id).
+// Whole days in [1, range] to shift a patient's dates back by (0 when range is 0): from HMAC(key, "date" |
+// patient_id). Never 0 otherwise: a modified date is always a different date.
 int date_shift_days(const Key& key, std::string_view patient_id, int range);
 // A DA value (YYYYMMDD) shifted back by `days`; "" when it is not a valid date.
 std::string shift_da(std::string_view da, int days);

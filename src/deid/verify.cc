@@ -210,6 +210,22 @@ std::string parent_of(const std::string& uid) {
   return std::count(p.begin(), p.end(), '.') >= 2 ? p : std::string();
 }
 
+// Whether `text` is in `hay`. A value made of digits (a date, a number-like ID) counts only where it is not part of
+// a longer run of digits and dots: "19010107" inside a new 2.25 UID's 39 random digits is chance, not a leak.
+bool contains_value(std::span<const std::uint8_t> hay, const std::string& text) {
+  const bool numeric = std::all_of(text.begin(), text.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.'; });
+  const std::boyer_moore_horspool_searcher searcher(text.begin(), text.end());
+  auto digit = [](std::uint8_t c) { return (c >= '0' && c <= '9') || c == '.'; };
+  for (auto from = hay.begin();;) {
+    const auto it = std::search(from, hay.end(), searcher);
+    if (it == hay.end()) return false;
+    if (!numeric) return true;
+    const auto end = it + static_cast<std::ptrdiff_t>(text.size());
+    if ((it == hay.begin() || !digit(*(it - 1))) && (end == hay.end() || !digit(*end))) return true;
+    from = it + 1;
+  }
+}
+
 }  // namespace
 
 void collect_against(std::span<const std::uint8_t> file, Against& a) {
@@ -406,8 +422,7 @@ Record verify_file(const std::string& path, std::span<const std::uint8_t> file, 
       // Shifted dates: a whole-day shift can land on another input date, and an unshifted date cannot be told from
       // a shifted one without the key, so dates are not searched for (their attributes are still checked).
       if (n.date && o.retain_long_modified_dates) continue;
-      const auto it = std::search(hay.begin(), hay.end(), std::boyer_moore_horspool_searcher(n.text.begin(), n.text.end()));
-      if (it != hay.end()) ++found[dicom::tag_string(n.tag)];
+      if (contains_value(hay, n.text)) ++found[dicom::tag_string(n.tag)];
     }
     rec.fields["values_searched"] = against->needles.size();
     if (!found.empty()) {

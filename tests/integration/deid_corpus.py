@@ -482,6 +482,36 @@ def output_files(output_dir):
     return sorted(out)
 
 
+def path_values(path):
+    """{manifest path "(GGGG,EEEE)[i](GGGG,EEEE)": set of values as element_values gives them} of an output."""
+    import pydicom
+    out = {}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(path, force=True)
+            ds.decode()
+    except Exception:  # noqa: BLE001
+        return out
+
+    def walk(d, prefix):
+        for el in d:
+            p = prefix + tag_str(el.tag.group, el.tag.element)
+            if el.VR == "SQ":
+                for i, item in enumerate(el.value or []):
+                    walk(item, f"{p}[{i}]")
+                continue
+            v = el.value
+            for x in (v if isinstance(v, (list, tuple, pydicom.multival.MultiValue)) else [v]):
+                vals = out.setdefault(p, set())
+                if isinstance(x, bytes):
+                    vals.update({x.hex(), x.decode("latin-1").strip(" \0")})
+                else:
+                    vals.add(str(x).strip(" \0"))
+    walk(ds, "")
+    return out
+
+
 def find_markers(markers, output_dir):
     """(output file relative to output_dir, marker) for each of markers found in any output file.
 
@@ -489,8 +519,10 @@ def find_markers(markers, output_dir):
     (short dates and numbers) are compared with the value of every element of the same tag at every depth: a
     weak value moved into another attribute is not seen, but a date shifted by whole days (Retain Longitudinal
     Temporal Information with Modified Dates) is not mistaken for another marker's date either. Every output file is
-    searched for every marker, not only the file its marker was written into. The quarantine folder is skipped
-    (nothing there is output)."""
+    searched for every marker, not only the file its marker was written into; dates, though, only at their own path
+    in their own file: the whole-day shift of Retain Longitudinal Temporal Information with Modified Dates, one
+    per patient, can land a date on another instance's (or another depth's) marker date. The quarantine folder is
+    skipped (nothing there is output)."""
     found = []
     strong, weak = {}, {}
     for mk in markers:
@@ -503,8 +535,14 @@ def find_markers(markers, output_dir):
                 found += [(rel, mk) for mk in mks]
         if weak:
             vals = element_values(p)
+            at = path_values(p)
             for needle, mks in weak.items():
                 for mk in mks:
+                    if mk["vr"] in ("DA", "DT"):
+                        if mk["file"] == rel and (str(mk.get("value")) in at.get(mk["path"], ()) or
+                                                  needle in at.get(mk["path"], ())):
+                            found.append((rel, mk))
+                        continue
                     v = mk.get("value")
                     key = repr(float(v)) if isinstance(v, float) else str(v)
                     t = last_tag(mk["path"])

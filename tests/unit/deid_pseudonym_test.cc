@@ -49,11 +49,12 @@ TEST(DeidPseudonym, IdentifiersFitTheirVr) {
 TEST(DeidPseudonym, DateShiftIsPerPatientAndInRange) {
   for (int i = 0; i < 50; ++i) {
     const int d = date_shift_days(key(3), "P" + std::to_string(i), 30);
-    EXPECT_GE(d, 0);
+    EXPECT_GE(d, 1);  // never an unmodified date
     EXPECT_LE(d, 30);
   }
   EXPECT_EQ(date_shift_days(key(3), "P1", 3650), date_shift_days(key(3), "P1", 3650));
   EXPECT_EQ(date_shift_days(key(3), "P1", 0), 0);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(date_shift_days(key(3), "P" + std::to_string(i), 1), 1);
   EXPECT_EQ(shift_da("20000301", 1), "20000229");
   EXPECT_EQ(shift_da("20240101", 366), "20221231");
   EXPECT_EQ(shift_da("2024010", 1), "");

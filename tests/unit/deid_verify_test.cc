@@ -139,3 +139,23 @@ TEST(DeidVerify, WhatIsNotDicomIsSaidSo) {
   const dg::Record v = verify_file("cut.dcm", cut, nullptr);
   EXPECT_NE(v.status, "clean");
 }
+
+TEST(DeidVerify, ADateInsideALongerRunOfDigitsIsChanceNotALeak) {
+  const Bytes in = file_of(study, "1.2.840.10008.1.2.1", "1.2.840.10008.5.1.4.1.1.2", kInst);
+  const Result r = deidentify(in, plan());
+  ASSERT_EQ(r.status, Status::written);
+  const Against a = against(in);
+  auto splice = [&](const std::string& text) {
+    Bytes b = r.bytes;
+    const std::string at = "dicomguard";
+    auto it = std::search(b.begin(), b.end(), at.begin(), at.end());
+    std::copy(text.begin(), text.end(), it);
+    return b;
+  };
+  // The Study Date's digits inside a longer number (as in a new 2.25 UID's random decimal): not the date.
+  EXPECT_EQ(verify_file("out.dcm", splice("4202401157"), &a).status, "clean");
+  EXPECT_EQ(verify_file("out.dcm", splice("2.20240115"), &a).status, "clean");
+  // The date standing alone is.
+  const dg::Record v = verify_file("out.dcm", splice(" 20240115 "), &a);
+  EXPECT_EQ(checks(v), std::set<std::string>{"deid.residual.value"});
+}
