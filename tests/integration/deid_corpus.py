@@ -410,6 +410,19 @@ def dataset_bytes(path):
     return raw
 
 
+def read_output(path):
+    """An output as pydicom reads it (forced, decoded), or None when it cannot."""
+    import pydicom
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(path, force=True)
+            ds.decode()
+        return ds
+    except Exception:  # noqa: BLE001
+        return None
+
+
 def element_values(path):
     """Every (tag, value) of every element at every depth of the output (for the weak markers).
 
@@ -417,12 +430,8 @@ def element_values(path):
     both their hex and their latin-1 text (attributes pydicom 2.3 does not know are read as UN bytes)."""
     import pydicom
     out = set()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ds = pydicom.dcmread(path, force=True)
-            ds.decode()
-    except Exception:  # noqa: BLE001
+    ds = read_output(path)
+    if ds is None:
         return out
     for el in ds.iterall():
         if el.VR == "SQ":
@@ -486,12 +495,8 @@ def path_values(path):
     """{manifest path "(GGGG,EEEE)[i](GGGG,EEEE)": set of values as element_values gives them} of an output."""
     import pydicom
     out = {}
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ds = pydicom.dcmread(path, force=True)
-            ds.decode()
-    except Exception:  # noqa: BLE001
+    ds = read_output(path)
+    if ds is None:
         return out
 
     def walk(d, prefix):
