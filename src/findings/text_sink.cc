@@ -92,7 +92,32 @@ std::string deid_subject(const json& f) {
   return s;
 }
 
+// gateway: the association (its number, who, which route) and what happened to it; never a dataset's content.
+std::string gateway_subject(const Record& r) {
+  const json& f = r.fields;
+  if (r.type == "gateway") {
+    if (str(f, "event") == "listening") return fmt::format("route {} on port {}", str(f, "route"), num(f, "port"));
+    return str(f, "reason");
+  }
+  std::string s = fmt::format("#{} {}", num(f, "association"), str(f, "peer"));
+  if (f.contains("calling_ae")) s += fmt::format(" {} -> {}", str(f, "calling_ae"), str(f, "called_ae"));
+  s += " via " + str(f, "route");
+  if (f.value("tls", false) && f.contains("tls_version")) s += " (" + str(f, "tls_version") + ")";
+  if (r.type == "association")
+    return s + fmt::format(": {} command{}, {} denied, {} bytes in, {} bytes back, {:.2f} s", num(f, "commands"),
+                           plural(num(f, "commands")), num(f, "denied"), num(f, "bytes_from_client"),
+                           num(f, "bytes_from_upstream"), f.value("seconds", 0.0));
+  s += ": " + str(f, "stage");
+  if (f.contains("command")) s += " " + str(f, "command");
+  if (f.contains("filter")) s += " (" + str(f, "filter") + ")";
+  s += ": " + str(f, "reason");
+  if (f.contains("status")) s += ", status " + str(f, "status");
+  if (f.contains("rj") && f["rj"].is_object()) s += ", A-ASSOCIATE-RJ: " + str(f["rj"], "text");
+  return s;
+}
+
 std::string subject_of(const Record& r) {
+  if (r.type == "association" || r.type == "denial" || r.type == "gateway") return gateway_subject(r);
   if (r.type == "deid") return deid_subject(r.fields);
   if (r.type == "service") return service_subject(r.fields);
   if (r.type == "tls") return tls_subject(r.fields);
@@ -210,6 +235,7 @@ std::vector<std::string> note_lines(const Note& n) {
 const char* noun_of(const std::string& command, std::uint64_t n) {
   if (command == "scan") return n == 1 ? "service" : "services";
   if (command == "tls") return n == 1 ? "endpoint" : "endpoints";
+  if (command == "gateway") return n == 1 ? "association" : "associations";
   return n == 1 ? "file" : "files";
 }
 
@@ -225,7 +251,7 @@ std::string summary_line(const json& s) {
   if (!s.is_object()) return {};
   // scan --probe tls grades endpoints as `tls` does, and says so in the same words.
   const std::string command = str(s, "command") == "scan" && str(s, "probe") == "tls" ? "tls" : str(s, "command");
-  const std::uint64_t n = num(s, "subjects");
+  const std::uint64_t n = str(s, "command") == "gateway" ? num(s, "associations") : num(s, "subjects");
   const double secs = s.contains("seconds") && s["seconds"].is_number() ? s["seconds"].get<double>() : 0.0;
   std::string line = fmt::format("{} {} in {:.2f} s", n, noun_of(command, n), secs);
   if (secs >= 0.5 && n >= 2) {

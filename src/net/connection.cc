@@ -6,6 +6,7 @@
 #include <openssl/x509v3.h>
 
 #include <asio/connect.hpp>
+#include <asio/ip/address.hpp>
 #include <asio/write.hpp>
 
 namespace dg::net {
@@ -46,8 +47,16 @@ void Connection::async_handshake(asio::ssl::context& ctx, Role role, const std::
   SSL_set_msg_callback_arg(ssl, &cert_requested_);
   if (role == Role::client) {
     if (!server_name.empty()) {
-      SSL_set_tlsext_host_name(ssl, server_name.c_str());
-      if (SSL_CTX_get_verify_mode(ctx.native_handle()) & SSL_VERIFY_PEER) SSL_set1_host(ssl, server_name.c_str());
+      asio::error_code not_ip;
+      const bool is_ip = !asio::ip::make_address(server_name, not_ip).is_unspecified() && !not_ip;
+      const bool verify = SSL_CTX_get_verify_mode(ctx.native_handle()) & SSL_VERIFY_PEER;
+      if (is_ip) {
+        // An address: matched against the certificate's IP SANs; SNI never carries one (RFC 6066 section 3).
+        if (verify) X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), server_name.c_str());
+      } else {
+        SSL_set_tlsext_host_name(ssl, server_name.c_str());
+        if (verify) SSL_set1_host(ssl, server_name.c_str());
+      }
     }
     if (!alpn.empty() && alpn.size() < 256) {
       std::vector<unsigned char> wire;

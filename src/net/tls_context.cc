@@ -133,8 +133,16 @@ std::unique_ptr<asio::ssl::context> make_context(const TlsPolicy& p, Role role) 
     if (p.ca_file.empty() ? SSL_CTX_set_default_verify_paths(c) != 1
                           : SSL_CTX_load_verify_locations(c, p.ca_file.c_str(), nullptr) != 1)
       throw std::runtime_error(openssl_error("cannot load trust anchors " + (p.ca_file.empty() ? "(the system store)" : p.ca_file)));
-    SSL_CTX_set_verify(c, role == Role::client ? SSL_VERIFY_PEER : SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+    SSL_CTX_set_verify(c, role == Role::client || p.peer_optional ? SSL_VERIFY_PEER
+                                                                  : SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
                        nullptr);
+    if (role == Role::server) {
+      // The client's certificate must name a CA the server trusts: send their names in the CertificateRequest.
+      if (!p.ca_file.empty())
+        if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(p.ca_file.c_str())) SSL_CTX_set_client_CA_list(c, names);
+      static const unsigned char sid[] = "dicomguard";
+      SSL_CTX_set_session_id_context(c, sid, sizeof sid - 1);
+    }
   } else {
     SSL_CTX_set_verify(c, SSL_VERIFY_NONE, nullptr);
   }

@@ -16,6 +16,7 @@ struct TlsPolicy {
   // Verification. Client: the server's chain against ca_file (or the system store), and its name against
   // verify_name when given. Server: a client certificate is required and verified against ca_file.
   bool verify_peer = false;
+  bool peer_optional = false;  // server: ask for a client certificate and verify it when one is sent, not require it
   std::string ca_file;
   std::string verify_name;
   // Our identity: a certificate chain and key (PEM), or a throwaway self-signed one made in memory.
