@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -89,11 +90,13 @@ void build_routes(const RouteSpec& r, const GatewaySpec& g, std::vector<Route>& 
   route.tls_policy.ca_file = r.tls_ca;
   route.tls_policy.verify_peer = !r.tls_ca.empty();
   route.tls_policy.peer_optional = !r.require_client_cert;
-  route.tls_policy.alpn.clear();
+  route.tls_policy.alpn = {"dicom"};  // selected when a client offers it (the registered ALPN ID)
 
   route.upstream_tls = r.upstream_tls;
-  if (!r.upstream_tls && (!r.upstream_ca.empty() || !r.upstream_cert.empty()))
-    bad(n, "--upstream-ca/--upstream-cert need --upstream-tls");
+  const bool tls_dest = std::any_of(r.move_dest.begin(), r.move_dest.end(),
+                                    [](const std::string& m) { return m.find("=tls://") != std::string::npos; });
+  if (!r.upstream_tls && !tls_dest && (!r.upstream_ca.empty() || !r.upstream_cert.empty()))
+    bad(n, "--upstream-ca/--upstream-cert need --upstream-tls or a tls:// --move-dest");
   if (r.upstream_cert.empty() != r.upstream_key.empty()) bad(n, "--upstream-cert and --upstream-key go together");
   route.upstream_policy = profile;
   route.upstream_policy.verify_peer = true;  // the upstream is always verified: against --upstream-ca or the system store

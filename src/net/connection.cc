@@ -41,6 +41,7 @@ void Connection::async_connect(const tcp::endpoint& to, DoneHandler done) {
 void Connection::async_handshake(asio::ssl::context& ctx, Role role, const std::string& server_name,
                                  const std::string& alpn, DoneHandler done) {
   tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(sock_, ctx);
+  server_side_ = role == Role::server;
   SSL* ssl = tls_->native_handle();
   cert_requested_ = false;
   SSL_set_msg_callback(ssl, &on_tls_message);
@@ -95,8 +96,17 @@ tls::Session Connection::session(bool completed) const {
   unsigned int len = 0;
   SSL_get0_alpn_selected(ssl, &proto, &len);
   if (proto) s.alpn.assign(reinterpret_cast<const char*>(proto), len);
+  // A server's view of the chain leaves out the client's own certificate (OpenSSL's rule): it goes first.
+  if (server_side_)
+    if (X509* leaf = SSL_get_peer_certificate(ssl)) {
+      unsigned char* der = nullptr;
+      const int n = i2d_X509(leaf, &der);
+      if (n > 0) s.chain.emplace_back(der, der + n);
+      OPENSSL_free(der);
+      X509_free(leaf);
+    }
   if (STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl))
-    for (int i = 0; i < sk_X509_num(chain) && i < 16; ++i) {
+    for (int i = 0; i < sk_X509_num(chain) && s.chain.size() < 16; ++i) {
       unsigned char* der = nullptr;
       const int n = i2d_X509(sk_X509_value(chain, i), &der);
       if (n > 0) s.chain.emplace_back(der, der + n);

@@ -58,6 +58,7 @@ class Connection {
   tcp::socket sock_;
   std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;
   bool cert_requested_ = false;
+  bool server_side_ = false;
 };
 
 }  // namespace dg::net
