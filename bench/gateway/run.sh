@@ -47,7 +47,7 @@ set -euo pipefail
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../files/common.sh"
 GW_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
-case ${1:-} in -h|--help) sed -n '2,48p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+case ${1:-} in -h|--help) sed -n '2,43p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 [[ $# -le 1 ]] || die "usage: run.sh [path/to/dicomguard]"
 
 GB=${BENCH_GB:-1}
@@ -243,8 +243,12 @@ EOF
   s0=$(cpu_ticks "$spid")
   t0=$(now)
   set +e
+  # In the background and waited for, so that a signal reaches the trap at once (and cleanup stops it too).
   /usr/bin/time -f '%U %S' -o "$d/scu.time" storescu -v -aet BENCH -aec STORESCP --max-pdu "$PDU" "${tls[@]}" \
-    127.0.0.1 "$target" "${files[@]}" >"$d/storescu.log" 2>&1
+    127.0.0.1 "$target" "${files[@]}" >"$d/storescu.log" 2>&1 &
+  local scu=$!
+  PIDS+=("$scu")
+  wait "$scu"
   rc=$?
   set -e
   t1=$(now)
