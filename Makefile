@@ -8,7 +8,7 @@ FUZZ_SECONDS ?= 600
 FUZZ_SMOKE_SECONDS ?= 30
 CMAKE_FLAGS ?=
 
-.PHONY: all setup build asan test unit-test integration-test asan-test fuzz-smoke fuzz demo bench bench-deid clean
+.PHONY: all setup build asan test unit-test integration-test asan-test fuzz-smoke fuzz demo bench bench-deid bench-gateway clean
 
 all: build
 
@@ -60,10 +60,16 @@ bench: build
 	bash bench/scan/run.sh $(BUILD)/dicomguard
 	bash bench/tls/run.sh $(BUILD)/dicomguard
 	bash bench/deid/run.sh $(BUILD)/dicomguard
+	bash bench/gateway/run.sh $(BUILD)/dicomguard
 
 # dicomguard deid vs gdcmanon, a pydicom basic-profile script, PixelMed and cp -r (BENCH_2GB=1 adds a 2 GiB file).
 bench-deid: build
 	bash bench/deid/run.sh $(BUILD)/dicomguard
+
+# C-STORE of BENCH_GB (default 1) GiB: direct, through dicomguard gateway (TLS in, plain out), through stunnel,
+# and through the gateway TLS in and out (legs 2 and 4 say "gateway: not built" without the gateway command).
+bench-gateway: build
+	bash bench/gateway/run.sh $(BUILD)/dicomguard
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -20,6 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size < 1) return 0;
   dg::lab::ServerConfig cfg{"fuzz", "FUZZ_SCP", (data[0] & 0x80) != 0, {}, false, 0};
   if (data[0] & 0x40) cfg.allowed_calling = {"LAB_VIEWER"};
+  if (data[0] & 0x01) cfg.services = dg::lab::Services::echo_store;  // the legacy archive of lab --legacy
   Events ev;
   dg::lab::Scp scp(cfg, ev, "127.0.0.1");
   const std::size_t cut = 1 + (data[0] & 0x3F) * 37;

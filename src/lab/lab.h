@@ -3,6 +3,8 @@
 //            C-STORE open; plain TCP; an Orthanc-like HTTP /system that names its AE title is not provided.
 //   hardened TLS only (a throwaway self-signed certificate made at start), its own called AE title, and an
 //            allow-list of calling AE titles.
+//   legacy   (lab --legacy) a ten-year-old modality or archive that cannot do TLS: plain TCP only, its own called
+//            AE title, any calling AE title, C-ECHO and C-STORE only (ServerConfig::services).
 // Stored objects are counted and discarded. The synthetic patients are clearly fake and never real data.
 #pragma once
 
@@ -15,14 +17,19 @@
 
 namespace dg::lab {
 
+// The DIMSE services a server offers: every one the SCP knows, or verification and storage only (the query and
+// retrieve SOP classes are then refused at association, and any other command is answered 0x0211).
+enum class Services { all, echo_store };
+
 struct ServerConfig {
-  std::string name;          // "leaky", "hardened"
+  std::string name;          // "leaky", "hardened", "legacy"
   std::string ae_title;      // the called AE title this server answers to
   bool any_called = false;   // accept any called AE title
   std::set<std::string> allowed_calling;  // empty: any calling AE title
   bool tls = false;
   std::uint16_t port = 0;    // 0: an ephemeral port
   std::string bind = "127.0.0.1";  // the address to listen on (the practice servers: always loopback)
+  Services services = Services::all;
 };
 
 struct Synthetic {

@@ -15,7 +15,8 @@ constexpr const char* kLabUid = "2.25.319038944579669305514170399698418424328.1"
 constexpr const char* kLabVersion = "DICOMGUARD_LAB_010";
 constexpr std::size_t kMaxDataset = 16u << 20;
 
-bool supported(const std::string& as) {
+bool supported(const std::string& as, Services services) {
+  if (services == Services::echo_store) return as == uids::kVerification || uids::is_storage(as);
   return as == uids::kVerification || as == uids::kStudyRootFind || as == uids::kStudyRootMove ||
          as == uids::kStudyRootGet || as == uids::kPatientRootFind || as == uids::kPatientRootMove ||
          as == uids::kPatientRootGet || uids::is_storage(as);
@@ -65,7 +66,7 @@ void Scp::associate(const Bytes& p, Output& out) {
   ac.implementation_version = kLabVersion;
   for (const auto& c : rq->contexts) {
     pdu::ContextAc r{c.id, 3, uids::kImplicitLE};
-    if (supported(c.abstract_syntax)) {
+    if (supported(c.abstract_syntax, cfg_.services)) {
       r.result = 4;
       for (const auto& ts : c.transfer_syntaxes)
         if (ts == uids::kExplicitLE || (ts == uids::kImplicitLE && r.result != 0)) {
@@ -127,6 +128,8 @@ void Scp::run(Output& out) {
   const std::uint16_t field = pending_cmd_.command_field;
   Bytes ds;
   ds.swap(data_);
+  if (cfg_.services == Services::echo_store && field != dimse::c_echo_rq && field != dimse::c_store_rq)
+    return respond(out, static_cast<std::uint16_t>(field | 0x8000), 0x0211);  // unrecognized operation
   switch (field) {
     case dimse::c_echo_rq: return respond(out, dimse::c_echo_rsp, 0x0000);
     case dimse::c_store_rq:
