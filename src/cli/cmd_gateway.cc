@@ -1,5 +1,6 @@
 // dicomguard gateway: a DICOM-aware relay that puts TLS, AE-title and command policy in front of a device that
 // cannot do them itself (the work is in gateway/: policy, relay, server, config, log; docs/gateway.md).
+#include <chrono>
 #include <cstdio>
 #include <memory>
 
@@ -87,8 +88,10 @@ Action add_gateway(CLI::App& app) {
       std::fprintf(stderr, "dicomguard gateway: %s\n", e.what());
       return kExitError;
     }
+    const auto t0 = std::chrono::steady_clock::now();
     server.run(true);
-    const std::string err = sinks->end({{"type", "summary"}, {"command", "gateway"}, {"associations", log.associations()}});
+    const std::string err =
+        sinks->end(log.summary(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()));
     if (!log.error().empty() || !err.empty()) {
       std::fprintf(stderr, "dicomguard gateway: %s\n", (log.error().empty() ? err : log.error()).c_str());
       return kExitError;

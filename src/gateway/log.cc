@@ -32,6 +32,7 @@ std::string hex4(std::uint16_t v) { return fmt::format("0x{:04X}", v); }
 }  // namespace
 
 void LogObserver::emit(Record r) {
+  for (const Finding& f : r.findings) ++severities_[std::string(to_string(f.severity))];
   if (!error_.empty()) return;
   error_ = sink_.record(r);
 }
@@ -112,6 +113,7 @@ void LogObserver::violation(const SessionInfo& s, Side side, const std::string& 
 
 void LogObserver::ended(const SessionInfo& s, const pdu::Associate* rq, const SessionEnd& e) {
   ++associations_;
+  ++ended_[e.how];
   Record r{"association", e.how};
   r.fields = who(s);
   if (rq) titles(r.fields, *rq);
@@ -124,4 +126,18 @@ void LogObserver::ended(const SessionInfo& s, const pdu::Associate* rq, const Se
   emit(std::move(r));
 }
 
+}  // namespace dg::gateway
+
+namespace dg::gateway {
+nlohmann::json LogObserver::summary(double seconds) const {
+  json status = json::object();
+  for (const auto& [k, v] : ended_) status[k] = v;
+  json findings = json::object();
+  for (const char* sev : {"critical", "high", "medium", "low", "info"}) {
+    auto it = severities_.find(sev);
+    findings[sev] = it == severities_.end() ? 0 : it->second;
+  }
+  return {{"type", "summary"}, {"command", "gateway"}, {"status", status}, {"findings", findings}, {"errors", 0},
+          {"seconds", std::round(seconds * 1000) / 1000}, {"subjects", associations_}, {"associations", associations_}};
+}
 }  // namespace dg::gateway

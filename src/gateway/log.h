@@ -3,6 +3,8 @@
 // Never a patient's data: AE titles, addresses, UIDs of SOP classes, counts and statuses only.
 #pragma once
 
+#include <map>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "findings/sink.h"
@@ -25,12 +27,17 @@ class LogObserver : public Observer {
   void ended(const SessionInfo&, const dicom::pdu::Associate* rq, const SessionEnd&) override;
   const std::string& error() const { return error_; }
   std::uint64_t associations() const { return associations_; }
+  // The closing {"type":"summary","command":"gateway"} record: associations by how they ended, findings by
+  // severity.
+  nlohmann::json summary(double seconds) const;
 
  private:
   void emit(Record r);
   Sink& sink_;
   std::string error_;
   std::uint64_t associations_ = 0;
+  std::map<std::string, std::uint64_t> ended_;
+  std::map<std::string, std::uint64_t> severities_;
 };
 
 // Every event to each observer in turn.

@@ -204,7 +204,7 @@ class Validator:
                 continue
             close_owner()
             owner, attached = None, []
-            if t in ("file", "sanitize", "deid", "verify", "service", "tls", "change"):
+            if t in ("file", "sanitize", "deid", "verify", "service", "tls", "change", "denial", "association"):
                 owner = (i, o)
                 records[t].append(o)
             elif t == "summary":
@@ -218,7 +218,7 @@ class Validator:
         errors = []
         command = s.get("command")
         kind = {"files": "file", "sanitize": "sanitize", "deid": "deid", "deid-verify": "verify", "scan": "service",
-                "tls": "tls"}.get(command)
+                "tls": "tls", "gateway": "association"}.get(command)
         if command == "scan" and s.get("probe") == "tls":
             kind = "tls"  # scan --probe tls: the records counted are TLS grades
         if kind is None:
@@ -232,6 +232,8 @@ class Validator:
                 status[r.get("action")] += 1
             elif kind in ("deid", "verify"):
                 status[r.get("status")] += 1
+            elif kind == "association":
+                status[r.get("ended")] += 1
             elif kind == "service":
                 dicom = r.get("protocol") in ("dimse", "dimse-tls") or r.get("dicom")
                 status[r.get("exposure") if dicom else "not-dicom"] += 1
@@ -240,13 +242,15 @@ class Validator:
                 status["pass" if "B.12" in meets or "B.13" in meets else "fail"] += 1
         if dict(status) != s.get("status"):
             errors.append(f"line {i + 1}: summary status {s.get('status')} but the {kind} records say {dict(status)}")
-        noun = {"file": "files", "sanitize": "files", "deid": "files", "verify": "files", "service": "services"}.get(kind)
+        noun = {"file": "files", "sanitize": "files", "deid": "files", "verify": "files", "service": "services",
+                "association": "associations"}.get(kind)
         if noun and s.get(noun) != len(recs):
             errors.append(f"line {i + 1}: summary {noun}={s.get(noun)} but {len(recs)} {kind} records came before it")
         if s.get("errors") != status.get("error", 0):
             errors.append(f"line {i + 1}: summary errors={s.get('errors')} but {status.get('error', 0)} {kind} records "
                           f"are errors")
-        found = {sev: severities[(kind, sev)] for sev in ("critical", "high", "medium", "low", "info")}
+        owner_kind = "denial" if kind == "association" else kind  # the gateway's findings follow its denials
+        found = {sev: severities[(owner_kind, sev)] for sev in ("critical", "high", "medium", "low", "info")}
         if found != s.get("findings"):
             errors.append(f"line {i + 1}: summary findings {s.get('findings')} but the findings after {kind} records "
                           f"are {found}")
@@ -260,6 +264,8 @@ def record_target(rec):
         return rec.get("path")
     if t == "deid":
         return rec.get("input")
+    if t in ("denial", "association"):
+        return rec.get("peer")
     if t in ("tls", "change"):
         return rec.get("target")
     if t == "service":
