@@ -1806,3 +1806,29 @@ TEST(TlsProbe, AlpnComesFromAnotherDicomHandshakeWhenTheFirstGotNoAnswer) {
   EXPECT_EQ(rec.fields["alpn"]["via"], "untrusted-certificate");
   EXPECT_EQ(rec.fields["client_auth"]["verdict"], "any-certificate");
 }
+
+TEST(TlsGrade, B13AllSuitesClauseExpectsOnlyTheSuitesOfTheCertificatesKeyType) {
+  // A server with one ECDSA certificate accepts every ECDSA suite B.13 lists: ECDHE_RSA is not expected of it.
+  tls::Facts f = b12_server();
+  tls::CertInfo ec;
+  ec.parsed = true;
+  ec.key_type = "EC";
+  ec.key_bits = 256;
+  ec.sig_hash = "SHA-256";
+  ec.sig_hash_bits = 128;
+  ec.signature = "ecdsa-with-SHA256";
+  f.chain = {ec};
+  f.suites["TLSv1.2"] = {"TLS_ECDHE_ECDSA_WITH_AES_128_CCM", "TLS_ECDHE_ECDSA_WITH_AES_256_CCM",
+                         "TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8", "TLS_ECDHE_ECDSA_WITH_AES_256_CCM_8",
+                         "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+                         "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"};
+  const auto& c = clause(profile(tls::grade(f), "B.13"), "B.13.tls12-suites");
+  EXPECT_EQ(c.verdict, "pass");
+  EXPECT_NE(c.detail.find("3 for the other key type"), std::string::npos) << c.detail;
+  // One ECDSA suite missing still fails it.
+  f.suites["TLSv1.2"].pop_back();
+  EXPECT_EQ(clause(profile(tls::grade(f), "B.13"), "B.13.tls12-suites").verdict, "fail");
+  // And an RSA server still has to accept the RSA ones.
+  f = b12_server();
+  EXPECT_EQ(clause(profile(tls::grade(f), "B.13"), "B.13.tls12-suites").verdict, "fail");
+}
