@@ -110,6 +110,7 @@ std::unique_ptr<asio::ssl::context> make_context(const TlsPolicy& p, Role role) 
                                                                        : asio::ssl::context::tls_server);
   SSL_CTX* c = ctx->native_handle();
   if (p.security_level >= 0) SSL_CTX_set_security_level(c, p.security_level);
+  if (p.server_preference) SSL_CTX_set_options(c, SSL_OP_CIPHER_SERVER_PREFERENCE);
   if (int v = version_code(p.min_version); v || !p.min_version.empty()) SSL_CTX_set_min_proto_version(c, v);
   if (int v = version_code(p.max_version)) SSL_CTX_set_max_proto_version(c, v);
   if (!p.ciphers.empty() && SSL_CTX_set_cipher_list(c, p.ciphers.c_str()) != 1)

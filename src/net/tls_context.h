@@ -30,6 +30,7 @@ struct TlsPolicy {
   std::vector<std::string> alpn;
   std::string min_version, max_version;
   std::string ciphers, ciphersuites;
+  bool server_preference = false;  // server: choose by our order of suites, not the client's
   int security_level = -1;  // -1: OpenSSL's default; 0 allows what OpenSSL would refuse (the scan's client)
 
   // Everything this OpenSSL can still do, nothing verified: the scan measures servers with its own ClientHellos
