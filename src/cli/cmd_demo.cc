@@ -15,6 +15,9 @@
 #include "cli/cmd_scan.h"
 #include "cli/commands.h"
 #include "findings/sink.h"
+#include "gateway/config.h"
+#include "gateway/log.h"
+#include "gateway/server.h"
 #include "lab/lab.h"
 #include "lab/samples.h"
 #include "report/checklist.h"
@@ -23,6 +26,8 @@
 extern char** environ;
 
 namespace dg::cli {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -70,6 +75,86 @@ std::unique_ptr<MultiSink> sinks_into(const std::string& path, std::FILE*& file,
   return m;
 }
 
+
+// The fix, measured: the legacy archive scanned as it is (plain DIMSE), then the gateway put in front of it with a
+// certificate from a private CA made here, and its port scanned and graded. Writes before.jsonl and after.jsonl;
+// returns "" or what failed.
+std::string demo_fix(const fs::path& dir, std::uint16_t legacy, const std::string& before, const std::string& after) {
+  const std::string target = "127.0.0.1:" + std::to_string(legacy);
+  nlohmann::json summary;
+  std::FILE* file = nullptr;
+  auto sinks = sinks_into(before, file, summary);
+  if (!sinks) return "cannot write " + before;
+  ScanFlags sf;
+  sf.targets = {target};
+  sf.called_aes = {"LEGACY_PACS"};
+  sf.progress = "never";
+  const int rb = run_scan(sf, *sinks);
+  if (std::fclose(file) != 0 || rb < 0 || rb > 1) return "the scan of the legacy archive failed";
+  std::printf("   before: %s\n", text_summary(summary).c_str());
+
+  const std::string ca = (dir / "ca").string();
+  std::error_code ec;
+  fs::remove_all(ca, ec);
+  if (run_self({"ca", "init", ca, "--name", "demo"}, (dir / "ca.log").string()) != 0 ||
+      run_self({"ca", "issue", ca, "--name", "localhost", "--ip", "127.0.0.1", "--ae", "LEGACY_PACS"},
+               (dir / "ca-issue.log").string()) != 0 ||
+      run_self({"ca", "issue", ca, "--name", "scanner.demo", "--ae", "DGSCAN"}, (dir / "ca-issue-scanner.log").string()) != 0)
+    return "dicomguard ca could not issue the gateway's certificate";
+  gateway::GatewaySpec spec;
+  gateway::RouteSpec route;
+  route.name = "legacy";
+  route.listen = "127.0.0.1:0";
+  route.tls_cert = ca + "/issued/localhost-chain.pem";
+  route.tls_key = ca + "/issued/localhost.key";
+  route.tls_ca = ca + "/ca.crt";
+  route.require_client_cert = true;  // mutual TLS: the scan below presents a certificate from the same CA
+  route.upstream = target;
+  route.called_ae = "LEGACY_PACS";
+  spec.routes = {route};
+  std::FILE* log_file = std::fopen((dir / "gateway.jsonl").c_str(), "w");
+  if (!log_file) return "cannot write gateway.jsonl";
+  auto log_sink = make_jsonl_sink(log_file);
+  gateway::LogObserver log(*log_sink);
+  std::unique_ptr<gateway::Server> server;
+  std::uint16_t port = 0;
+  try {
+    server = std::make_unique<gateway::Server>(gateway::build_config(spec), log);
+    port = server->listen().at(0);
+  } catch (const std::exception& e) {
+    std::fclose(log_file);
+    return std::string("the gateway did not start: ") + e.what();
+  }
+  std::thread gw([&server] { server->run(false); });
+  const std::string gw_target = "127.0.0.1:" + std::to_string(port);
+  std::printf("   dicomguard gateway --listen %s --tls-cert %s/issued/localhost-chain.pem --tls-key ... --tls-ca %s/ca.crt "
+              "--require-client-cert --upstream %s --called-ae LEGACY_PACS\n",
+              gw_target.c_str(), ca.c_str(), ca.c_str(), target.c_str());
+  std::fflush(stdout);
+  std::string error;
+  file = nullptr;
+  auto after_sinks = sinks_into(after, file, summary);
+  if (!after_sinks) {
+    error = "cannot write " + after;
+  } else {
+    ScanFlags af;
+    af.targets = {gw_target};
+    af.called_aes = {"LEGACY_PACS"};
+    af.tls_full = true;
+    af.ca_file = ca + "/ca.crt";
+    af.tls_cert = ca + "/issued/scanner.demo.crt";
+    af.tls_key = ca + "/issued/scanner.demo.key";
+    af.progress = "never";
+    const int ra = run_scan(af, *after_sinks);
+    if (std::fclose(file) != 0 || ra < 0 || ra > 1) error = "the scan of the gateway failed";
+    else std::printf("   after:  %s\n", text_summary(summary).c_str());
+  }
+  server->stop();
+  gw.join();
+  log_sink->end(log.summary(0));
+  std::fclose(log_file);
+  return error;
+}
 }  // namespace
 
 Action add_demo(CLI::App& app) {
@@ -96,10 +181,13 @@ Action add_demo(CLI::App& app) {
       return kExitError;
     }
     lab::Lab l;
-    std::uint16_t leaky = 0, hardened = 0;
+    std::uint16_t leaky = 0, hardened = 0, legacy = 0;
     try {
       leaky = l.add({"leaky", "LEAKY_PACS", true, {}, false, 0});
       hardened = l.add({"hardened", "HARDENED_PACS", false, {"LAB_VIEWER"}, true, 0});
+      lab::ServerConfig c{"legacy", "LEGACY_PACS", false, {}, false, 0};
+      c.services = lab::Services::echo_store;
+      legacy = l.add(c);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "dicomguard demo: lab: %s\n", e.what());
       return kExitError;
@@ -127,10 +215,19 @@ Action add_demo(CLI::App& app) {
       rs = run_scan(sf, *sinks);
       if (std::fclose(scan_file) != 0) rs = -1;
     }
+    std::printf("   %s\n", text_summary(scan_summary).c_str());
+    const std::string before = (dir / "before.jsonl").string(), after = (dir / "after.jsonl").string();
+    std::printf("== 3. the fix for a device that cannot do TLS: a legacy archive at 127.0.0.1:%u (plain DICOM only), then "
+                "dicomguard gateway in front of it with a certificate from dicomguard ca\n", legacy);
+    std::fflush(stdout);
+    const std::string fix = demo_fix(dir, legacy, before, after);
     l.stop();
     lab_thread.join();
-    std::printf("   %s\n", text_summary(scan_summary).c_str());
-    std::printf("== 3. dicomguard files %s --json > %s   (%d synthetic samples)\n", samples.c_str(), files.c_str(), n);
+    if (!fix.empty()) {
+      std::fprintf(stderr, "dicomguard demo: %s\n", fix.c_str());
+      return kExitError;
+    }
+    std::printf("== 4. dicomguard files %s --json > %s   (%d synthetic samples)\n", samples.c_str(), files.c_str(), n);
     std::fflush(stdout);
     std::FILE* files_file = nullptr;
     int rf = -1;
@@ -146,7 +243,7 @@ Action add_demo(CLI::App& app) {
       std::fprintf(stderr, "dicomguard demo: scan (exit %d) or files (exit %d) failed\n", rs, rf);
       return kExitError;
     }
-    std::printf("== 4. dicomguard deid %s -o %s --key-file %s, then deid --verify %s --against %s --json > %s\n",
+    std::printf("== 5. dicomguard deid %s -o %s --key-file %s, then deid --verify %s --against %s --json > %s\n",
                 samples.c_str(), deid_out.c_str(), key.c_str(), deid_out.c_str(), samples.c_str(), verify.c_str());
     std::fflush(stdout);
     fs::remove(key, ec);  // a fresh demo key each run (a key is never replaced by --new-key)
@@ -167,10 +264,13 @@ Action add_demo(CLI::App& app) {
                   "%zu of %zu verified clean against the originals\n",
                   v.verified.size(), deid_out.c_str(), clean, v.verified.size());
     }
-    std::printf("== 5. dicomguard report scan.jsonl files.jsonl verify.jsonl -o %s\n", report.c_str());
+    std::printf("== 6. dicomguard report scan.jsonl files.jsonl verify.jsonl --before before.jsonl --after after.jsonl "
+                "-o %s\n", report.c_str());
     std::fflush(stdout);
-    if (run_self({"report", scan, files, verify, "-o", report}, (dir / "report.log").string()) != 0 ||
-        run_self({"report", scan, files, verify, "-o", md}, (dir / "report-md.log").string()) != 0) {
+    if (run_self({"report", scan, files, verify, "--before", before, "--after", after, "-o", report},
+                 (dir / "report.log").string()) != 0 ||
+        run_self({"report", scan, files, verify, "--before", before, "--after", after, "-o", md},
+                 (dir / "report-md.log").string()) != 0) {
       std::fprintf(stderr, "dicomguard demo: the report could not be written\n");
       return kExitError;
     }
@@ -180,6 +280,16 @@ Action add_demo(CLI::App& app) {
     for (const auto& it : report::checklist(r))
       std::printf("  %-13s %s\n", it.status == report::ItemStatus::not_measured ? "NOT MEASURED" : it.status == report::ItemStatus::pass ? "PASS" : "FAIL",
                   it.title.c_str());
+    {
+      report::Results b, a;
+      report::load({before}, b);
+      report::load({after}, a);
+      std::printf("\nThe fix (legacy archive, then the gateway in front of it):\n");
+      for (const auto& c : report::compare(b, a))
+        if (c.changed())
+          std::printf("  %-13s -> %-13s %s\n", report::status_label(c.before.status), report::status_label(c.after.status),
+                      c.before.title.c_str());
+    }
     std::printf("\nReport: %s (open it in a browser; it prints with the checklist on page 1)\n", report.c_str());
     std::printf("Also: %s (Markdown), %s, %s and %s (JSON Lines); 'dicomguard matrix %s %s' shows the threat matrix.\n",
                 md.c_str(), scan.c_str(), files.c_str(), verify.c_str(), scan.c_str(), files.c_str());

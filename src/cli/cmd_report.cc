@@ -16,7 +16,7 @@ namespace dg::cli {
 
 namespace {
 struct ReportFlags {
-  std::vector<std::string> inputs;
+  std::vector<std::string> inputs, before, after;
   std::string output, format, pdf, title = "DICOM security report";
   bool show_paths = false;
 };
@@ -43,6 +43,8 @@ Action add_report(CLI::App& app) {
       ->check(CLI::IsMember({"html", "md"}));
   sub->add_option("--pdf", f->pdf, "Also print the HTML report to this PDF with headless Chromium");
   sub->add_option("--title", f->title, "Title of the report");
+  sub->add_option("--before", f->before, "Results before a fix (JSON Lines): the report compares its checklist with --after");
+  sub->add_option("--after", f->after, "Results after the fix (JSON Lines)");
   sub->add_flag("--show-paths", f->show_paths, "List file paths in the report (off by default: paths may name patients)");
   sub->footer("Every checklist item is pass, fail or not measured, from the results only: an empty or partial set "
               "of results gives 'not measured', never 'pass'.");
@@ -63,6 +65,20 @@ Action add_report(CLI::App& app) {
     o.title = f->title;
     o.generated = now_utc();
     o.show_paths = f->show_paths;
+    report::Results before, after;
+    if (f->before.empty() != f->after.empty()) {
+      std::fprintf(stderr, "dicomguard report: --before and --after go together\n");
+      return kExitError;
+    }
+    if (!f->before.empty()) {
+      for (auto [files, into] : {std::pair{&f->before, &before}, std::pair{&f->after, &after}})
+        if (std::string e = report::load(*files, *into); !e.empty()) {
+          std::fprintf(stderr, "dicomguard report: %s\n", e.c_str());
+          return kExitError;
+        }
+      o.before = &before;
+      o.after = &after;
+    }
     const std::string text = format == "md" ? report::render_markdown(r, o) : report::render_html(r, o);
     if (std::string e = util::write_durably(out, text); !e.empty()) {
       std::fprintf(stderr, "dicomguard report: %s\n", e.c_str());

@@ -189,4 +189,12 @@ std::vector<ChecklistItem> checklist(const Results& r) {
   return out;
 }
 
+std::vector<BeforeAfter> compare(const Results& before, const Results& after) {
+  const auto b = checklist(before), a = checklist(after);
+  std::vector<BeforeAfter> out;
+  for (std::size_t i = 0; i < b.size() && i < a.size(); ++i)
+    if (b[i].status != ItemStatus::not_measured || a[i].status != ItemStatus::not_measured) out.push_back({b[i], a[i]});
+  return out;
+}
+
 }  // namespace dg::report

@@ -25,4 +25,11 @@ struct ChecklistItem {
 
 std::vector<ChecklistItem> checklist(const Results& r);
 
+// A fix measured: each checklist item before and after, for the items measured in either.
+struct BeforeAfter {
+  ChecklistItem before, after;
+  bool changed() const { return before.status != after.status; }
+};
+std::vector<BeforeAfter> compare(const Results& before, const Results& after);
+
 }  // namespace dg::report

@@ -147,7 +147,20 @@ std::string render_html(const Results& r, const RenderOptions& o) {
                      esc(it.id), status_name(it.status), status_name(it.status), status_label(it.status),
                      esc(it.title), esc(it.evidence));
   }
-  h += "</tbody></table><p class=\"refs\">Follow-up guidance: NIST SP 1800-24 <i>Securing Picture Archiving and "
+  h += "</tbody></table>";
+  if (o.before && o.after) {
+    h += "<h2>Before and after the fix</h2><table id=\"before-after\"><thead><tr><th>Item</th><th>Before</th>"
+         "<th>After</th></tr></thead><tbody>";
+    for (const auto& c : compare(*o.before, *o.after))
+      h += fmt::format("<tr data-item=\"{}\" data-before=\"{}\" data-after=\"{}\"><td><b>{}</b></td><td><span class="
+                       "\"status {}\">{}</span><div class=\"evidence\">{}</div></td><td><span class=\"status {}\">{}"
+                       "</span><div class=\"evidence\">{}</div></td></tr>",
+                       esc(c.before.id), status_name(c.before.status), status_name(c.after.status), esc(c.before.title),
+                       status_name(c.before.status), status_label(c.before.status), esc(c.before.evidence),
+                       status_name(c.after.status), status_label(c.after.status), esc(c.after.evidence));
+    h += "</tbody></table>";
+  }
+  h += "<p class=\"refs\">Follow-up guidance: NIST SP 1800-24 <i>Securing Picture Archiving and "
        "Communication System (PACS)</i>; NSA <i>Manageable Network Plan</i> (map your network, protect it, control "
        "access, log it); DICOM PS3.15 Annex B (secure transport profiles) and Annex E (de-identification). "
        "\"Not measured\" means these results hold no evidence either way: it is never a pass.</p></section>\n";

@@ -26,6 +26,12 @@ std::string render_markdown(const Results& r, const RenderOptions& o) {
   for (const auto& it : checklist(r))
     m += fmt::format("| {} | {} | {} |\n", it.status == ItemStatus::not_measured ? "NOT MEASURED" : it.status == ItemStatus::pass ? "PASS" : "FAIL",
                      cell(it.title), cell(it.evidence));
+  if (o.before && o.after) {
+    m += "\n## Before and after the fix\n\n| Item | Before | After |\n|---|---|---|\n";
+    for (const auto& c : compare(*o.before, *o.after))
+      m += fmt::format("| {} | {}: {} | {}: {} |\n", cell(c.before.title), status_label(c.before.status),
+                       cell(c.before.evidence), status_label(c.after.status), cell(c.after.evidence));
+  }
   m += "\n\"Not measured\" means these results hold no evidence either way: it is never a pass. Guidance: NIST SP "
        "1800-24 (Securing PACS), NSA Manageable Network Plan, DICOM PS3.15.\n\n";
   m += render_matrix(r, "md");

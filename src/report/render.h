@@ -13,7 +13,11 @@ struct RenderOptions {
   std::string title = "DICOM security report";
   std::string generated;   // when, as text (UTC)
   bool show_paths = false; // list file paths (they may name patients: off by default)
+  // A fix measured (report --before B.jsonl --after A.jsonl): the checklist of each, side by side, on page 1.
+  const Results* before = nullptr;
+  const Results* after = nullptr;
 };
+
 
 std::string render_html(const Results& r, const RenderOptions& o);
 std::string render_markdown(const Results& r, const RenderOptions& o);
