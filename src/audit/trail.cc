@@ -438,7 +438,7 @@ struct Trail::Impl {
     for (;;) {
       ERR_clear_error();
       const int r = SSL_connect(ssl);
-      if (r == 1) return "";
+      if (r == 1) return confirm_tls13(ds);
       const int e = SSL_get_error(ssl, r);
       if ((e == SSL_ERROR_WANT_READ && wait_fd(ds.link.fd, POLLIN, until)) ||
           (e == SSL_ERROR_WANT_WRITE && wait_fd(ds.link.fd, POLLOUT, until)))
@@ -449,6 +449,21 @@ struct Trail::Impl {
       ds.link.reset();
       return "TLS handshake with " + ds.d.url + " failed: " + why;
     }
+  }
+
+  // In TLS 1.3 the client's handshake ends before the server has checked the client's certificate: a collector
+  // that refuses it answers our first records with an alert, and those records are lost. So after a TLS 1.3
+  // handshake we wait (up to tls13_confirm) for what the server sends once it accepted us (its session tickets)
+  // or for its alert, before anything is written.
+  std::string confirm_tls13(Dest& ds) {
+    if (SSL_version(ds.link.ssl) != TLS1_3_VERSION) return "";
+    const auto until = Clock::now() + opt.tls13_confirm;
+    if (wait_fd(ds.link.fd, POLLIN, until) && !alive(ds)) {
+      std::string why = ssl_error_text();
+      ds.link.reset();
+      return "TLS handshake with " + ds.d.url + " failed: the collector closed the connection (" + why + ")";
+    }
+    return "";
   }
 
   // A collector that closed its side (or sent something): not written into, reconnect first.
@@ -616,6 +631,7 @@ struct Trail::Impl {
       progress.notify_all();
     }
     persist(ds);
+    if (ds.link.ssl) SSL_shutdown(ds.link.ssl);  // close_notify (not waited for)
     if (ds.rfd >= 0) close(ds.rfd);
     if (ds.file_fd >= 0) close(ds.file_fd);
     ds.link.reset();

@@ -33,6 +33,9 @@ struct TrailOptions {
   std::string ca_file, cert_file, key_file, server_name;
   std::chrono::milliseconds reconnect_min{200}, reconnect_max{5000};
   std::chrono::milliseconds connect_timeout{3000};
+  // TLS 1.3: how long to wait after the handshake for the collector to accept our certificate (its session
+  // tickets) or refuse it (an alert) before writing; a collector that sends no tickets costs this once per connect.
+  std::chrono::milliseconds tls13_confirm{1000};
   std::chrono::milliseconds close_timeout{3000};  // what the destructor gives flush()
   std::size_t commit_every = 32;  // spool: a cursor is made durable at least every N messages sent (and when idle)
   std::size_t segment_bytes = 8u << 20;  // spool: a new segment file after this many bytes
