@@ -70,7 +70,7 @@ std::string begin_transferring(const Common& c, const std::vector<Participant>& 
 // A.5.3.7 DICOM Instances Transferred (110104); action 'C' (create), 'R' (read) or 'U' (update).
 std::string instances_transferred(const Common& c, const std::vector<Participant>& participants,
                                   const Instances& in, char action);
-// A.5.3.13 Query (110112): the SOP Class queried, the query data set (base64 in ParticipantObjectQuery) and its
+// A.5.3.10 Query (110112): the SOP Class queried, the query data set (base64 in ParticipantObjectQuery) and its
 // transfer syntax (ParticipantObjectDetail "TransferSyntax").
 std::string query(const Common& c, const std::vector<Participant>& participants, const std::string& sop_class_uid,
                   std::span<const std::uint8_t> query_dataset, const std::string& transfer_syntax_uid);

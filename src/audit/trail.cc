@@ -168,6 +168,7 @@ struct Spool {
     wseg = segs.back();
     wfd = open(seg_name(dir, wseg).c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (wfd < 0) throw std::runtime_error("cannot open " + seg_name(dir, wseg) + ": " + errno_text(errno));
+    if (!util::fsync_dir(dir)) throw std::runtime_error("cannot sync the audit spool " + dir + ": " + errno_text(errno));
     // The last segment may end with a torn record (a kill during submit(), which had not returned): cut it.
     struct stat st{};
     fstat(wfd, &st);

@@ -239,6 +239,44 @@ class AuditTrail(unittest.TestCase):
                 self.assertEqual(len(set(seqs)), 60)  # none twice
         self.validate(self.col.messages("tls", "down")[:6])
 
+    def test_collector_killed_while_connected(self):
+        """Connected and sending; the collector dies (kill -9); messages submitted while it is down are not written
+        into the dead connections (the sender sees the collector's EOF first) but wait in the spool, and arrive,
+        in order and once, when it is back."""
+        spool = os.path.join(self.tmp.path, "spool-live")
+        p = subprocess.Popen([AUDIT_SEND, *self.urls("tls", "tcp"), *self.tls_args(), "--spool", spool, "--count",
+                              "1", "--tag", "live1", "--commands", "--flush", "120"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            self.assertTrue(p.stdout.readline().startswith("submitted"))
+            for kind in ("tls", "tcp"):
+                self.assertEqual(len(self.col.wait(kind, 6, "live1")), 6, kind)
+            self.col.stop()
+            try:
+                p.stdin.write("send 10 live2\n")
+                p.stdin.flush()
+                self.assertTrue(p.stdout.readline().startswith("submitted"))
+                time.sleep(1.5)
+                p.stdin.write("stats\n")
+                p.stdin.flush()
+                self.assertTrue(p.stdout.readline().startswith("pending 120 "))  # 60 for each destination
+            finally:
+                self.col.start()
+            out, err = p.communicate(input="", timeout=180)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+        self.assertEqual(p.returncode, 0, out + err)
+        for kind in ("tls", "tcp"):
+            with self.subTest(kind):
+                lines = self.col.wait(kind, 60, "live2")
+                seqs = tags(lines, "live2")
+                self.assertEqual(len(lines), 60, kind)
+                self.assertEqual(seqs, sorted(seqs))
+                self.assertEqual(len(set(seqs)), 60)
+                self.assertEqual(len(self.col.messages(kind, "live1")), 6)
+
     def test_sender_killed_while_collector_down_loses_nothing(self):
         spool = os.path.join(self.tmp.path, "spool-kill")
         self.col.stop()

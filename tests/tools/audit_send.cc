@@ -1,11 +1,13 @@
 // Drives audit::Trail for tests/integration/test_audit.py (there is no gateway yet).
 //   audit_send [--url URL]... [--spool DIR] [--ca F --cert F --key F] [--count N] [--tag T]
-//              [--hold] [--flush SECONDS] [--no-bom]
+//              [--hold | --commands] [--flush SECONDS] [--no-bom]
 // Submits N messages of each kind (application start, security alert, begin transferring, instances transferred,
 // query, application stop); each carries "T-SEQ" (SEQ from 1) in a participant's UserName, so a collector's log
 // shows order and duplicates. --count 0 submits nothing (a restart that only sends what is spooled).
 // Prints "submitted N" once submit() returned for all; --hold then waits for stdin to close (the test kills us);
 // then flushes until everything is sent or --flush seconds pass, prints the counters, exits 0 when all was sent.
+// --commands: after the first batch, reads lines from stdin: "send N TAG" submits N of each kind tagged TAG
+// (sequence numbers go on) and prints "submitted K"; "stats" prints "pending P sent S"; EOF flushes as above.
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -23,7 +25,7 @@ int main(int argc, char** argv) {
   TrailOptions o;
   int count = 1;
   std::string tag = "m";
-  bool hold = false;
+  bool hold = false, commands = false;
   double flush_s = 30;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -42,6 +44,7 @@ int main(int argc, char** argv) {
     else if (a == "--count") count = std::stoi(next());
     else if (a == "--tag") tag = next();
     else if (a == "--hold") hold = true;
+    else if (a == "--commands") commands = true;
     else if (a == "--flush") flush_s = std::stod(next());
     else if (a == "--no-bom") o.syslog.bom = false;
     else {
@@ -64,31 +67,53 @@ int main(int argc, char** argv) {
       return Participant{role[0] == 's' ? "MODALITY" : "PACS", "", tag + "-" + std::to_string(++seq), req,
                          role[0] == 's' ? "127.0.0.2" : "pacs.local", role};
     };
-    for (int n = 0; n < count; ++n) {
-      std::vector<std::string> msgs;
-      Participant app = gw;
-      app.user_name = tag + "-" + std::to_string(++seq);
-      msgs.push_back(application_activity(c, true, app));
-      Common bad = c;
-      bad.outcome = Outcome::minor_failure;
-      bad.outcome_description = "TLS handshake failed: certificate <untrusted> & \"expired\"";
-      msgs.push_back(security_alert(bad, AlertKind::node_authentication, {gw, who("source", true)}, "127.0.0.2",
-                                    "unknown CA"));
-      msgs.push_back(begin_transferring(c, {who("source", true), who("destination", false)}, in));
-      msgs.push_back(instances_transferred(c, {who("source", true), who("destination", false)}, in, 'C'));
-      msgs.push_back(query(c, {who("source", true), who("destination", false)}, "1.2.840.10008.5.1.4.1.2.2.1",
-                           std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(ds.data()), ds.size()),
-                           "1.2.840.10008.1.2.1"));
-      app.user_name = tag + "-" + std::to_string(++seq);
-      msgs.push_back(application_activity(c, false, app));
-      for (auto& m : msgs)
-        if (!trail.submit(std::move(m))) std::fprintf(stderr, "submit failed: %s\n", trail.stats().last_error.c_str());
-    }
+    auto batch = [&](int how_many) {
+      for (int n = 0; n < how_many; ++n) {
+        std::vector<std::string> msgs;
+        Participant app = gw;
+        app.user_name = tag + "-" + std::to_string(++seq);
+        msgs.push_back(application_activity(c, true, app));
+        Common bad = c;
+        bad.outcome = Outcome::minor_failure;
+        bad.outcome_description = "TLS handshake failed: certificate <untrusted> & \"expired\"";
+        msgs.push_back(security_alert(bad, AlertKind::node_authentication, {gw, who("source", true)}, "127.0.0.2",
+                                      "unknown CA"));
+        msgs.push_back(begin_transferring(c, {who("source", true), who("destination", false)}, in));
+        msgs.push_back(instances_transferred(c, {who("source", true), who("destination", false)}, in, 'C'));
+        msgs.push_back(query(c, {who("source", true), who("destination", false)}, "1.2.840.10008.5.1.4.1.2.2.1",
+                             std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(ds.data()), ds.size()),
+                             "1.2.840.10008.1.2.1"));
+        app.user_name = tag + "-" + std::to_string(++seq);
+        msgs.push_back(application_activity(c, false, app));
+        for (auto& m : msgs)
+          if (!trail.submit(std::move(m))) std::fprintf(stderr, "submit failed: %s\n", trail.stats().last_error.c_str());
+      }
+    };
+    batch(count);
     std::printf("submitted %d\n", seq);
     std::fflush(stdout);
     if (hold) {
       std::string line;
       while (std::getline(std::cin, line)) {
+      }
+    }
+    if (commands) {
+      std::string line;
+      while (std::getline(std::cin, line)) {
+        char t[64] = {};
+        int n = 0;
+        if (std::sscanf(line.c_str(), "send %d %63s", &n, t) == 2) {
+          tag = t;
+          batch(n);
+          std::printf("submitted %d\n", seq);
+        } else if (line == "stats") {
+          const auto s = trail.stats();
+          std::uint64_t pending = 0;
+          for (const auto& d : s.destinations) pending += d.pending;
+          std::printf("pending %llu sent %llu\n", static_cast<unsigned long long>(pending),
+                      static_cast<unsigned long long>(s.sent));
+        }
+        std::fflush(stdout);
       }
     }
     const bool all = trail.flush(std::chrono::steady_clock::now() +
