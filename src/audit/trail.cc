@@ -327,7 +327,10 @@ struct Trail::Impl {
       std::uint64_t seq = 0;
       if (std::size_t n = parse_record(ds.rfd, p.off, size, seq, &msg)) {
         after = Pos{p.seg, p.off + n, seq + 1};
-        if (seq != p.seq) ds.cursor.seq = seq;  // a cursor made before any record (or an old spool): re-sync
+        if (seq != p.seq) {  // a cursor made before any record (or an old spool): re-sync
+          std::lock_guard lk(m);
+          ds.cursor.seq = seq;
+        }
         return true;
       }
       if (p.seg < wseg) {
@@ -352,7 +355,8 @@ struct Trail::Impl {
 
   std::string persist(Dest& ds) {  // dest thread, not under m
     if (ds.file_fd >= 0 && ds.file_dirty) {
-      if (fdatasync(ds.file_fd) != 0) return "cannot sync " + ds.d.path + ": " + errno_text(errno);
+      // EINVAL: a special file (a pipe, /dev/null) that cannot be synced; there is nothing to make durable.
+      if (fdatasync(ds.file_fd) != 0 && errno != EINVAL) return "cannot sync " + ds.d.path + ": " + errno_text(errno);
       ds.file_dirty = false;
     }
     if (!spool) return "";
