@@ -362,3 +362,36 @@ TEST(AuditTrail, FileDestination) {
   EXPECT_TRUE(lines[1].ends_with("<b/>\n"));
   std::filesystem::remove_all(dir);
 }
+
+TEST(AuditTrail, Ipv6Loopback) {
+  const int fd = socket(AF_INET6, SOCK_STREAM, 0);
+  sockaddr_in6 sa{};
+  sa.sin6_family = AF_INET6;
+  sa.sin6_addr = in6addr_loopback;
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+    if (fd >= 0) close(fd);
+    GTEST_SKIP() << "no IPv6 loopback here";
+  }
+  socklen_t len = sizeof sa;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
+  listen(fd, 1);
+  std::string got;
+  std::thread rd([&] {
+    const int c = accept(fd, nullptr, nullptr);
+    char b[4096];
+    for (ssize_t n; (n = recv(c, b, sizeof b, 0)) > 0;) got.append(b, static_cast<std::size_t>(n));
+    close(c);
+  });
+  {
+    a::Trail t({"syslog+tcp://[::1]:" + std::to_string(ntohs(sa.sin6_port))}, {});
+    ASSERT_TRUE(t.submit("<v6/>"));
+    ASSERT_TRUE(t.flush(std::chrono::steady_clock::now() + std::chrono::hours(1)));
+  }
+  rd.join();
+  close(fd);
+  // Octet counting: the length, a space, then the syslog message.
+  const auto sp = got.find(' ');
+  ASSERT_NE(sp, std::string::npos);
+  EXPECT_EQ(std::stoul(got.substr(0, sp)), got.size() - sp - 1);
+  EXPECT_TRUE(got.ends_with("<v6/>"));
+}
