@@ -395,3 +395,36 @@ TEST(AuditTrail, Ipv6Loopback) {
   EXPECT_EQ(std::stoul(got.substr(0, sp)), got.size() - sp - 1);
   EXPECT_TRUE(got.ends_with("<v6/>"));
 }
+
+TEST(AuditTrail, UdpOneMessagePerDatagramAndTooLargeIsDropped) {
+  const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  socklen_t len = sizeof sa;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
+  int big = 1 << 20;
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+  {
+    a::Trail t({"syslog+udp://127.0.0.1:" + std::to_string(ntohs(sa.sin_port))}, {});
+    ASSERT_TRUE(t.submit("<one/>"));
+    ASSERT_TRUE(t.submit("<big>" + std::string(70000, 'x') + "</big>"));  // more than a datagram holds
+    ASSERT_TRUE(t.submit("<two/>"));
+    ASSERT_TRUE(t.flush(std::chrono::steady_clock::now() + std::chrono::hours(1)));
+    const auto s = t.stats();
+    EXPECT_EQ(s.sent, 2u);
+    EXPECT_EQ(s.dropped, 1u);
+    EXPECT_NE(s.last_error.find("too large for UDP"), std::string::npos) << s.last_error;
+  }
+  std::vector<std::string> got;
+  char b[2048];
+  for (int i = 0; i < 2; ++i) {
+    const ssize_t n = recv(fd, b, sizeof b, 0);
+    ASSERT_GT(n, 0);
+    got.emplace_back(b, static_cast<std::size_t>(n));
+  }
+  close(fd);
+  EXPECT_TRUE(got[0].rfind("<85>1 ", 0) == 0 && got[0].ends_with("<one/>")) << got[0];  // no length prefix
+  EXPECT_TRUE(got[1].ends_with("<two/>")) << got[1];
+}
