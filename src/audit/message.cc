@@ -247,17 +247,24 @@ std::string security_alert(const Common& c, AlertKind kind, const std::vector<Pa
     case AlertKind::network_configuration: type = {"110128", "DCM", "Network Configuration"}; break;
   }
   std::string s = begin(c, {"110113", "DCM", "Security Alert"}, "E", {type});
-  for (const auto& p : participants) s += participant(p);
+  // The reporting process first; the performing persons or processes after it (UserIsRequestor shall be FALSE).
+  for (std::size_t i = 0; i < participants.size(); ++i) {
+    Participant p = participants[i];
+    if (i > 0) p.requestor = false;
+    s += participant(p);
+  }
   s += source(c);
   if (!alert_subject.empty()) {
+    // Alert Subject: a system object, ID type Node ID (the node's address or name@domain); the "Alert
+    // Description" detail is mandatory (A.5.3.11).
+    const std::string& text = !alert_description.empty() ? alert_description
+                              : !c.outcome_description.empty() ? c.outcome_description
+                                                               : std::string("security alert");
     s += "<ParticipantObjectIdentification" + attr("ParticipantObjectID", alert_subject) +
          attr("ParticipantObjectTypeCode", "2") + ">" +
          coded("ParticipantObjectIDTypeCode", {"110182", "DCM", "Node ID"}) + "<ParticipantObjectName>" +
-         xml_escape(alert_subject) + "</ParticipantObjectName>";
-    if (!alert_description.empty())
-      s += "<ParticipantObjectDetail" + attr("type", "Alert Description") + attr("value", base64(alert_description)) +
-           "/>";
-    s += "</ParticipantObjectIdentification>";
+         xml_escape(alert_subject) + "</ParticipantObjectName>" + "<ParticipantObjectDetail" +
+         attr("type", "Alert Description") + attr("value", base64(text)) + "/></ParticipantObjectIdentification>";
   }
   return finish(s);
 }

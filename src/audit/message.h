@@ -52,9 +52,10 @@ enum class AlertKind {
   software_configuration,  // 110131 Software Configuration
   network_configuration,   // 110128 Network Configuration
 };
-// participants: the reporting process first (the gateway), then the peers involved. alert_subject: the node the
-// alert is about (its address or AE title; "" for none), with alert_description as its "Alert Description"
-// detail (base64, as the schema requires).
+// participants: the reporting process first (the gateway), then the performing peers (their UserIsRequestor is
+// written FALSE, as A.5.3.11 requires). alert_subject: the node the alert is about (its IP address or
+// name@domain; "" for none), with alert_description (else the outcome description) as its mandatory "Alert
+// Description" detail (base64, as the schema requires).
 std::string security_alert(const Common& c, AlertKind kind, const std::vector<Participant>& participants,
                            const std::string& alert_subject, const std::string& alert_description);
 

@@ -170,6 +170,11 @@ TEST(AuditMessage, QueryAndAlert) {
   EXPECT_NE(al.find("<EventOutcomeDescription>refused</EventOutcomeDescription>"), std::string::npos);
   EXPECT_NE(al.find("type=\"Alert Description\" value=\"" + a::base64("C-STORE refused") + "\""), std::string::npos);
   EXPECT_NE(a::security_alert(c, a::AlertKind::node_authentication, ps, "", "").find("110126"), std::string::npos);
+  // Performing participants are never the requestor; the Alert Description is there even when not given.
+  EXPECT_EQ(count(al, "UserIsRequestor=\"true\""), 1u);
+  EXPECT_NE(a::security_alert(c, a::AlertKind::node_authentication, {ps[1], ps[0]}, "10.1.1.1", "")
+                .find("type=\"Alert Description\" value=\"" + a::base64("refused") + "\""),
+            std::string::npos);
 }
 
 TEST(AuditMessage, Escaping) {
