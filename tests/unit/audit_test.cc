@@ -433,3 +433,20 @@ TEST(AuditTrail, UdpOneMessagePerDatagramAndTooLargeIsDropped) {
   EXPECT_TRUE(got[0].rfind("<85>1 ", 0) == 0 && got[0].ends_with("<one/>")) << got[0];  // no length prefix
   EXPECT_TRUE(got[1].ends_with("<two/>")) << got[1];
 }
+
+TEST(AuditTrail, OneProcessPerSpool) {
+  const std::string spool = tmpdir("lock");
+  a::TrailOptions o;
+  o.spool_dir = spool;
+  o.close_timeout = std::chrono::milliseconds(0);
+  {
+    a::Trail first({"file:" + spool + "/out.log"}, o);
+    try {
+      a::Trail second({"file:" + spool + "/out.log"}, o);
+      ADD_FAILURE() << "a second Trail opened the same spool";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find("is in use by another process"), std::string::npos) << e.what();
+    }
+  }
+  std::filesystem::remove_all(spool);
+}
