@@ -8,7 +8,7 @@ packages=(
   # toolchain
   build-essential g++ clang libclang-rt-14-dev cmake ninja-build make pkg-config git ca-certificates
   # libraries
-  libssl-dev zlib1g-dev nlohmann-json3-dev libcli11-dev libfmt-dev libasio-dev
+  libssl-dev zlib1g-dev nlohmann-json3-dev libcli11-dev libfmt-dev libasio-dev libtomlplusplus-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   # real peers used by tests and benchmarks
   dcmtk dicom3tools python3 python3-pydicom orthanc orthanc-dicomweb nmap openssl sslscan testssl.sh
@@ -18,6 +18,8 @@ packages=(
   libgdcm-tools default-jre-headless
   # the report: headless Chromium prints and screenshots it; poppler-utils reads the PDF back
   chromium poppler-utils
+  # the audit trail's collector and schema check (tests/integration/test_audit.py): rsyslogd over TLS, jing for RELAX NG
+  rsyslog rsyslog-openssl jing
   # tools used by tests (kill -9 test, process inspection)
   procps coreutils util-linux time
 )
