@@ -6,6 +6,8 @@
 
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "audit/trail.h"
+#include "gateway/audit_observer.h"
 #include "gateway/config.h"
 #include "gateway/log.h"
 #include "gateway/server.h"
@@ -57,6 +59,13 @@ Action add_gateway(CLI::App& app) {
   sub->add_option("--idle-timeout", g.idle_timeout, "Seconds without a byte before an A-ABORT (default: 300)");
   sub->add_option("--pdu-timeout", g.pdu_timeout, "Seconds a PDU may take to arrive (default: 30; slow senders)");
   sub->add_option("--drain-timeout", g.drain_timeout, "On SIGTERM, seconds running associations get (default: 30)");
+  sub->add_option("--audit", g.audit,
+                  "Send the ATNA audit trail (PS3.15 A.5) to: syslog+tls://HOST:PORT, syslog+tcp://, syslog+udp://, "
+                  "file:PATH (repeatable; docs/audit.md)");
+  sub->add_option("--audit-spool", g.audit_spool, "Keep audit messages in this folder until sent (survives restarts)");
+  sub->add_option("--audit-ca", g.audit_ca, "CA certificates to verify a syslog+tls collector (default: --tls-ca, then --upstream-ca)");
+  sub->add_option("--audit-cert", g.audit_cert, "Client certificate for a syslog+tls collector (default: --upstream-cert, then --tls-cert)");
+  sub->add_option("--audit-key", g.audit_key, "Its key (default: --upstream-key, then --tls-key)");
   sub->add_flag("--json", f->out.json, "Write the connection log as JSON Lines to stdout");
   sub->add_flag("-v,--verbose", f->out.verbose, "Text log: also list clean results");
 
@@ -78,9 +87,48 @@ Action add_gateway(CLI::App& app) {
       return kExitError;
     }
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
+    // The audit trail: its settings are read once (a reload changes routes, not where the trail goes).
+    gateway::GatewaySpec audit_spec = f->spec;
+    if (!f->config.empty()) {
+      try {
+        audit_spec = gateway::parse_toml_file(f->config);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "dicomguard gateway: %s\n", e.what());
+        return kExitError;
+      }
+    }
+    const gateway::RouteSpec first = f->config.empty() ? f->route : audit_spec.routes.front();
+    auto pick = [](std::initializer_list<std::string> v) {
+      for (const std::string& s : v)
+        if (!s.empty()) return s;
+      return std::string();
+    };
+    std::unique_ptr<audit::Trail> trail;
+    if (!audit_spec.audit.empty()) {
+      audit::TrailOptions to;
+      to.spool_dir = audit_spec.audit_spool;
+      to.ca_file = pick({audit_spec.audit_ca, first.tls_ca, first.upstream_ca});
+      to.cert_file = pick({audit_spec.audit_cert, first.upstream_cert, first.tls_cert});
+      to.key_file = pick({audit_spec.audit_key, first.upstream_key, first.tls_key});
+      try {
+        trail = std::make_unique<audit::Trail>(audit_spec.audit, to);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "dicomguard gateway: --audit: %s\n", e.what());
+        return kExitError;
+      }
+    } else if (!audit_spec.audit_spool.empty()) {
+      std::fprintf(stderr, "dicomguard gateway: --audit-spool needs --audit\n");
+      return kExitError;
+    }
     auto sinks = f->out.make_sinks();
     gateway::LogObserver log(*sinks);
-    gateway::FanOut observers({&log});
+    std::unique_ptr<gateway::AuditObserver> auditor;
+    std::vector<gateway::Observer*> all = {&log};
+    if (trail) {
+      auditor = std::make_unique<gateway::AuditObserver>(*trail);
+      all.push_back(auditor.get());
+    }
+    gateway::FanOut observers(all);
     gateway::Server server(cfg, observers, [load]() { return load(); });
     try {
       server.listen();
@@ -90,6 +138,10 @@ Action add_gateway(CLI::App& app) {
     }
     const auto t0 = std::chrono::steady_clock::now();
     server.run(true);
+    if (auditor) {
+      auditor->stop();
+      trail->flush(std::chrono::steady_clock::now() + std::chrono::seconds(10));
+    }
     const std::string err =
         sinks->end(log.summary(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()));
     if (!log.error().empty() || !err.empty()) {

@@ -352,6 +352,7 @@ struct Session : std::enable_shared_from_this<Session>, RelayEvents {
       to = {it->second.host, it->second.port};
       tls = it->second.tls;
     }
+    info.upstream = to.text();
     resolver.async_resolve(to.host, std::to_string(to.port),
                            [self = shared_from_this(), to, tls](const asio::error_code& ec, tcp::resolver::results_type res) {
                              if (self->done) return;

@@ -56,6 +56,7 @@ struct SessionInfo {
   std::string route, listen;
   Peer peer;
   std::string tls_version, tls_cipher;  // of the client's connection, once its handshake is done
+  std::string upstream;                 // HOST:PORT the association was relayed to (once connected)
 };
 
 struct SessionEnd {

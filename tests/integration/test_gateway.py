@@ -9,8 +9,12 @@ CA refused; C-MOVE through the gateway reaches a TLS-only destination; `dicomgua
 SIGTERM drains. Only 127.0.0.1.
 """
 
+import base64
+import collections
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import struct
@@ -19,6 +23,7 @@ import time
 import unittest
 
 import peers
+import test_audit
 from helpers import BINARY, TempDir, parse_jsonl, run
 
 DCMTK_ENV = dict(os.environ, TCP_NODELAY="1")
@@ -527,3 +532,89 @@ class GatewayOrthanc(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+@unittest.skipUnless(os.path.exists(test_audit.RSYSLOGD) and shutil.which("jing") and
+                     os.path.exists("/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_ossl.so"),
+                     "needs rsyslogd with rsyslog-openssl and jing")
+class GatewayAudit(unittest.TestCase):
+    """The gateway's ATNA trail into a real rsyslogd over syslog+tls (certificates from `dicomguard ca`) and into a
+    file: what passes through (stores, a query) and what is refused (a calling AE, a command, a malformed PDU),
+    each message valid against the PS3.15 A.5.1 schema (jing)."""
+
+    def test_audit_trail_of_what_passes_and_what_is_refused(self):
+        tmp = TempDir("dg-gwaudit-")
+        self.addCleanup(tmp.cleanup)
+        ca = os.path.join(tmp.path, "ca")
+        for args in (["init", ca, "--name", "gw-audit"],
+                     ["issue", ca, "--name", "localhost", "--ip", "127.0.0.1", "--ae", "COLLECTOR"],
+                     ["issue", ca, "--name", "gateway.local", "--ae", "GATEWAY"]):
+            cp = run("ca", *args)
+            self.assertEqual(cp.returncode, 0, cp.stderr)
+        col = test_audit.Collector(tmp.path, ca)
+        col.start()
+        self.addCleanup(col.stop)
+        qr = peers.dcmqrscp(tmp.path, "qr", ae="QR").start().wait()
+        self.addCleanup(qr.stop)
+        trail_file = os.path.join(tmp.path, "audit.log")
+        issued = os.path.join(ca, "issued")
+        g = Gateway(tmp.path, "gw", "--upstream", qr.target, "--called-ae", "QR",
+                    "--allow-calling", "STORESCU", "--allow-calling", "FINDSCU", "--allow-calling", "ECHOSCU",
+                    "--deny", "C-ECHO",
+                    "--audit", f"syslog+tls://localhost:{col.tls_port}", "--audit", f"file:{trail_file}",
+                    "--audit-spool", os.path.join(tmp.path, "spool"), "--audit-ca", os.path.join(ca, "ca.crt"),
+                    "--audit-cert", os.path.join(issued, "gateway.local.crt"),
+                    "--audit-key", os.path.join(issued, "gateway.local.key")).start()
+        study = "1.2.826.0.1.3680043.10.1427.80.1"
+        files = []
+        for i in range(2):
+            p = os.path.join(tmp.path, f"a{i}.dcm")
+            make_object(p, study, f"{study}.{i + 1}", patient_id="AUDIT-PID-7")
+            files.append(p)
+        rc, out = dcmtk("storescu", "-aec", "QR", "127.0.0.1", g.port, *files)
+        self.assertEqual(rc, 0, out)
+        rc, out = dcmtk("findscu", "-S", "-aec", "QR", "-k", "QueryRetrieveLevel=STUDY", "-k",
+                        f"StudyInstanceUID={study}", "127.0.0.1", g.port)
+        self.assertEqual(rc, 0, out)
+        dcmtk("echoscu", "-aec", "QR", "127.0.0.1", g.port)                   # refused command
+        dcmtk("echoscu", "-aet", "INTRUDER", "-aec", "QR", "127.0.0.1", g.port)  # refused calling AE
+        with socket.create_connection(("127.0.0.1", g.port), timeout=10) as s:  # a malformed PDU
+            s.sendall(b"\x01\x00\x00\x00\x00\x02\xff\xff")
+            s.recv(100)
+        self.assertEqual(g.stop(), 0)
+
+        expected = {"110100": 2, "110102": 1, "110104": 1, "110112": 1, "110113": 3}
+        lines = col.wait("tls", sum(expected.values()))
+        ids = collections.Counter(re.search(r'<EventID csd-code="(\d+)"', m).group(1) for m in lines)
+        self.assertEqual(dict(ids), expected, "\n".join(l[:300] for l in lines))
+        with open(trail_file, encoding="utf-8") as f:
+            file_lines = f.read().splitlines()
+        self.assertEqual(len(file_lines), len(lines))
+        for m in lines:
+            self.assertRegex(m, r"^<85>1 \S+ \S+ dicomguard \d+ DICOM\+RFC3881 - ")
+        transferred = [m for m in lines if 'csd-code="110104"' in m][0]
+        self.assertIn(study, transferred)
+        self.assertIn("1.2.840.10008.5.1.4.1.1.7", transferred)
+        self.assertIn("AUDIT-PID-7", transferred)  # the Patient participant object the message requires
+        query = [m for m in lines if 'csd-code="110112"' in m][0]
+        self.assertIn("1.2.840.10008.5.1.4.1.2.2.1", query)  # Study Root FIND
+        # The alert descriptions (ParticipantObjectDetail values are base64, as the schema types them).
+        alerts = " ".join(m for m in lines if 'csd-code="110113"' in m)
+        alerts += " ".join(base64.b64decode(v).decode() for v in
+                           re.findall(r'type="Alert Description" value="([^"]+)"', alerts))
+        for words in ("C-ECHO refused", "INTRUDER", "calling AE title not recognized", "protocol violation"):
+            self.assertIn(words, alerts)
+        # Every message is valid against the A.5.1 schema.
+        d = os.path.join(tmp.path, "xml")
+        os.makedirs(d)
+        paths = []
+        for i, m in enumerate(lines):
+            p = os.path.join(d, f"{i}.xml")
+            with open(p, "w", encoding="utf-8") as f:
+                f.write(test_audit.xml_of(m))
+            paths.append(p)
+        cp = subprocess.run(["jing", "-c", test_audit.SCHEMA, *paths], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, timeout=300)
+        self.assertEqual(cp.returncode, 0, cp.stdout[:3000])
+        # The connection log has no patient data.
+        self.assertNotIn("AUDIT-PID-7", open(g.log_path, encoding="utf-8").read())
