@@ -8,7 +8,7 @@ FUZZ_SECONDS ?= 600
 FUZZ_SMOKE_SECONDS ?= 30
 CMAKE_FLAGS ?=
 
-.PHONY: all setup build asan test unit-test integration-test asan-test fuzz-smoke fuzz demo bench bench-deid bench-gateway clean
+.PHONY: all setup build asan test unit-test integration-test asan-test fuzz-smoke fuzz demo bench bench-deid bench-gateway soak-gateway clean
 
 all: build
 
@@ -70,6 +70,12 @@ bench-deid: build
 # and through the gateway TLS in and out (legs 2 and 4 say "gateway: not built" without the gateway command).
 bench-gateway: build
 	bash bench/gateway/run.sh $(BUILD)/dicomguard
+
+# 500 associations held at once, 10,000 malformed PDU streams and a good C-ECHO client meanwhile, through
+# dicomguard gateway to storescp; RSS watched, SIGTERM, the JSON log checked (SOAK_ASAN=build-asan/dicomguard: again
+# under ASan).
+soak-gateway: build
+	/usr/bin/python3 bench/gateway/soak.py $(BUILD)/dicomguard
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
