@@ -52,7 +52,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   bool closed = false;
   for (std::size_t i = 1; i + 1 < size;) {
     const Side side = (data[i] & 0x80) ? Side::upstream : Side::client;
-    std::size_t n = std::size_t{data[i] & 0x7F} * 23 + 1;
+    std::size_t n = static_cast<std::size_t>(data[i] & 0x7F) * 23 + 1;
     ++i;
     if ((data[i - 1] & 0x7F) == 0x7F && i + 2 <= size) {  // an exact length follows (the seeds use it)
       n = (std::size_t{data[i]} << 8) | data[i + 1];

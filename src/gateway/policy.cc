@@ -81,21 +81,21 @@ std::optional<AddressBlock> AddressBlock::parse(std::string_view text) {
 bool AddressBlock::contains(std::string_view address) const {
   std::array<std::uint8_t, 16> a{};
   std::string s(address);
-  bool v6 = false;
+  bool is_v6 = false;
   if (inet_pton(AF_INET, s.c_str(), a.data()) == 1) {
-    v6 = false;
+    is_v6 = false;
   } else if (inet_pton(AF_INET6, s.c_str(), a.data()) == 1) {
-    v6 = true;
+    is_v6 = true;
     // An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is matched as IPv4.
     static const std::uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
-    if (!this->v6 && std::memcmp(a.data(), mapped, 12) == 0) {
+    if (!v6 && std::memcmp(a.data(), mapped, 12) == 0) {
       std::memmove(a.data(), a.data() + 12, 4);
-      v6 = false;
+      is_v6 = false;
     }
   } else {
     return false;
   }
-  if (v6 != this->v6) return false;
+  if (is_v6 != v6) return false;
   const int full = prefix / 8, rest = prefix % 8;
   if (std::memcmp(a.data(), bytes.data(), static_cast<std::size_t>(full)) != 0) return false;
   if (rest == 0) return true;
@@ -216,7 +216,8 @@ class CommandFilter : public Filter {
         deny = &r->deny;
       }
     }
-    if (c.service == Service::unknown) return Decision::refuse(name(), "unknown command", 0x0124);
+    // A Command Field no DIMSE service has: 0x0211 Unrecognized Operation (PS3.7 C.5.7), never forwarded.
+    if (c.service == Service::unknown) return Decision::refuse(name(), "unrecognized operation", 0x0211);
     if (deny->count(c.service) || (!allow->empty() && !allow->count(c.service)))
       return Decision::refuse(name(), std::string(service_name(c.service)) + " not allowed for this calling AE",
                               0x0124);

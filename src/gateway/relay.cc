@@ -373,9 +373,25 @@ void Relay::pdata(Side s, Bytes&& p, Output& out) {
 }
 
 bool Relay::command_complete(Side s, Message& m, Output& out) {
+  // PS3.7 6.3.1 and E.1: a command set starts with its group length (0000,0000) UL, which counts every byte after
+  // it, and always has a Command Field. A command set that breaks either is not forwarded to a device that may
+  // not survive it.
+  const auto& c = m.command;
+  const bool group_ok = c.size() >= 12 && c[0] == 0 && c[1] == 0 && c[2] == 0 && c[3] == 0 && c[4] == 4 &&
+                        c[5] == 0 && c[6] == 0 && c[7] == 0 &&
+                        (std::uint32_t{c[8]} | std::uint32_t{c[9]} << 8 | std::uint32_t{c[10]} << 16 |
+                         std::uint32_t{c[11]} << 24) == c.size() - 12;
+  if (!group_ok) {
+    violation(s, "a command set whose group length (0000,0000) does not count its bytes", kAbortInvalidParameter, out);
+    return false;
+  }
   const dimse::Response r = dimse::parse_response(m.command);
   if (!r.error.empty()) {
     violation(s, "a malformed command set (" + r.error + ")", kAbortInvalidParameter, out);
+    return false;
+  }
+  if (r.command_field == 0) {
+    violation(s, "a command set without a Command Field (0000,0100)", kAbortInvalidParameter, out);
     return false;
   }
   m.info = command_info(r);

@@ -325,19 +325,19 @@ struct Session : std::enable_shared_from_this<Session>, RelayEvents {
     if (s == Side::upstream && relay.state() == Relay::State::connecting) return;
     writing[i] = true;
     conn[i].async_write(asio::buffer(outq[i].front()), [self = shared_from_this(), s](const asio::error_code& ec, std::size_t) {
-      const int i = ix(s);
-      self->writing[i] = false;
+      const int k = ix(s);
+      self->writing[k] = false;
       if (self->done) return;
       if (ec) {
-        self->outq[i].clear();
+        self->outq[k].clear();
         if (self->closing) return self->flush_or_finish();
         if (self->end.how.empty()) self->end.how = "closed";
         return self->apply(self->relay.closed(s));
       }
-      self->relay.recycle(std::move(self->outq[i].front()));
-      self->outq[i].pop_front();
+      self->relay.recycle(std::move(self->outq[k].front()));
+      self->outq[k].pop_front();
       self->last_activity = Clock::now();
-      if (self->closing && self->outq[i].empty()) return self->flush_or_finish();
+      if (self->closing && self->outq[k].empty()) return self->flush_or_finish();
       self->write_next(s);
       self->pump(s == Side::client ? Side::upstream : Side::client);
     });

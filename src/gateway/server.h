@@ -69,21 +69,21 @@ struct SessionEnd {
 class Observer {
  public:
   virtual ~Observer() = default;
-  virtual void started(const std::vector<std::pair<std::string, std::uint16_t>>& listening) { (void)listening; }
-  virtual void stopping(const std::string& why) { (void)why; }
-  virtual void reloaded(bool ok, const std::string& error) { (void)ok, (void)error; }
-  virtual void tls_failed(const SessionInfo&, const std::string& why) {}
+  virtual void started(const std::vector<std::pair<std::string, std::uint16_t>>& /*listening*/) {}
+  virtual void stopping(const std::string& /*why*/) {}
+  virtual void reloaded(bool /*ok*/, const std::string& /*error*/) {}
+  virtual void tls_failed(const SessionInfo&, const std::string& /*why*/) {}
   virtual void rejected(const SessionInfo&, const dicom::pdu::Associate&, const Decision&) {}
-  virtual void answered(const SessionInfo&, const dicom::pdu::Associate& rq, const dicom::pdu::Associate* ac,
-                        const dicom::pdu::AssociateRj* rj) {}
-  virtual void command(const SessionInfo&, const dicom::pdu::Associate& rq, const CommandInfo&, const Decision&) {}
-  virtual void instance(const SessionInfo&, const dicom::pdu::Associate& rq, const Instance&) {}
-  virtual void query(const SessionInfo&, const dicom::pdu::Associate& rq, const CommandInfo&,
-                     std::span<const std::uint8_t> identifier, const std::string& ts, bool truncated) {}
-  virtual void retrieve_done(const SessionInfo&, const dicom::pdu::Associate& rq, const CommandInfo&,
-                             std::uint16_t status, int completed, int failed, int warning) {}
-  virtual void violation(const SessionInfo&, Side side, const std::string& what) {}
-  virtual void ended(const SessionInfo&, const dicom::pdu::Associate* rq, const SessionEnd&) {}
+  virtual void answered(const SessionInfo&, const dicom::pdu::Associate& /*rq*/, const dicom::pdu::Associate* /*ac*/,
+                        const dicom::pdu::AssociateRj* /*rj*/) {}
+  virtual void command(const SessionInfo&, const dicom::pdu::Associate& /*rq*/, const CommandInfo&, const Decision&) {}
+  virtual void instance(const SessionInfo&, const dicom::pdu::Associate& /*rq*/, const Instance&) {}
+  virtual void query(const SessionInfo&, const dicom::pdu::Associate& /*rq*/, const CommandInfo&,
+                     std::span<const std::uint8_t> /*identifier*/, const std::string& /*ts*/, bool /*truncated*/) {}
+  virtual void retrieve_done(const SessionInfo&, const dicom::pdu::Associate& /*rq*/, const CommandInfo&,
+                             std::uint16_t /*status*/, int /*completed*/, int /*failed*/, int /*warning*/) {}
+  virtual void violation(const SessionInfo&, Side /*side*/, const std::string& /*what*/) {}
+  virtual void ended(const SessionInfo&, const dicom::pdu::Associate* /*rq*/, const SessionEnd&) {}
 };
 
 struct Session;

@@ -291,3 +291,29 @@ allow = ["C-STORE", "C-ECHO"]
 
 }  // namespace
 }  // namespace dg::gateway
+
+namespace dg::gateway {
+namespace {
+
+TEST(GatewayRelay, CommandSetsThatBreakPs37AreAbortedNotForwarded) {
+  Harness h;
+  h.associate();
+  auto cmd = dimse::echo_rq(1);
+  cmd[8] += 2;  // the group length counts two bytes that are not there
+  auto out = h.relay.feed(Side::client, pdu::encode_pdata(1, true, true, cmd));
+  ASSERT_EQ(out.to_upstream.size(), 1u);
+  EXPECT_EQ(out.to_upstream[0][0], 0x07);  // the upstream gets an A-ABORT, not the command
+  EXPECT_TRUE(out.close);
+  // A Command Field no service has: 0x0211, and nothing forwarded.
+  Harness u;
+  u.associate();
+  const auto odd = dimse::response_command(dicom::uids::kVerification, 0x0777, 2, 0, false);
+  // response_command writes a Status; the field 0x0777 is a request nobody defines.
+  auto o2 = u.relay.feed(Side::client, pdu::encode_pdata(1, true, true, odd));
+  EXPECT_TRUE(o2.to_upstream.empty());
+  ASSERT_EQ(o2.to_client.size(), 1u);
+  EXPECT_EQ(status_of(o2.to_client[0]), 0x0211);
+}
+
+}  // namespace
+}  // namespace dg::gateway
