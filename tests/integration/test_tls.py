@@ -123,7 +123,9 @@ class TlsProfiles(unittest.TestCase):
             "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
             "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384"})
         self.assertEqual(r["meets"], ["B.12", "B.10", "B.9"])
-        self.assertEqual(failed(r, "B.13"), {"B.13.tls13-suites", "B.13.tls12-suites"})
+        # Its one RSA certificate serves every ECDHE_RSA suite B.13 lists (the ECDSA ones are not expected of it);
+        # it misses the CCM TLS 1.3 suites.
+        self.assertEqual(failed(r, "B.13"), {"B.13.tls13-suites"})
         self.assertEqual(failed(r, "B.11"), {"B.11.no-tls1.3"})
         self.assertEqual(r["dhe_bits"], 2048)
         self.assertEqual(r["dicom"], {"association": "accepted", "via": "no-certificate"})
@@ -184,7 +186,9 @@ class TlsProfiles(unittest.TestCase):
         self.assertEqual(self.accepted_versions("b12"), {"TLSv1.2", "TLSv1.3"})
         self.assertEqual(len(r["suites"]["TLSv1.2"]), 5)
         self.assertEqual(r["meets"], ["B.12", "B.10", "B.9"])
-        self.assertEqual(failed(r, "B.13"), {"B.13.tls13-suites", "B.13.tls12-suites"})
+        # Its one RSA certificate serves every ECDHE_RSA suite B.13 lists (the ECDSA ones are not expected of it);
+        # it misses the CCM TLS 1.3 suites.
+        self.assertEqual(failed(r, "B.13"), {"B.13.tls13-suites"})
         self.assertEqual(set(r["groups"]["TLSv1.3"]), {"secp256r1", "secp384r1", "x25519"})
         self.assert_checks("b12", {"tls.client-auth.not-required", "tls.alpn.dicom-missing",
                                     "tls.kex.x25519", "tls.dicom.absent"})
