@@ -109,6 +109,7 @@ std::string demo_fix(const fs::path& dir, std::uint16_t legacy, const std::strin
   route.tls_key = ca + "/issued/localhost.key";
   route.tls_ca = ca + "/ca.crt";
   route.require_client_cert = true;  // mutual TLS: the scan below presents a certificate from the same CA
+  route.allow_calling = {"MODALITY1@scanner.demo"};  // one calling AE, bound to one certificate
   route.upstream = target;
   route.called_ae = "LEGACY_PACS";
   spec.routes = {route};
@@ -128,7 +129,7 @@ std::string demo_fix(const fs::path& dir, std::uint16_t legacy, const std::strin
   std::thread gw([&server] { server->run(false); });
   const std::string gw_target = "127.0.0.1:" + std::to_string(port);
   std::printf("   dicomguard gateway --listen %s --tls-cert %s/issued/localhost-chain.pem --tls-key ... --tls-ca %s/ca.crt "
-              "--require-client-cert --upstream %s --called-ae LEGACY_PACS\n",
+              "--require-client-cert --allow-calling MODALITY1@scanner.demo --upstream %s --called-ae LEGACY_PACS\n",
               gw_target.c_str(), ca.c_str(), ca.c_str(), target.c_str());
   std::fflush(stdout);
   std::string error;

@@ -129,6 +129,33 @@ class DemoReport(unittest.TestCase):
             with self.assertRaises(OSError):
                 peers.socket.create_connection(("127.0.0.1", p), timeout=1).close()
 
+    def test_demo_measures_the_fix_before_and_after(self):
+        # Before: the lab's legacy archive, plain DIMSE. After: the gateway in front of it, graded B.12 with a
+        # certificate from dicomguard ca, mutual TLS and one calling AE bound to one certificate.
+        before = load(os.path.join(self.out, "before.jsonl"))
+        after = load(os.path.join(self.out, "after.jsonl"))
+        b = [o for o in before if o["type"] == "service"]
+        a = [o for o in after if o["type"] == "service"]
+        self.assertEqual(len(b), 1)
+        self.assertEqual(len(a), 1)
+        self.assertEqual(b[0]["protocol"], "dimse")
+        self.assertIn("dimse.plaintext", b[0]["checks"])
+        self.assertEqual(a[0]["protocol"], "dimse-tls")
+        self.assertNotIn("dimse.ae.any-calling", a[0]["checks"])
+        tls = [o for o in after if o["type"] == "tls"]
+        self.assertEqual(len(tls), 1)
+        self.assertIn("B.12", tls[0]["meets"])
+        self.assertEqual([c for c in tls[0]["checks"] if c.startswith("tls.cert.")], [])
+        # The report's before/after table says what the fix changed, from those two files.
+        rows = dict(re.findall(r'<tr data-item="([a-z]+)" data-before="[a-z-]+" data-after="([a-z-]+)"', self.html()))
+        befores = dict(re.findall(r'<tr data-item="([a-z]+)" data-before="([a-z-]+)"', self.html()))
+        self.assertEqual((befores["tls"], rows["tls"]), ("fail", "pass"))
+        self.assertEqual((befores["ae"], rows["ae"]), ("fail", "pass"))
+        self.assertEqual(rows["certificates"], "pass")
+        # The gateway was stopped with the lab.
+        with self.assertRaises(OSError):
+            peers.socket.create_connection(("127.0.0.1", a[0]["port"]), timeout=1).close()
+
     def test_checklist_items_match_the_json_results(self):
         got = html_checklist(self.html())
         want = expected_checklist(load(self.scan, self.files, self.verify))
