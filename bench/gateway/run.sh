@@ -41,6 +41,8 @@
 #   BENCH_LEGS      legs to run (default "1 2 3 4")
 #   BENCH_VERIFY    files per leg in the verification pass (default 2; 0 skips it)
 #   BENCH_RUNS      timed runs per leg (default 3)
+#   BENCH_SINK      ignore (default: storescp --ignore, the network path alone) or disk (storescp writes every
+#                   object, bit-preserving, to the work folder on disk, as a real archive does; deleted after each run)
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=../files/common.sh
@@ -57,6 +59,8 @@ CORPUS=${BENCH_CORPUS:-${TMPDIR:-/tmp}/dicomguard-bench-gateway-corpus}
 LEGS=" ${BENCH_LEGS:-1 2 3 4} "
 VERIFY=${BENCH_VERIFY:-2}
 RUNS=${BENCH_RUNS:-3}
+SINK=${BENCH_SINK:-ignore}
+[[ $SINK == ignore || $SINK == disk ]] || die "BENCH_SINK must be ignore or disk, got '$SINK'"
 [[ $RUNS =~ ^[1-9]$ ]] || die "BENCH_RUNS must be 1..9, got '$RUNS'"
 export TCP_NODELAY=1  # DCMTK: disable Nagle's algorithm on its sockets (see above)
 if ! [[ $GB =~ ^[0-9]+(\.[0-9]+)?$ ]] || ! awk -v g="$GB" 'BEGIN { exit !(g > 0 && g <= 64) }'; then
@@ -186,7 +190,7 @@ run_leg() {
   sp=$(free_port)
   local scp_args=(-aet STORESCP --max-pdu "$PDU")
   [[ $leg != 4 ]] || scp_args+=("${DCMTK_TLS_SCP[@]}")
-  if [[ $mode == bench ]]; then scp_args+=(--ignore); else scp_args+=(+B -od "$d/recv"); fi
+  if [[ $mode == bench && $SINK == ignore ]]; then scp_args+=(--ignore); else scp_args+=(+B -od "$d/recv"); fi
   start_bg "$d/storescp.log" storescp "${scp_args[@]}" "$sp"
   spid=$BG_PID
   wait_port "$sp" "$spid" "$d/storescp.log"
@@ -274,6 +278,7 @@ EOF
       "${pdv:-?}" "$suite"
     return 0
   fi
+  [[ $SINK != disk ]] || rm -rf -- "$d/recv"
   local secs
   secs=$(elapsed "$t0" "$t1")
   local scu_cpu
@@ -330,7 +335,7 @@ EOF
 fi
 
 # ---------------------------------------------------------------- timed runs
-echo "timing: ${#FILES[@]} files, one association per run, max PDU $PDU, storescp --ignore, $RUNS runs per leg"
+echo "timing: ${#FILES[@]} files, one association per run, max PDU $PDU, storescp $([[ $SINK == ignore ]] && echo --ignore || echo 'writing to disk (+B)'), $RUNS runs per leg"
 for ((r = 1; r <= RUNS; r++)); do
   for l in "${legs[@]}"; do run_leg "$l" bench "$r"; done
 done

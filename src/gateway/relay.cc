@@ -134,9 +134,10 @@ Relay::Output Relay::received(Side s, std::size_t n) {
 
 Bytes Relay::take_buffer() {
   if (spare_.empty()) return {};
+  // Kept at its size: read_buffer() grows it only when a PDU is larger, so a buffer is not zero-filled again for
+  // every PDU of the same size.
   Bytes b = std::move(spare_.back());
   spare_.pop_back();
-  b.clear();
   return b;
 }
 

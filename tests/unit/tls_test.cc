@@ -1822,7 +1822,8 @@ TEST(TlsGrade, B13AllSuitesClauseExpectsOnlyTheSuitesOfTheCertificatesKeyType) {
                          "TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8", "TLS_ECDHE_ECDSA_WITH_AES_256_CCM_8",
                          "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
                          "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"};
-  const auto& c = clause(profile(tls::grade(f), "B.13"), "B.13.tls12-suites");
+  const auto graded = tls::grade(f);  // clause() returns a reference into it
+  const auto& c = clause(profile(graded, "B.13"), "B.13.tls12-suites");
   EXPECT_EQ(c.verdict, "pass");
   EXPECT_NE(c.detail.find("3 for the other key type"), std::string::npos) << c.detail;
   // One ECDSA suite missing still fails it.
