@@ -72,13 +72,17 @@ def dataset_bytes(path):
     return data[132 + 12 + meta_len:]
 
 
-def established_to(port):
-    """Whether a TCP connection to 127.0.0.1:port is established now (/proc/net/tcp: local port, state 01)."""
-    with open("/proc/net/tcp") as f:
-        for line in f.readlines()[1:]:
-            fields = line.split()
-            if int(fields[1].split(":")[1], 16) == port and fields[3] == "01":
-                return True
+def open_fds(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def wait_fds(pid, at_least, seconds=20):
+    """Until the process holds at least this many descriptors (it has accepted, or connected upstream)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if open_fds(pid) >= at_least:
+            return True
+        time.sleep(0.01)
     return False
 
 
@@ -341,9 +345,10 @@ class GatewayPeers(unittest.TestCase):
 
     def test_max_associations_answers_rejected_transient(self):
         g = self.gateway("max", "--upstream", self.scp.target, "--max-associations", "1", "--setup-timeout", "5")
+        before = open_fds(g.proc.pid)
         hold = socket.create_connection(("127.0.0.1", g.port), timeout=10)  # takes the one slot, sends nothing
         self.addCleanup(hold.close)
-        time.sleep(0.2)
+        self.assertTrue(wait_fds(g.proc.pid, before + 1), "the gateway did not accept the first connection")
         rc, out = dcmtk("echoscu", "-aec", "STORESCP", "127.0.0.1", g.port)
         self.assertNotEqual(rc, 0)
         self.assertIn("Rejected Transient", out)
@@ -380,11 +385,11 @@ class GatewayPeers(unittest.TestCase):
             big = os.path.join(self.tmp.path, "big.dcm")
             make_object(big, "1.2.826.0.1.3680043.10.1427.77.5", "1.2.826.0.1.3680043.10.1427.77.5.1",
                         frames_bytes=20_000_000)
+            before = open_fds(proc.pid)
             scu = subprocess.Popen(["storescu", "-aec", "STORESCP", "127.0.0.1", str(port), big], env=DCMTK_ENV,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and not established_to(port) and scu.poll() is None:
-                time.sleep(0.01)
+            # SIGTERM once the gateway has the association: the client accepted and the upstream connected.
+            self.assertTrue(wait_fds(proc.pid, before + 2), "the gateway did not take the association")
             proc.send_signal(signal.SIGTERM)
             self.assertEqual(scu.wait(timeout=60), 0, scu.stdout.read())
             self.assertEqual(proc.wait(timeout=60), 0)
