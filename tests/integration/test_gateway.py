@@ -402,6 +402,49 @@ class GatewayPeers(unittest.TestCase):
         self.assertTrue(any(e["type"] == "gateway" and e.get("event") == "draining" for e in events))
         self.assertEqual(self.stored_in(self.scp, "1.2.826.0.1.3680043.10.1427.77.5.1") is not None, True)
 
+    def test_sighup_reloads_certificates(self):
+        # The listener's certificate files are replaced (as a renewal does) and SIGHUP sent: a new connection gets
+        # the new certificate; an old file that no longer loads would leave the running one in place.
+        d = os.path.join(self.tmp.path, "reload-cert")
+        os.makedirs(d)
+        issued = os.path.join(self.ca, "issued")
+        cert, key = os.path.join(d, "gw.pem"), os.path.join(d, "gw.key")
+        shutil.copy(self.gw_cert, cert)
+        shutil.copy(self.gw_key, key)
+        g = self.gateway("reload-cert", "--tls-cert", cert, "--tls-key", key, "--upstream", self.scp.target)
+
+        def served_serial():
+            cp = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{g.port}", "-showcerts"],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                timeout=30)
+            pem = re.search(rb"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", cp.stdout, re.S).group(0)
+            x = subprocess.run(["openssl", "x509", "-noout", "-serial"], input=pem, stdout=subprocess.PIPE, timeout=30)
+            return x.stdout.decode().strip()
+
+        def file_serial(path):
+            x = subprocess.run(["openssl", "x509", "-noout", "-serial", "-in", path], stdout=subprocess.PIPE, timeout=30)
+            return x.stdout.decode().strip()
+
+        first = served_serial()
+        self.assertEqual(first, file_serial(self.gw_cert))
+        cp = run("ca", "issue", self.ca, "--name", "gateway2.test", "--ip", "127.0.0.1", "--ae", "GATEWAY")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        new_cert = os.path.join(issued, "gateway2.test-chain.pem")
+        shutil.copy(new_cert, cert + ".tmp")
+        shutil.copy(os.path.join(issued, "gateway2.test.key"), key + ".tmp")
+        os.replace(cert + ".tmp", cert)
+        os.replace(key + ".tmp", key)
+        g.proc.send_signal(signal.SIGHUP)
+        g.wait_for(lambda e: e["type"] == "gateway" and e["event"] == "reloaded")
+        self.assertEqual(served_serial(), file_serial(new_cert))
+        self.assertNotEqual(file_serial(new_cert), first)
+        # A key that does not match: the reload is refused and the running certificate stays.
+        shutil.copy(self.gw_key, key)
+        g.proc.send_signal(signal.SIGHUP)
+        ev = g.wait_for(lambda e: e["type"] == "gateway" and e["event"] == "reload-failed")[0]
+        self.assertRegex(ev["error"], "mismatch|does not match")
+        self.assertEqual(served_serial(), file_serial(new_cert))
+
     def test_bad_arguments_are_clear_errors(self):
         cp = run("gateway", "--listen", "127.0.0.1:1", "--upstream", "nowhere")
         self.assertEqual(cp.returncode, 2)
