@@ -250,9 +250,6 @@ struct Session : std::enable_shared_from_this<Session>, RelayEvents {
   void pump(Side s) {
     const int i = ix(s);
     if (reading[i] || done || !conn[i].is_open()) return;
-    if (refusing && s == Side::client && relay.state() == Relay::State::awaiting_rq) {
-      // Over capacity: only the RQ is read, to answer it.
-    }
     // Backpressure: at most two PDUs waiting to go to the other side.
     if (outq[ix(s == Side::client ? Side::upstream : Side::client)].size() >= 2) return;
     std::span<std::uint8_t> into = relay.read_buffer(s);
