@@ -46,6 +46,34 @@ std::vector<audit::Participant> AuditObserver::parties(const SessionInfo& s, con
 
 void AuditObserver::submit(std::string xml) { trail_.submit(std::move(xml)); }
 
+bool AuditObserver::alert_allowed(const SessionInfo& s) {
+  const auto now = std::chrono::steady_clock::now();
+  Window& w = alerts_[s.peer.address];
+  if (w.sent == 0 || now - w.start >= std::chrono::minutes(1)) {
+    if (w.suppressed) report_suppressed(s.peer.address, w.suppressed);
+    w = Window{now, 0, 0};
+  }
+  if (w.sent < kAlertsPerMinute) {
+    ++w.sent;
+    return true;
+  }
+  ++w.suppressed;
+  if (alerts_.size() > 100000) alerts_.clear();  // bounded, whatever the number of sources
+  return false;
+}
+
+void AuditObserver::report_suppressed(const std::string& address, std::uint64_t n) {
+  audit::Participant src;
+  src.user_id = address;
+  src.requestor = true;
+  src.address = address;
+  src.role = "source";
+  submit(audit::security_alert(common(audit::Outcome::serious_failure), audit::AlertKind::node_authentication,
+                               {src, app_}, address,
+                               std::to_string(n) + " further security alerts about this address within a minute were "
+                                                   "counted, not sent one by one"));
+}
+
 void AuditObserver::started(const std::vector<std::pair<std::string, std::uint16_t>>&) {
   if (started_) return;
   started_ = true;
@@ -55,6 +83,9 @@ void AuditObserver::started(const std::vector<std::pair<std::string, std::uint16
 void AuditObserver::stop() {
   if (stopped_ || !started_) return;
   stopped_ = true;
+  for (const auto& [address, w] : alerts_)
+    if (w.suppressed) report_suppressed(address, w.suppressed);
+  alerts_.clear();
   submit(audit::application_activity(common(), false, app_));
 }
 
@@ -67,11 +98,13 @@ void AuditObserver::reloaded(bool ok, const std::string& error) {
 }
 
 void AuditObserver::tls_failed(const SessionInfo& s, const std::string& why) {
+  if (!alert_allowed(s)) return;
   submit(audit::security_alert(common(audit::Outcome::minor_failure), audit::AlertKind::node_authentication,
                                parties(s, {}, {}), s.peer.address, "TLS handshake failed: " + why));
 }
 
 void AuditObserver::rejected(const SessionInfo& s, const pdu::Associate& rq, const Decision& d) {
+  if (!alert_allowed(s)) return;
   // A node the policy does not know (address, AE title, certificate) is a node-authentication failure; a known node
   // refused for what it proposed is the use of a restricted function.
   const bool unknown_node = d.filter == "source" || d.filter == "ae-title";
@@ -82,7 +115,7 @@ void AuditObserver::rejected(const SessionInfo& s, const pdu::Associate& rq, con
 }
 
 void AuditObserver::command(const SessionInfo& s, const pdu::Associate& rq, const CommandInfo& c, const Decision& d) {
-  if (d.allowed) return;
+  if (d.allowed || !alert_allowed(s)) return;
   std::string what = std::string(service_name(c.service)) + " refused (" + d.filter + "): " + d.reason;
   if (!c.move_destination.empty()) what += "; move destination " + c.move_destination;
   submit(audit::security_alert(common(audit::Outcome::minor_failure), audit::AlertKind::restricted_function,
@@ -115,6 +148,7 @@ void AuditObserver::query(const SessionInfo& s, const pdu::Associate& rq, const 
 }
 
 void AuditObserver::violation(const SessionInfo& s, Side side, const std::string& what) {
+  if (!alert_allowed(s)) return;
   submit(audit::security_alert(common(audit::Outcome::serious_failure), audit::AlertKind::protocol_violation,
                                parties(s, {}, {}), s.peer.address,
                                std::string("DICOM protocol violation by the ") + side_name(side) + ": " + what));

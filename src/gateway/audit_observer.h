@@ -5,6 +5,7 @@
 // Patient participant object of a transfer); the connection log never has it.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <set>
 #include <string>
@@ -40,7 +41,17 @@ class AuditObserver : public Observer {
   audit::Common common(audit::Outcome o = audit::Outcome::success, std::string description = {}) const;
   std::vector<audit::Participant> parties(const SessionInfo& s, const std::string& calling, const std::string& called) const;
   void submit(std::string xml);
-
+  // Security Alerts about one source address: at most kAlertsPerMinute a minute; those over it are counted and said
+  // in one alert when the minute is over (or at stop), so a flood of hostile connections cannot flood the trail or
+  // stall the gateway on the spool's syncs.
+  bool alert_allowed(const SessionInfo& s);
+  void report_suppressed(const std::string& address, std::uint64_t n);
+  static constexpr std::uint64_t kAlertsPerMinute = 20;
+  struct Window {
+    std::chrono::steady_clock::time_point start;
+    std::uint64_t sent = 0, suppressed = 0;
+  };
+  std::map<std::string, Window> alerts_;
   audit::Trail& trail_;
   std::string source_id_;
   audit::Participant app_;

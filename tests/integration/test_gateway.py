@@ -666,3 +666,33 @@ class GatewayAudit(unittest.TestCase):
         self.assertEqual(cp.returncode, 0, cp.stdout[:3000])
         # The connection log has no patient data.
         self.assertNotIn("AUDIT-PID-7", open(g.log_path, encoding="utf-8").read())
+
+    def test_a_flood_of_hostile_connections_is_counted_not_sent_one_by_one(self):
+        tmp = TempDir("dg-gwflood-")
+        self.addCleanup(tmp.cleanup)
+        scp = peers.storescp(tmp.path, "scp", "-aet", "STORESCP").start().wait()
+        self.addCleanup(scp.stop)
+        trail = os.path.join(tmp.path, "audit.log")
+        g = Gateway(tmp.path, "gw", "--upstream", scp.target, "--audit", f"file:{trail}").start()
+        for _ in range(35):
+            with socket.create_connection(("127.0.0.1", g.port), timeout=10) as s:
+                s.sendall(b"\x09\x00\x00\x00\x00\x00")
+                s.recv(100)
+        self.assertEqual(g.stop(), 0)
+        with open(trail, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+        alerts = [m for m in lines if 'csd-code="110113"' in m]
+        self.assertEqual(len(alerts), 21)  # 20 in the minute, then one that counts the other 15
+        last = [base64.b64decode(v).decode() for v in re.findall(r'type="Alert Description" value="([^"]+)"', alerts[-1])]
+        self.assertIn("15 further security alerts", " ".join(last))
+        d = os.path.join(tmp.path, "xml")
+        os.makedirs(d)
+        paths = []
+        for i, m in enumerate(lines):
+            p = os.path.join(d, f"{i}.xml")
+            with open(p, "w", encoding="utf-8") as f:
+                f.write(test_audit.xml_of(m))
+            paths.append(p)
+        cp = subprocess.run(["jing", "-c", test_audit.SCHEMA, *paths], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, timeout=300)
+        self.assertEqual(cp.returncode, 0, cp.stdout[:3000])
