@@ -125,7 +125,13 @@ void AuditObserver::command(const SessionInfo& s, const pdu::Associate& rq, cons
 void AuditObserver::instance(const SessionInfo& s, const pdu::Associate& rq, const Instance& i) {
   if (i.study_uid.empty()) return;  // an object whose first fragment did not show its study: counted nowhere
   auto& by_study = studies_[s.id];
-  auto [it, first] = by_study.try_emplace(i.study_uid);
+  if (by_study.size() >= 1000 && !by_study.count(i.study_uid)) {
+    // Bounded whatever one association sends: the studies so far are reported now, not at its end.
+    SessionEnd none;
+    ended(s, nullptr, none);
+  }
+  auto& studies = studies_[s.id];
+  auto [it, first] = studies.try_emplace(i.study_uid);
   Study& st = it->second;
   if (first) {
     st.in.study_uid = i.study_uid;
