@@ -5,8 +5,9 @@ Asserted as a user would check: objects stored through the gateway arrive with t
 file sent; every denial is the DICOM answer a DCMTK client prints (A-ASSOCIATE-RJ with its reason, status 0x0124 or
 0xA801 on an accepted association); mutual TLS with an issued client certificate is accepted and one from another
 CA refused; C-MOVE through the gateway reaches a TLS-only destination; `dicomguard tls` grades the listener B.12
-(and B.13 with --profile B.13); a malformed PDU aborts only its own association; SIGHUP reloads the policy and
-SIGTERM drains. Only 127.0.0.1.
+(and B.13 with --profile B.13); a malformed PDU aborts only its own association; SIGHUP reloads the policy and the
+certificates, SIGTERM drains; the ATNA trail reaches a real rsyslogd over syslog+tls and a file, every message valid
+against the PS3.15 A.5.1 schema (jing). Only 127.0.0.1.
 """
 
 import base64
