@@ -119,12 +119,12 @@ def storescp(root, name, *tls):
 
 def dcmqrscp(root, name, ae="COMMON", peers="ANY", hosts=()):
     """dcmqrscp with one storage area. peers: ANY, or a HostTable symbolic name defined in hosts
-    (a list of (symbol, ae, port) entries on localhost)."""
+    (a list of (symbol, ae, port) entries on 127.0.0.1: by address, so that no test needs /etc/hosts)."""
     port = free_port()
     d = os.path.join(root, name)
     os.makedirs(os.path.join(d, "db"), exist_ok=True)
     cfg = os.path.join(d, "dcmqrscp.cfg")
-    host_lines = "".join(f"{sym} = ({hae}, localhost, {hport})\n" for sym, hae, hport in hosts)
+    host_lines = "".join(f"{sym} = ({hae}, 127.0.0.1, {hport})\n" for sym, hae, hport in hosts)
     with open(cfg, "w") as f:
         f.write(f"NetworkTCPPort = {port}\nMaxPDUSize = 16384\nMaxAssociations = 8\n"
                 f"HostTable BEGIN\n{host_lines}HostTable END\nVendorTable BEGIN\nVendorTable END\n"

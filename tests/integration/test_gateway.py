@@ -610,7 +610,7 @@ class GatewayAudit(unittest.TestCase):
         g = Gateway(tmp.path, "gw", "--upstream", qr.target, "--called-ae", "QR",
                     "--allow-calling", "STORESCU", "--allow-calling", "FINDSCU", "--allow-calling", "ECHOSCU",
                     "--deny", "C-ECHO",
-                    "--audit", f"syslog+tls://localhost:{col.tls_port}", "--audit", f"file:{trail_file}",
+                    "--audit", f"syslog+tls://127.0.0.1:{col.tls_port}", "--audit", f"file:{trail_file}",
                     "--audit-spool", os.path.join(tmp.path, "spool"), "--audit-ca", os.path.join(ca, "ca.crt"),
                     "--audit-cert", os.path.join(issued, "gateway.local.crt"),
                     "--audit-key", os.path.join(issued, "gateway.local.key")).start()
