@@ -20,6 +20,8 @@ packages=(
   chromium poppler-utils
   # the audit trail's collector and schema check (tests/integration/test_audit.py): rsyslogd over TLS, jing for RELAX NG
   rsyslog rsyslog-openssl jing
+  # audit listen's XML parser and RELAX NG validation (libxml2); weblog's real web server; the clock tests' NTP server
+  libxml2-dev nginx chrony
   # tools used by tests (kill -9 test, process inspection)
   procps coreutils util-linux time
 )
@@ -46,5 +48,17 @@ export DEBIAN_FRONTEND=noninteractive
 if [[ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -1)" ]]; then
   $SUDO apt-get update -qq
 fi
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# These packages are test peers: the tests start nginx, chronyd, rsyslogd and Orthanc themselves, on loopback,
+# with their own configurations. Keep apt from starting them as system services (chronyd would otherwise reach
+# out to the public NTP pool): a policy-rc.d that refuses every start, only for this install and only if the
+# machine has none of its own.
+policy=/usr/sbin/policy-rc.d
+made_policy=0
+if [[ ! -e $policy ]]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee $policy >/dev/null && $SUDO chmod 755 $policy && made_policy=1
+fi
+status=0
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" || status=$?
+[[ $made_policy == 1 ]] && $SUDO rm -f $policy
+[[ $status == 0 ]] || { echo "setup: apt-get install failed ($status)" >&2; exit $status; }
 echo "setup: done"
