@@ -116,7 +116,23 @@ std::string gateway_subject(const Record& r) {
   return s;
 }
 
+// weblog: the log, its format and counts, and the keys found (never a value).
+std::string weblog_subject(const json& f) {
+  std::string s = fmt::format("{} ({}): {} line{}, {} request{}, {} DICOMweb, {} with PHI", str(f, "path"),
+                              str(f, "format"), num(f, "lines"), plural(num(f, "lines")), num(f, "requests"),
+                              plural(num(f, "requests")), num(f, "dicomweb_requests"), num(f, "phi_requests"));
+  if (const auto k = f.find("keys"); k != f.end() && k->is_object() && !k->empty()) {
+    std::string keys;
+    for (auto it = k->begin(); it != k->end(); ++it) keys += (keys.empty() ? "" : ", ") + it.key();
+    s += " [" + keys + "]";
+  }
+  if (f.contains("output")) s += fmt::format(" -> {} ({} value{} redacted)", str(f, "output"),
+                                             num(f, "values_redacted"), plural(num(f, "values_redacted")));
+  return s;
+}
+
 std::string subject_of(const Record& r) {
+  if (r.type == "weblog") return weblog_subject(r.fields);
   if (r.type == "association" || r.type == "denial" || r.type == "gateway") return gateway_subject(r);
   if (r.type == "deid") return deid_subject(r.fields);
   if (r.type == "service") return service_subject(r.fields);
