@@ -84,7 +84,6 @@ int run(WeblogFlags& f) {
     } else {
       r = weblog::scan_log(log, opt);
     }
-    if (r.status == "error") tally.add_error();
     tally.add(r);
     sinks->record(r);
   }

@@ -44,8 +44,8 @@ void Redactor::end_value() {
   if (pct_ == 1) value_ += '%';
   if (pct_ == 2) value_.append({'%', pct_raw_[0]});
   pct_ = 0;
-  if (!value_long_ && harmless_value(value_)) {
-    emit(value_raw_.size() <= kRawKeep ? std::string_view(value_raw_) : std::string_view("REDACTED"));
+  if (!value_long_ && value_raw_.size() <= kRawKeep && harmless_value(value_)) {
+    emit(value_raw_);  // "*": identifies nobody, written back as it was
   } else {
     emit(value_long_ ? std::string("REDACTED") : token_for(*phi_, value_, key_));
     ++redacted_;

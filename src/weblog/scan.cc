@@ -123,6 +123,7 @@ void LogStats::fill(Record& r, const std::string& path) const {
   f["phi_lines"] = json(std::vector<std::uint64_t>(phi_lines_.begin(), phi_lines_.end()));
   if (opt_.show_values) f["values"] = values_;
   r.status = phi_requests_ ? "phi" : "clean";
+  f["status"] = r.status;
 
   auto finding = [&](const char* check, const std::map<std::string, std::uint64_t>& k,
                      const std::set<std::uint64_t>& l, std::uint64_t n, const char* where) {
@@ -253,6 +254,7 @@ Record scan_log(const std::string& path, const ScanOptions& opt, const RedactOpt
     st.fill(r, path);
     r.findings.clear();
     r.status = "error";
+    r.fields["status"] = "error";
     r.fields["error"] = why;
     return r;
   };
@@ -296,6 +298,7 @@ Record scan_log(const std::string& path, const ScanOptions& opt, const RedactOpt
   r.fields["values_redacted"] = redacted;
   if (!wr.kept.empty()) r.fields["backup"] = wr.kept;
   r.status = redacted ? "redacted" : "unchanged";
+  r.fields["status"] = r.status;
   return r;
 }
 
