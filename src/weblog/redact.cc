@@ -29,6 +29,51 @@ std::string token_for(const PhiKey& k, std::string_view v, const deid::Key* key)
   return out;
 }
 
+std::uint64_t redact_tag_members(std::string_view line, const deid::Key* key, std::string* out,
+                                 std::vector<std::string>& keys) {
+  std::uint64_t n = 0;
+  std::size_t done = 0, i = 0;
+  // "gggg,eeee" then spaces, ':', spaces, '"': the value runs to the next unescaped '"'.
+  while ((i = line.find('"', i)) != std::string_view::npos) {
+    if (i + 11 > line.size() || line[i + 5] != ',' || line[i + 10] != '"') {
+      ++i;
+      continue;
+    }
+    std::string tag;
+    tag.append(line.substr(i + 1, 4)).append(line.substr(i + 6, 4));
+    std::size_t j = i + 11;
+    while (j < line.size() && (line[j] == ' ' || line[j] == '\t')) ++j;
+    if (j >= line.size() || line[j] != ':') {
+      i += 11;
+      continue;
+    }
+    ++j;
+    while (j < line.size() && (line[j] == ' ' || line[j] == '\t')) ++j;
+    const PhiKey* pk = phi_key(tag);
+    if (j >= line.size() || line[j] != '"' || !pk) {
+      i = j;
+      continue;
+    }
+    const std::size_t vb = j + 1;
+    std::size_t ve = vb;
+    std::string value;
+    while (ve < line.size() && line[ve] != '"') {
+      if (line[ve] == '\\' && ve + 1 < line.size()) ++ve;
+      if (value.size() < kMaxValue) value += line[ve];
+      ++ve;
+    }
+    if (!harmless_value(value)) {
+      if (out) out->append(line.substr(done, vb - done)).append(token_for(*pk, value, key));
+      done = ve;
+      ++n;
+      if (keys.size() < 64) keys.push_back(pk->name);
+    }
+    i = ve + 1;
+  }
+  if (out) out->append(line.substr(std::min(done, line.size())));
+  return n;
+}
+
 void Redactor::start_key() {
   st_ = St::key;
   key_text_.clear();
@@ -63,12 +108,12 @@ void Redactor::unit(std::string_view raw, int decoded, bool separator) {
   switch (st_) {
     case St::out:
       emit(raw);
-      if (amp || c == '?') start_key();
+      if (amp || c == '?' || (brackets_ && c == '[')) start_key();
       return;
     case St::key:
       emit(raw);
-      if (amp || c == '?') return start_key();
-      if (raw.size() == 1 && ends_query(c)) {
+      if (amp || c == '?' || (brackets_ && c == '[')) return start_key();
+      if (raw.size() == 1 && (ends_query(c) || (brackets_ && c == ']'))) {
         st_ = St::out;
         return;
       }
@@ -85,7 +130,7 @@ void Redactor::unit(std::string_view raw, int decoded, bool separator) {
       }
       break;
     case St::val:
-      if (amp || (raw.size() == 1 && ends_query(c))) {
+      if (amp || (raw.size() == 1 && (ends_query(c) || (brackets_ && c == ']')))) {
         end_value();
         emit(raw);
         if (amp) start_key();
@@ -178,7 +223,8 @@ void Redactor::feed(std::string_view piece) {
     // Fast path: outside a query, copy up to the next byte that can start one.
     if (st_ == St::out && esc_n_ == 0) {
       std::size_t j = i;
-      while (j < piece.size() && piece[j] != '?' && piece[j] != '&' && piece[j] != '\\') ++j;
+      while (j < piece.size() && piece[j] != '?' && piece[j] != '&' && piece[j] != '\\' && !(brackets_ && piece[j] == '['))
+        ++j;
       if (j > i) emit(piece.substr(i, j - i));
       i = j;
       if (i == piece.size()) break;

@@ -22,10 +22,19 @@ inline constexpr std::size_t kMaxValue = 1 << 20;
 // and in the de-identified files gets the same token); without a key, "REDACTED".
 std::string token_for(const PhiKey& k, std::string_view decoded, const deid::Key* key);
 
+// Orthanc's body of a QIDO-RS call to /tools/find, one JSON member a line: every "gggg,eeee" : "VALUE" whose tag is
+// PHI-bearing gets its value replaced (JSON escapes decoded for the token). Appends the line to out; returns the
+// values replaced and adds their keys to `keys`.
+std::uint64_t redact_tag_members(std::string_view line, const deid::Key* key, std::string* out,
+                                 std::vector<std::string>& keys);
+
 class Redactor {
  public:
   // out == nullptr: count only (nothing is written; keys() still fills).
   Redactor(const deid::Key* key, std::string* out) : key_(key), out_(out) {}
+  // Orthanc's "Arguments of QIDO-RS request: [KEY=VALUE] [KEY=VALUE]": '[' starts a key and ']' ends a value, for
+  // the lines that follow until set back.
+  void set_brackets(bool on) { brackets_ = on; }
   void feed(std::string_view piece);
   void end_line();  // flushes the line's last value; the next feed() starts a new line
   std::uint64_t values_redacted() const { return redacted_; }
@@ -44,6 +53,7 @@ class Redactor {
 
   const deid::Key* key_;
   std::string* out_;
+  bool brackets_ = false;
   St st_ = St::out;
   // Escapes ("\"" "\\" "\xHH" "\uHHHH"): collected, then handled as one unit.
   char esc_[6];

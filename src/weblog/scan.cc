@@ -13,18 +13,22 @@ namespace dg::weblog {
 
 using nlohmann::json;
 
+void LogStats::param(std::string_view k, std::string_view v, Hits& h) const {
+  if (k.size() > 3 * kMaxKey) return;
+  std::string dk;
+  url_decode(k, dk, kMaxKey + 1);
+  const PhiKey* pk = phi_key(dk);
+  if (!pk) return;
+  std::string dv;
+  url_decode(v, dv, 4096);
+  if (harmless_value(dv)) return;
+  h.keys.push_back(pk->name);
+  if (opt_.show_values) h.values.emplace_back(pk->name, std::move(dv));
+}
+
 void LogStats::query_keys(std::string_view target, Hits& h) const {
   for_each_param(target, [&](std::string_view k, std::string_view v, bool has_value) {
-    if (!has_value || k.size() > 3 * kMaxKey) return;
-    std::string dk;
-    url_decode(k, dk, kMaxKey + 1);
-    const PhiKey* pk = phi_key(dk);
-    if (!pk) return;
-    std::string dv;
-    url_decode(v, dv, 4096);
-    if (harmless_value(dv)) return;
-    h.keys.push_back(pk->name);
-    if (opt_.show_values) h.values.emplace_back(pk->name, std::move(dv));
+    if (has_value) param(k, v, h);
   });
 }
 
@@ -35,24 +39,8 @@ void LogStats::count(const Hits& h, std::map<std::string, std::uint64_t>& keys, 
   if (list.size() < kMaxListed) list.insert(lineno);
 }
 
-bool LogStats::line(std::string_view text, bool truncated, std::uint64_t lineno) {
-  lines_ = lineno;
-  if (truncated) ++long_lines_;
-  if (!parse_line(text, truncated, p_)) {
-    if (!text.empty() && !(text.size() == 1 && text[0] == '\r')) ++unparsed_;
-    return false;
-  }
-  ++by_format_[static_cast<int>(p_.format)];
-  if (!p_.request) return false;
-  ++requests_;
-  const bool dw = is_dicomweb_path(p_.target);
-  const bool ref_dw = !p_.referer.empty() && is_dicomweb_path(p_.referer);
-  if (dw) ++dicomweb_;
-  if (!dw && !ref_dw) return false;
-  Hits url, ref;
-  if (dw && p_.target.find('?') != std::string_view::npos) query_keys(p_.target, url);
-  if (!p_.referer.empty() && p_.referer.find('?') != std::string_view::npos) query_keys(p_.referer, ref);
-  if (url.keys.empty() && ref.keys.empty()) return true;
+Scope LogStats::phi(Hits& url, Hits& ref, std::uint64_t lineno, Scope scope) {
+  if (url.keys.empty() && ref.keys.empty()) return scope;
   ++phi_requests_;
   last_phi_line_ = lineno;
   if (phi_lines_.size() < kMaxListed) phi_lines_.insert(lineno);
@@ -73,7 +61,54 @@ bool LogStats::line(std::string_view text, bool truncated, std::uint64_t lineno)
       for (const auto& [k, v] : h->values)
         if (values_.size() < kMaxListed)
           values_.push_back({{"line", lineno}, {"key", k}, {"value", v}, {"in", h == &url ? "url" : "referer"}});
-  return true;
+  return scope;
+}
+
+Scope LogStats::line(std::string_view text, bool truncated, std::uint64_t lineno) {
+  lines_ = lineno;
+  if (truncated) ++long_lines_;
+  if (!parse_line(text, truncated, p_)) {
+    // Orthanc writes the body of a QIDO-RS call over several lines after its "Body of the call" line.
+    if (orthanc_body_) return Scope::orthanc_body;
+    if (!text.empty() && !(text.size() == 1 && text[0] == '\r')) ++unparsed_;
+    return Scope::none;
+  }
+  orthanc_body_ = false;
+  ++by_format_[static_cast<int>(p_.format)];
+  Hits url, ref;
+  if (p_.format == Format::orthanc && !p_.request) {
+    // "(plugins) Arguments of QIDO-RS request: [PatientName=DOE%5EJOHN] [includefield=00100020]": the query of
+    // the request logged just before, as Orthanc parsed it.
+    if (const std::size_t a = text.find("Arguments of "); a != std::string_view::npos) {
+      const std::size_t colon = text.find("request: ", a);
+      if (colon == std::string_view::npos) return Scope::none;
+      std::string_view rest = text.substr(colon + 9);
+      while (!rest.empty() && rest[0] == '[') {
+        const std::size_t e = rest.find(']');
+        const std::string_view item = rest.substr(1, (e == std::string_view::npos ? rest.size() : e) - 1);
+        if (const std::size_t eq = item.find('='); eq != std::string_view::npos)
+          param(item.substr(0, eq), item.substr(eq + 1), url);
+        if (e == std::string_view::npos) break;
+        rest = rest.substr(e + 1);
+        while (!rest.empty() && rest[0] == ' ') rest.remove_prefix(1);
+      }
+      return phi(url, ref, lineno, Scope::orthanc_args);
+    }
+    if (text.find("Body of the call from") != std::string_view::npos) {
+      orthanc_body_ = true;
+      return Scope::orthanc_body;
+    }
+    return Scope::none;
+  }
+  if (!p_.request) return Scope::none;
+  ++requests_;
+  const bool dw = is_dicomweb_path(p_.target);
+  const bool ref_dw = !p_.referer.empty() && is_dicomweb_path(p_.referer);
+  if (dw) ++dicomweb_;
+  if (!dw && !ref_dw) return Scope::none;
+  if (dw && p_.target.find('?') != std::string_view::npos) query_keys(p_.target, url);
+  if (!p_.referer.empty() && p_.referer.find('?') != std::string_view::npos) query_keys(p_.referer, ref);
+  return phi(url, ref, lineno, Scope::url);
 }
 
 void LogStats::long_line_keys(const std::vector<std::string>& keys, std::uint64_t lineno) {
@@ -150,6 +185,8 @@ std::string pass(Input& in, LogStats& st, const ScanOptions& opt, Output* out, s
   std::unique_ptr<char[]> buf(new char[opt.block]);
   std::string pending;  // redacted bytes waiting to be written
   Redactor red(opt.key, out ? &pending : nullptr);
+  std::vector<std::string> body_keys;
+  std::uint64_t body_redacted = 0;
   auto flush = [&](bool force) -> bool {
     if (!out || pending.empty() || (!force && pending.size() < (1u << 20))) return true;
     const bool ok = out->write(pending);
@@ -161,9 +198,24 @@ std::string pass(Input& in, LogStats& st, const ScanOptions& opt, Output* out, s
     if (!pending.empty() && !flush(true)) return false;
     return out->write(s);
   };
+  // A whole line (without its newline) in scope `sc`; `truncated`: longer than the cap (its keys beyond the
+  // cap are only known to the redactor).
+  auto whole_line = [&](std::string_view line, Scope sc, bool truncated, std::uint64_t n) {
+    if (sc == Scope::orthanc_body && !truncated) {
+      body_keys.clear();
+      body_redacted += redact_tag_members(line, opt.key, out ? &pending : nullptr, body_keys);
+      return;
+    }
+    red.set_brackets(sc == Scope::orthanc_args);
+    red.feed(line);
+    red.end_line();
+    if (truncated) st.long_line_keys(red.take_keys(), n);
+    else red.take_keys();
+  };
   std::size_t have = 0;
   std::uint64_t lineno = 0;
-  bool eof = false, in_long = false, long_scope = false;
+  bool eof = false, in_long = false;
+  Scope long_scope = Scope::none;
   for (;;) {
     if (!eof && have < opt.block) {
       const long n = in.read(buf.get() + have, opt.block - have);
@@ -179,15 +231,17 @@ std::string pass(Input& in, LogStats& st, const ScanOptions& opt, Output* out, s
         // The rest of a line longer than the parse cap: through the redactor (in scope) or copied.
         const std::size_t end = nl ? static_cast<std::size_t>(nl - b) : have;
         const std::string_view piece(b + pos, end - pos);
-        if (long_scope) red.feed(piece);
+        if (long_scope != Scope::none) red.feed(piece);
         else if (!copy(piece)) return out->error();
         pos = end;
         if (!nl) break;
-        if (long_scope) {
+        if (long_scope != Scope::none) {
           red.end_line();
           st.long_line_keys(red.take_keys(), lineno);
+          if (out) pending += '\n';
+        } else if (!copy("\n")) {
+          return out->error();
         }
-        if (!copy("\n")) return out->error();
         ++pos;
         in_long = false;
         continue;
@@ -195,17 +249,10 @@ std::string pass(Input& in, LogStats& st, const ScanOptions& opt, Output* out, s
       if (!nl) break;
       const std::size_t len = static_cast<std::size_t>(nl - b) - pos;
       const std::string_view line(b + pos, len);
-      const bool scope = st.line(len > cap ? line.substr(0, cap) : line, len > cap, ++lineno);
-      if (len > cap && scope) {
-        red.feed(line);
-        red.end_line();
-        st.long_line_keys(red.take_keys(), lineno);
+      const Scope sc = st.line(len > cap ? line.substr(0, cap) : line, len > cap, ++lineno);
+      if (sc != Scope::none && (out || len > cap)) {
+        whole_line(line, sc, len > cap, lineno);
         if (out) pending += '\n';
-      } else if (scope && out) {
-        red.feed(line);
-        red.end_line();
-        red.take_keys();
-        pending += '\n';
       } else if (!copy(std::string_view(b + pos, len + 1))) {
         return out->error();
       }
@@ -214,18 +261,25 @@ std::string pass(Input& in, LogStats& st, const ScanOptions& opt, Output* out, s
     }
     const std::size_t partial = have - pos;
     if (!in_long && partial > 0 && (partial >= cap || eof)) {
+      // A line longer than the cap starts here (or the last line has no newline).
       const std::string_view line(b + pos, partial);
       const bool truncated = partial > cap || !eof;
-      long_scope = st.line(truncated ? line.substr(0, cap) : line, truncated, ++lineno);
-      if (long_scope) red.feed(line);
-      else if (!copy(line)) return out->error();
-      pos = have;
-      in_long = !eof;
-      if (eof && long_scope) {
-        red.end_line();
-        if (truncated) st.long_line_keys(red.take_keys(), lineno);
-        else red.take_keys();
+      const Scope sc = st.line(truncated ? line.substr(0, cap) : line, truncated, ++lineno);
+      if (eof) {
+        // Complete: the last line of the log, without a newline.
+        if (sc != Scope::none && (out || truncated)) whole_line(line, sc, truncated, lineno);
+        else if (!copy(line)) return out->error();
+      } else {
+        long_scope = sc == Scope::orthanc_body ? Scope::url : sc;
+        if (long_scope != Scope::none) {
+          red.set_brackets(long_scope == Scope::orthanc_args);
+          red.feed(line);
+        } else if (!copy(line)) {
+          return out->error();
+        }
+        in_long = true;
       }
+      pos = have;
     }
     if (!flush(false)) return out->error();
     if (pos > 0) {
@@ -234,11 +288,11 @@ std::string pass(Input& in, LogStats& st, const ScanOptions& opt, Output* out, s
     }
     if (eof && have == 0) break;
   }
-  if (in_long && long_scope) {
+  if (in_long && long_scope != Scope::none) {
     red.end_line();
     st.long_line_keys(red.take_keys(), lineno);
   }
-  redacted = red.values_redacted();
+  redacted = red.values_redacted() + body_redacted;
   if (!flush(true)) return out->error();
   return {};
 }

@@ -39,13 +39,20 @@ struct RedactOptions {
 // type "weblog" (docs/json-lines.md) with findings web.phi-in-url and web.phi-in-referer.
 Record scan_log(const std::string& path, const ScanOptions& opt, const RedactOptions* redact = nullptr);
 
+// What the redactor does with a line.
+enum class Scope : std::uint8_t {
+  none,          // copied as it is
+  url,           // the request or the referer is a DICOMweb URL: every query value of a PHI key
+  orthanc_args,  // Orthanc's "Arguments of QIDO-RS request: [KEY=VALUE] ...": also the bracketed ones
+  orthanc_body,  // a line of Orthanc's body of a QIDO-RS call: "gggg,eeee" : "VALUE" members
+};
+
 // The scanning state of one log, fed line by line (public for the unit tests and the fuzzer).
 class LogStats {
  public:
   explicit LogStats(const ScanOptions& opt) : opt_(opt) {}
-  // One line (its first parse_cap bytes when truncated). Returns true when the line is in scope for redaction:
-  // its request or its referer is a DICOMweb URL.
-  bool line(std::string_view text, bool truncated, std::uint64_t lineno);
+  // One line (its first parse_cap bytes when truncated): what the redactor does with it.
+  Scope line(std::string_view text, bool truncated, std::uint64_t lineno);
   // For a truncated line in scope: the PHI keys the redactor found in the whole line.
   void long_line_keys(const std::vector<std::string>& keys, std::uint64_t lineno);
   void fill(Record& r, const std::string& path) const;
@@ -58,6 +65,8 @@ class LogStats {
     std::vector<std::pair<std::string, std::string>> values;
   };
   void query_keys(std::string_view target, Hits& h) const;
+  void param(std::string_view k, std::string_view v, Hits& h) const;
+  Scope phi(Hits& url, Hits& ref, std::uint64_t lineno, Scope scope);
   void count(const Hits& h, std::map<std::string, std::uint64_t>& keys, std::set<std::uint64_t>& lines_list,
              std::uint64_t& n, std::uint64_t lineno);
 
@@ -73,6 +82,7 @@ class LogStats {
   std::string first_time_, last_time_;
   std::vector<nlohmann::json> values_;
   std::uint64_t last_phi_line_ = 0;
+  bool orthanc_body_ = false;  // inside Orthanc's multi-line body of a QIDO-RS call
 };
 
 }  // namespace dg::weblog
