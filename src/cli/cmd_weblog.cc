@@ -37,7 +37,7 @@ bool same_file(const std::string& a, const std::string& b) {
 
 int run(WeblogFlags& f) {
   if (f.list_keys) {
-    for (const std::string& k : weblog::phi_keywords()) std::printf("%s\n", k.c_str());
+    for (const auto& [tag, name] : weblog::phi_tags()) std::printf("%s %s\n", tag.c_str(), name.c_str());
     return kExitClean;
   }
   if (f.logs.empty()) return usage("no LOG given");
@@ -112,7 +112,7 @@ Action add_weblog(CLI::App& app) {
   sub->add_option("--key-file", f->key_file,
                   "--redact: 32-byte key (as for deid): values become keyed pseudonyms instead of REDACTED (never printed)");
   sub->add_flag("--show-values", f->show_values, "List the PHI values found (at most 100 per log): prints patient data");
-  sub->add_flag("--list-keys", f->list_keys, "Print the PHI-bearing keywords looked for, one a line, and exit");
+  sub->add_flag("--list-keys", f->list_keys, "Print the PHI-bearing keys looked for (ggggeeee KEYWORD, one a line) and exit");
   f->out.add_to(*sub);
   sub->footer("Exit 0 when no log has PHI in a DICOMweb URL (or --redact wrote its copy), 1 when one has, "
               "2 on a usage or read error.");

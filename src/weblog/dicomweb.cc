@@ -144,6 +144,13 @@ const PhiKey* phi_key(std::string_view k) {
 
 std::vector<std::string> phi_keywords() { return keyset().keywords; }
 
+std::vector<std::pair<std::string, std::string>> phi_tags() {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [t, k] : keyset().by_tag) out.emplace_back(hex8(t), k.name);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 void url_decode(std::string_view in, std::string& out, std::size_t cap) {
   for (std::size_t i = 0; i < in.size() && out.size() < cap; ++i) {
     const char c = in[i];

@@ -8,6 +8,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "deid/profile.h"
@@ -33,6 +34,9 @@ struct PhiKey {
 const PhiKey* phi_key(std::string_view decoded_key);
 // Every keyword of the set, sorted (for --list-keys and the benchmark's grep patterns).
 std::vector<std::string> phi_keywords();
+// Every exact tag of the set as (ggggeeee, name), sorted by tag (pattern rows: private groups, curves and
+// overlays, are matched but not listed).
+std::vector<std::pair<std::string, std::string>> phi_tags();
 
 // Percent-decoding ('+' is a space). Appends to out, at most cap bytes (the rest is dropped); invalid escapes are
 // kept as written.
