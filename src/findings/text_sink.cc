@@ -252,6 +252,7 @@ const char* noun_of(const std::string& command, std::uint64_t n) {
   if (command == "scan") return n == 1 ? "service" : "services";
   if (command == "tls") return n == 1 ? "endpoint" : "endpoints";
   if (command == "gateway") return n == 1 ? "association" : "associations";
+  if (command == "weblog") return n == 1 ? "log" : "logs";
   return n == 1 ? "file" : "files";
 }
 

@@ -41,7 +41,8 @@ std::vector<std::pair<std::string, std::string>> phi_tags();
 // Percent-decoding ('+' is a space). Appends to out, at most cap bytes (the rest is dropped); invalid escapes are
 // kept as written.
 void url_decode(std::string_view in, std::string& out, std::size_t cap);
-// A value that identifies nobody: empty, or only the wildcards '*' and '?' (after decoding).
+// A value that identifies nobody: empty, only the wildcards '*' and '?' (after decoding), or REDACTED (what
+// --redact writes without a key, so that a redacted log scans clean).
 bool harmless_value(std::string_view decoded);
 
 // Calls fn(raw_key, raw_value, has_value) for each parameter of the query part of target (after the first '?',

@@ -123,6 +123,14 @@ bool parse_haproxy(sv line, bool truncated, Parsed& out) {
 
 // Squid native: EPOCH.MS ELAPSED CLIENT CODE/STATUS BYTES METHOD URL ...
 bool parse_squid(sv line, Parsed& out) {
+  // The first field is the time: digits '.' digits (an IPv4 address, CLF's first field, has three dots).
+  std::size_t k0 = 0, dots = 0;
+  while (k0 < line.size() && line[k0] != ' ') {
+    if (line[k0] == '.') ++dots;
+    else if (!is_digit(line[k0])) return false;
+    ++k0;
+  }
+  if (dots != 1) return false;
   sv tok[7];
   std::size_t i = 0;
   for (int t = 0; t < 7; ++t) {
@@ -228,8 +236,18 @@ bool parse_json(sv line, Parsed& out) {
 
 }  // namespace
 
+static void reset(Parsed& p) {
+  p.format = Format::unknown;
+  p.request = false;
+  p.time = p.client = p.target = p.referer = {};
+  p.store_time.clear();
+  p.store_client.clear();
+  p.store_target.clear();
+  p.store_referer.clear();
+}
+
 bool parse_line(sv line, bool truncated, Parsed& out) {
-  out = Parsed{};
+  reset(out);
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   std::size_t i = 0;
   while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
@@ -242,7 +260,7 @@ bool parse_line(sv line, bool truncated, Parsed& out) {
   const std::size_t sp = line.find(' ');
   if (sp != sv::npos && sp + 1 < line.size() && line[sp + 1] != '[' && parse_clf(line, truncated, out)) return true;
   if (parse_haproxy(line, truncated, out)) return true;
-  out = Parsed{};
+  reset(out);
   return false;
 }
 
