@@ -32,8 +32,10 @@ def main():
             target = m.group(3).decode("latin-1")
             ref = (m.group(4) or b"").decode("latin-1")
             found = False
+            dicomweb = bool(DICOMWEB.search(urlsplit(target).path))
             for url in (target, ref):
-                if "?" not in url or not DICOMWEB.search(urlsplit(url).path):
+                # The referer counts on a DICOMweb request, or when it is a DICOMweb URL itself.
+                if "?" not in url or not (dicomweb or DICOMWEB.search(urlsplit(url).path)):
                     continue
                 for k, v in parse_qsl(urlsplit(url).query, keep_blank_values=True):
                     if v.strip("*?") and k.lower() in keys:

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <deque>
 #include <unordered_map>
 
 #include "dicom/dictionary.h"
@@ -46,7 +47,8 @@ std::string hex8(dicom::Tag t) {
 }
 
 struct KeySet {
-  std::unordered_map<std::string, PhiKey> by_keyword;  // lower-case keyword -> key
+  std::deque<std::string> names;                            // the lower-case keywords (stable storage)
+  std::unordered_map<std::string_view, PhiKey> by_keyword;  // lower-case keyword -> key
   std::unordered_map<dicom::Tag, PhiKey> by_tag;        // exact rows
   std::vector<std::string> keywords;
 };
@@ -67,7 +69,8 @@ const KeySet& keyset() {
       if (e && e->keyword && *e->keyword) {
         std::string lk(name);
         for (char& c : lk) c = lower(c);
-        k.by_keyword.emplace(lk, PhiKey{name, a});
+        k.names.push_back(std::move(lk));
+        k.by_keyword.emplace(std::string_view(k.names.back()), PhiKey{name, a});
         k.keywords.push_back(name);
       }
     }
@@ -94,37 +97,40 @@ const PhiKey* component(std::string_view c) {
   if (c.empty() || c.size() > 64) return nullptr;
   char buf[64];
   for (std::size_t i = 0; i < c.size(); ++i) buf[i] = lower(c[i]);
-  if (auto it = ks.by_keyword.find(std::string(buf, c.size())); it != ks.by_keyword.end()) return &it->second;
+  if (auto it = ks.by_keyword.find(std::string_view(buf, c.size())); it != ks.by_keyword.end()) return &it->second;
   return nullptr;
 }
 
 }  // namespace
 
 bool is_dicomweb_path(std::string_view target) {
-  std::size_t end = target.find_first_of("?#");
-  std::string_view path = target.substr(0, end == std::string_view::npos ? target.size() : end);
+  const char* p = target.data();
+  const char* e = p + target.size();
   // Skip "scheme://host" of an absolute target.
-  if (std::size_t s = path.find("://"); s != std::string_view::npos) {
-    const std::size_t slash = path.find('/', s + 3);
-    path = slash == std::string_view::npos ? std::string_view{} : path.substr(slash);
+  if (p < e && *p != '/') {
+    const std::size_t s = target.find("://");
+    if (s == std::string_view::npos) return false;
+    const char* slash = static_cast<const char*>(std::memchr(p + s + 3, '/', target.size() - s - 3));
+    if (!slash) return false;
+    p = slash;
   }
   static constexpr std::string_view kMarks[] = {"/studies", "/series", "/instances", "/workitems",
                                                 "/dicom-web", "/dicomweb", "/wado"};
-  const char* p = path.data();
-  const char* e = p + path.size();
-  while (p < e) {
-    const char* slash = static_cast<const char*>(std::memchr(p, '/', static_cast<std::size_t>(e - p)));
-    if (!slash) break;
-    const std::string_view rest(slash, static_cast<std::size_t>(e - slash));
+  for (; p < e; ++p) {
+    const char c = *p;
+    if (c == '?' || c == '#') break;
+    if (c != '/' || p + 1 >= e) continue;
+    const char f = lower(p[1]);
+    if (f != 's' && f != 'i' && f != 'w' && f != 'd') continue;
+    const std::string_view rest(p, static_cast<std::size_t>(e - p));
     for (std::string_view m : kMarks)
       if (istarts(rest, m)) {
-        // The marker is a whole segment (or a prefix of "/wado..." as in /wado, /wado-rs, /wadors).
+        // A whole segment ("/studies", "/studies/..."), or a prefix of /wado..., /dicomweb..., /dicom-web...
         const std::size_t n = m.size();
-        if (rest.size() == n || rest[n] == '/' || rest[n] == ';' || m == "/wado" || m == "/dicomweb" ||
-            m == "/dicom-web")
+        if (rest.size() == n || rest[n] == '/' || rest[n] == ';' || rest[n] == '?' || rest[n] == '#' ||
+            m == "/wado" || m == "/dicomweb" || m == "/dicom-web")
           return true;
       }
-    p = slash + 1;
   }
   return false;
 }

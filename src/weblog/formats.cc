@@ -66,28 +66,37 @@ bool quoted(sv line, std::size_t at, bool truncated, sv& field, std::size_t& nex
 
 // nginx/Apache: CLIENT IDENT USER [TIME] "REQUEST" STATUS BYTES ["REFERER" "AGENT" ...]
 bool parse_clf(sv line, bool truncated, Parsed& out) {
-  const std::size_t sp = line.find(' ');
-  if (sp == sv::npos || sp == 0 || sp > 255) return false;
-  const std::size_t lb = line.find(" [", sp);
-  if (lb == sv::npos || lb > sp + 512) return false;
-  const std::size_t rb = line.find("] ", lb + 2);
-  if (rb == sv::npos || rb > lb + 64) return false;
+  const char* d = line.data();
+  const std::size_t n = line.size();
+  const char* spp = static_cast<const char*>(std::memchr(d, ' ', std::min<std::size_t>(n, 256)));
+  if (!spp || spp == d) return false;
+  const std::size_t sp = static_cast<std::size_t>(spp - d);
+  // The first '[' after the client, preceded by a space (IDENT and USER hold none in practice).
+  const std::size_t lim = std::min(n, sp + 512);
+  const char* lbp = static_cast<const char*>(std::memchr(d + sp, '[', lim - sp));
+  if (!lbp || lbp[-1] != ' ') return false;
+  const std::size_t lb = static_cast<std::size_t>(lbp - d);
+  const std::size_t lim2 = std::min(n, lb + 64);
+  const char* rbp = static_cast<const char*>(std::memchr(d + lb, ']', lim2 - lb));
+  if (!rbp) return false;
+  const std::size_t rb = static_cast<std::size_t>(rbp - d);
+  if (rb + 2 >= n || d[rb + 1] != ' ') return false;
   sv req;
   std::size_t next = 0;
   if (!quoted(line, rb + 2, truncated, req, next)) return false;
   out.client = line.substr(0, sp);
-  out.time = line.substr(lb + 2, rb - lb - 2);
+  out.time = line.substr(lb + 1, rb - lb - 1);
   out.target = request_target(req);
   out.request = !out.target.empty();
   out.format = Format::common;
   // STATUS BYTES "REFERER"
   std::size_t i = next;
   for (int field = 0; field < 2; ++field) {
-    if (i >= line.size() || line[i] != ' ') return true;
+    if (i >= n || d[i] != ' ') return true;
     ++i;
-    while (i < line.size() && line[i] != ' ') ++i;
+    while (i < n && d[i] != ' ') ++i;
   }
-  if (i + 1 < line.size() && line[i] == ' ' && line[i + 1] == '"') {
+  if (i + 1 < n && d[i] == ' ' && d[i + 1] == '"') {
     sv ref;
     if (quoted(line, i + 1, truncated, ref, next)) {
       out.format = Format::combined;
