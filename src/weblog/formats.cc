@@ -203,7 +203,29 @@ std::string text(const nlohmann::json* j) {
   return j->is_string() ? j->get<std::string>() : j->dump();
 }
 
+// Nesting deeper than a log record needs is refused before parsing (the parser and the value's destructor
+// would otherwise follow it as deep as the line goes).
+bool shallow(sv line) {
+  int depth = 0;
+  bool in_str = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (in_str) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_str = false;
+    } else if (c == '"') {
+      in_str = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > 16) return false;
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return true;
+}
+
 bool parse_json(sv line, Parsed& out) {
+  if (!shallow(line)) return false;
   nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
   if (!j.is_object()) return false;
   out.format = Format::json;

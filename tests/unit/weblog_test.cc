@@ -163,6 +163,7 @@ TEST(WeblogFormats, EachFormatGivesTimeClientTargetReferer) {
   EXPECT_FALSE(parse_line("random text", false, p));
   EXPECT_FALSE(parse_line("", false, p));
   EXPECT_FALSE(parse_line("{not json", false, p));
+  EXPECT_FALSE(parse_line("{\"url\":\"/studies?PatientID=1\",\"x\":" + std::string(100000, '[') + "}", false, p));
 }
 
 TEST(WeblogStats, IncludefieldWildcardsAndEncodedKeys) {
