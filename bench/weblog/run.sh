@@ -58,14 +58,14 @@ timed() {
   local name=$1 best="" rss=0; shift
   for ((r = 0; r < RUNS; r++)); do
     /usr/bin/time -f "%e %M" -o "$WORK/time" "$@" > "$WORK/out.$name" || [[ $? == 1 ]]
-    read -r s m < "$WORK/time"
+    read -r s m < <(tail -n 1 "$WORK/time")
     if [[ -z $best ]] || awk -v a="$s" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$s; fi
     (( m > rss )) && rss=$m
   done
   printf -v "SECS_$name" '%s' "$best"
   printf -v "RSS_$name" '%s' "$rss"
 }
-rate() { awk -v m="$mb" -v s="$1" 'BEGIN { printf "%.1f", s > 0 ? m / s : 0 }'; }
+rate() { awk -v m="$mb" -v s="$1" 'BEGIN { printf "%.1f", (s > 0 ? m / s : 0) }'; }
 row() { printf "%-34s %8s s %9s MB/s %8.1f MiB peak RSS   %s\n" "$1" "$2" "$(rate "$2")" "$(awk -v k="$3" 'BEGIN { print k / 1024 }')" "$4"; }
 
 timed dg "$DG" weblog --json "$LOG"
@@ -81,6 +81,6 @@ row "grep -F -c (same keys)" "$SECS_grep" "$RSS_grep" "lines with a key: $(cat "
 row "Python regex + urllib" "$SECS_py" "$RSS_py" "PHI requests: $(cut -d' ' -f2 < "$WORK/out.py")"
 row "dicomguard weblog --redact -o" "$SECS_red" "$RSS_red" "(writes the copy)"
 echo
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a > 0 ? b / a : 0 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (a > 0 ? b / a : 0) }'; }
 echo "dicomguard / grep -F : $(ratio "$SECS_dg" "$SECS_grep")x   (target >= 1)"
 echo "dicomguard / Python  : $(ratio "$SECS_dg" "$SECS_py")x   (target >= 20)"

@@ -47,7 +47,13 @@ std::string hex8(dicom::Tag t) {
 }
 
 struct KeySet {
+  // (length, first letter, last letter) of some keyword: most words that are not keywords stop here.
+  std::vector<bool> shape = std::vector<bool>(65 * 26 * 26);
+  static std::size_t shape_of(std::size_t n, char first, char last) {
+    return (n * 26 + static_cast<std::size_t>(first - 'a')) * 26 + static_cast<std::size_t>(last - 'a');
+  }
   std::deque<std::string> names;                            // the lower-case keywords (stable storage)
+  bool odd_shapes = false;  // a keyword the shape table cannot hold (none in PS3.6 today): always look up
   std::unordered_map<std::string_view, PhiKey> by_keyword;  // lower-case keyword -> key
   std::unordered_map<dicom::Tag, PhiKey> by_tag;        // exact rows
   std::vector<std::string> keywords;
@@ -69,6 +75,10 @@ const KeySet& keyset() {
       if (e && e->keyword && *e->keyword) {
         std::string lk(name);
         for (char& c : lk) c = lower(c);
+        if (lk.size() <= 64 && lk.front() >= 'a' && lk.front() <= 'z' && lk.back() >= 'a' && lk.back() <= 'z')
+          k.shape[KeySet::shape_of(lk.size(), lk.front(), lk.back())] = true;
+        else
+          k.odd_shapes = true;
         k.names.push_back(std::move(lk));
         k.by_keyword.emplace(std::string_view(k.names.back()), PhiKey{name, a});
         k.keywords.push_back(name);
@@ -95,6 +105,9 @@ const PhiKey* component(std::string_view c) {
     return &scratch;
   }
   if (c.empty() || c.size() > 64) return nullptr;
+  const char f = lower(c.front()), l = lower(c.back());
+  if (!ks.odd_shapes && (f < 'a' || f > 'z' || l < 'a' || l > 'z' || !ks.shape[KeySet::shape_of(c.size(), f, l)]))
+    return nullptr;
   char buf[64];
   for (std::size_t i = 0; i < c.size(); ++i) buf[i] = lower(c[i]);
   if (auto it = ks.by_keyword.find(std::string_view(buf, c.size())); it != ks.by_keyword.end()) return &it->second;
@@ -114,8 +127,9 @@ bool is_dicomweb_path(std::string_view target) {
     if (!slash) return false;
     p = slash;
   }
-  static constexpr std::string_view kMarks[] = {"/studies", "/series", "/instances", "/workitems",
-                                                "/dicom-web", "/dicomweb", "/wado"};
+  // Grouped by their first letter after the slash: s s i w w d d.
+  static constexpr std::string_view kMarks[] = {"/studies", "/series",    "/instances", "/workitems",
+                                                "/wado",    "/dicom-web", "/dicomweb"};
   for (; p < e; ++p) {
     const char c = *p;
     if (c == '?' || c == '#') break;
@@ -123,7 +137,10 @@ bool is_dicomweb_path(std::string_view target) {
     const char f = lower(p[1]);
     if (f != 's' && f != 'i' && f != 'w' && f != 'd') continue;
     const std::string_view rest(p, static_cast<std::size_t>(e - p));
-    for (std::string_view m : kMarks)
+    const std::size_t from = f == 's' ? 0 : f == 'i' ? 2 : f == 'w' ? 3 : 5;
+    const std::size_t to = f == 's' ? 1 : f == 'i' ? 2 : f == 'w' ? 4 : 6;
+    for (std::size_t mi = from; mi <= to; ++mi) {
+      const std::string_view m = kMarks[mi];
       if (istarts(rest, m)) {
         // A whole segment ("/studies", "/studies/..."), or a prefix of /wado..., /dicomweb..., /dicom-web...
         const std::size_t n = m.size();
@@ -131,6 +148,7 @@ bool is_dicomweb_path(std::string_view target) {
             m == "/wado" || m == "/dicomweb" || m == "/dicom-web")
           return true;
       }
+    }
   }
   return false;
 }
@@ -176,26 +194,6 @@ bool harmless_value(std::string_view v) {
   for (char c : v)
     if (c != '*' && c != '?') return false;
   return true;
-}
-
-void for_each_param(std::string_view target,
-                    const std::function<void(std::string_view, std::string_view, bool)>& fn) {
-  std::size_t q = target.find('?');
-  if (q == std::string_view::npos) return;
-  std::string_view qs = target.substr(q + 1);
-  if (std::size_t h = qs.find('#'); h != std::string_view::npos) qs = qs.substr(0, h);
-  std::size_t start = 0;
-  while (start <= qs.size()) {
-    std::size_t amp = qs.find('&', start);
-    if (amp == std::string_view::npos) amp = qs.size();
-    const std::string_view p = qs.substr(start, amp - start);
-    if (!p.empty()) {
-      const std::size_t eq = p.find('=');
-      if (eq == std::string_view::npos) fn(p, {}, false);
-      else fn(p.substr(0, eq), p.substr(eq + 1), true);
-    }
-    start = amp + 1;
-  }
 }
 
 }  // namespace dg::weblog

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -46,8 +45,30 @@ void url_decode(std::string_view in, std::string& out, std::size_t cap);
 bool harmless_value(std::string_view decoded);
 
 // Calls fn(raw_key, raw_value, has_value) for each parameter of the query part of target (after the first '?',
-// before '#'), split on '&'. Views into target.
-void for_each_param(std::string_view target,
-                    const std::function<void(std::string_view, std::string_view, bool)>& fn);
+// before '#'), split on '&'. Views into target. One pass, no allocation.
+template <class Fn>
+void for_each_param(std::string_view target, Fn&& fn) {
+  const std::size_t q = target.find('?');
+  if (q == std::string_view::npos) return;
+  const char* p = target.data() + q + 1;
+  const char* e = target.data() + target.size();
+  const char* start = p;
+  const char* eq = nullptr;
+  for (;; ++p) {
+    const bool end = p == e || *p == '#';
+    if (end || *p == '&') {
+      if (p > start) {
+        if (eq) fn(std::string_view(start, static_cast<std::size_t>(eq - start)),
+                   std::string_view(eq + 1, static_cast<std::size_t>(p - eq - 1)), true);
+        else fn(std::string_view(start, static_cast<std::size_t>(p - start)), std::string_view{}, false);
+      }
+      if (end) return;
+      start = p + 1;
+      eq = nullptr;
+    } else if (*p == '=' && !eq) {
+      eq = p;
+    }
+  }
+}
 
 }  // namespace dg::weblog

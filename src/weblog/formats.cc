@@ -41,10 +41,12 @@ std::size_t quote_end(sv s, std::size_t from) {
 
 // "GET /path HTTP/1.1" -> "/path". Empty when the request has no target.
 sv request_target(sv req) {
-  const std::size_t sp = req.find(' ');
-  if (sp == sv::npos || sp == 0 || sp > 16) return {};
-  for (std::size_t i = 0; i < sp; ++i)
-    if (!(req[i] >= 'A' && req[i] <= 'Z') && req[i] != '-' && req[i] != '_') return {};
+  std::size_t sp = 0;
+  while (sp < req.size() && sp <= 16 && req[sp] != ' ') {
+    if (!(req[sp] >= 'A' && req[sp] <= 'Z') && req[sp] != '-' && req[sp] != '_') return {};
+    ++sp;
+  }
+  if (sp == req.size() || sp == 0 || sp > 16) return {};
   sv rest = req.substr(sp + 1);
   const std::size_t end = rest.rfind(" HTTP/");
   if (end != sv::npos) rest = rest.substr(0, end);
@@ -68,18 +70,20 @@ bool quoted(sv line, std::size_t at, bool truncated, sv& field, std::size_t& nex
 bool parse_clf(sv line, bool truncated, Parsed& out) {
   const char* d = line.data();
   const std::size_t n = line.size();
-  const char* spp = static_cast<const char*>(std::memchr(d, ' ', std::min<std::size_t>(n, 256)));
-  if (!spp || spp == d) return false;
-  const std::size_t sp = static_cast<std::size_t>(spp - d);
+  // Short fields: plain loops (cheaper than a memchr call for a few bytes).
+  std::size_t sp = 0;
+  const std::size_t lim0 = std::min<std::size_t>(n, 256);
+  while (sp < lim0 && d[sp] != ' ') ++sp;
+  if (sp == 0 || sp == lim0) return false;
   // The first '[' after the client, preceded by a space (IDENT and USER hold none in practice).
   const std::size_t lim = std::min(n, sp + 512);
-  const char* lbp = static_cast<const char*>(std::memchr(d + sp, '[', lim - sp));
-  if (!lbp || lbp[-1] != ' ') return false;
-  const std::size_t lb = static_cast<std::size_t>(lbp - d);
+  std::size_t lb = sp;
+  while (lb < lim && d[lb] != '[') ++lb;
+  if (lb == lim || d[lb - 1] != ' ') return false;
   const std::size_t lim2 = std::min(n, lb + 64);
-  const char* rbp = static_cast<const char*>(std::memchr(d + lb, ']', lim2 - lb));
-  if (!rbp) return false;
-  const std::size_t rb = static_cast<std::size_t>(rbp - d);
+  std::size_t rb = lb;
+  while (rb < lim2 && d[rb] != ']') ++rb;
+  if (rb == lim2) return false;
   if (rb + 2 >= n || d[rb + 1] != ' ') return false;
   sv req;
   std::size_t next = 0;
@@ -288,8 +292,9 @@ bool parse_line(sv line, bool truncated, Parsed& out) {
   if (std::strchr("IWEFT", c) && parse_orthanc(line, out)) return true;
   if (is_digit(c) && parse_squid(line, out)) return true;
   // CLF's second field is the ident ("-"); HAProxy's client is ADDR:PORT followed by " [".
-  const std::size_t sp = line.find(' ');
-  if (sp != sv::npos && sp + 1 < line.size() && line[sp + 1] != '[' && parse_clf(line, truncated, out)) return true;
+  std::size_t sp = 0;
+  while (sp < line.size() && line[sp] != ' ') ++sp;
+  if (sp + 1 < line.size() && line[sp + 1] != '[' && parse_clf(line, truncated, out)) return true;
   if (parse_haproxy(line, truncated, out)) return true;
   reset(out);
   return false;

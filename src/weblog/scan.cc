@@ -15,9 +15,14 @@ using nlohmann::json;
 
 void LogStats::param(std::string_view k, std::string_view v, Hits& h) const {
   if (k.size() > 3 * kMaxKey) return;
-  std::string dk;
-  url_decode(k, dk, kMaxKey + 1);
-  const PhiKey* pk = phi_key(dk);
+  const PhiKey* pk = nullptr;
+  if (k.find_first_of("%+") == std::string_view::npos) {
+    pk = phi_key(k);  // nothing to decode (the common case)
+  } else {
+    std::string dk;
+    url_decode(k, dk, kMaxKey + 1);
+    pk = phi_key(dk);
+  }
   if (!pk) return;
   std::string dv;
   url_decode(v, dv, 4096);
