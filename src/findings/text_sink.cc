@@ -153,6 +153,15 @@ const std::map<std::string_view, Wording>& wordings() {
                              "query keys (a test tool, a honeypot or broken matching)",
                              n, plural(n, "es"))};
        }},
+      {"weblog.values",  // only with --show-values: the values themselves, as asked
+       [](const json& f) -> std::vector<std::string> {
+         std::vector<std::string> out;
+         for (const json& v : f.value("values", json::array()))
+           if (v.is_object())
+             out.push_back(fmt::format("line {}: {}={} ({})", num(v, "line"), str(v, "key"), str(v, "value"),
+                                       str(v, "in")));
+         return out;
+       }},
       {"retrieve.not-proven",
        [](const json& f) -> std::vector<std::string> {
          std::string what;

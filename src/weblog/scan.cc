@@ -161,7 +161,10 @@ void LogStats::fill(Record& r, const std::string& path) const {
   f["clients"] = json(std::vector<std::string>(clients_.begin(), clients_.end()));
   f["clients_truncated"] = clients_dropped_ > 0;
   f["phi_lines"] = json(std::vector<std::uint64_t>(phi_lines_.begin(), phi_lines_.end()));
-  if (opt_.show_values) f["values"] = values_;
+  if (opt_.show_values) {
+    f["values"] = values_;
+    if (!values_.empty()) r.note("weblog.values", {{"values", values_}});
+  }
   r.status = phi_requests_ ? "phi" : "clean";
   f["status"] = r.status;
 

@@ -201,6 +201,8 @@ class WeblogWithNginxAndOrthanc(unittest.TestCase):
         shown, _, _ = self.weblog("--show-values", self.access_log, expect=1)
         self.assertIn({"line": want_lines[0], "key": "PatientName", "value": "DOE^JOHNWL", "in": "url"},
                       shown[0]["values"])
+        self.assertIn(f"line {want_lines[0]}: PatientName=DOE^JOHNWL (url)",
+                      run("weblog", "--show-values", self.access_log).stdout)
 
     def test_nginx_access_log_redacted_copy(self):
         out = self.tmp.join("access.redacted.log")
