@@ -108,7 +108,9 @@ void Redactor::unit(std::string_view raw, int decoded, bool separator) {
   switch (st_) {
     case St::out:
       emit(raw);
-      if (amp || c == '?' || (brackets_ && c == '[')) start_key();
+      // A key starts after '?' or '&', and at the start of a quoted field: JSON logs keep the query in a field
+      // of its own ("args":"PatientID=7&limit=1").
+      if (amp || c == '?' || c == '"' || (brackets_ && c == '[')) start_key();
       return;
     case St::key:
       emit(raw);
@@ -223,7 +225,8 @@ void Redactor::feed(std::string_view piece) {
     // Fast path: outside a query, copy up to the next byte that can start one.
     if (st_ == St::out && esc_n_ == 0) {
       std::size_t j = i;
-      while (j < piece.size() && piece[j] != '?' && piece[j] != '&' && piece[j] != '\\' && !(brackets_ && piece[j] == '['))
+      while (j < piece.size() && piece[j] != '?' && piece[j] != '&' && piece[j] != '\\' && piece[j] != '"' &&
+             !(brackets_ && piece[j] == '['))
         ++j;
       if (j > i) emit(piece.substr(i, j - i));
       i = j;

@@ -1,8 +1,9 @@
 // The streaming redactor of one log line: every value of a PHI-bearing query key (dicomweb.h) in the line
-// ("?KEY=VALUE" or "&KEY=VALUE", also after JSON's "\u0026") is replaced by a keyed pseudonym or REDACTED; every
-// other byte is copied as it is. The line may arrive in pieces of any size (a line longer than any buffer is fed
-// piece by piece): the state between pieces is a few bytes, a key of at most kMaxKey bytes and a value of at most
-// kMaxValue decoded bytes (a longer value becomes REDACTED whatever the key).
+// ("?KEY=VALUE" or "&KEY=VALUE", also after JSON's "\u0026", or KEY=VALUE at the start of a quoted field, as
+// JSON logs keep "args") is replaced by a keyed pseudonym or REDACTED; every other byte is copied as it is. The
+// line may arrive in pieces of any size (a line longer than any buffer is fed piece by piece): the state between
+// pieces is a few bytes, a key of at most kMaxKey bytes and a value of at most kMaxValue decoded bytes (a longer
+// value becomes REDACTED whatever the key).
 #pragma once
 
 #include <cstdint>

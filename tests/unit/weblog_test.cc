@@ -214,6 +214,9 @@ TEST(WeblogRedact, OnlyPhiValuesChangeEveryOtherByteStays) {
   // JSON: "\u0026" separates parameters, "\"" is inside the value.
   EXPECT_EQ(redact_all(R"({"uri":"/s?PatientID=7\u0026PatientName=A\"B\u0026limit=1"})"),
             R"({"uri":"/s?PatientID=REDACTED\u0026PatientName=REDACTED\u0026limit=1"})");
+  // JSON logs with the query in a field of its own.
+  EXPECT_EQ(redact_all(R"({"uri":"/dicom-web/studies","args":"PatientID=7&limit=1","ua":"x y"})"),
+            R"({"uri":"/dicom-web/studies","args":"PatientID=REDACTED&limit=1","ua":"x y"})");
   // Percent-encoded key.
   EXPECT_EQ(redact_all("/s?Patient%4Eame=X"), "/s?Patient%4Eame=REDACTED");
 }
