@@ -16,7 +16,9 @@ using nlohmann::json;
 void LogStats::param(std::string_view k, std::string_view v, Hits& h) const {
   if (k.size() > 3 * kMaxKey) return;
   const PhiKey* pk = nullptr;
-  if (k.find_first_of("%+") == std::string_view::npos) {
+  bool plain = true;
+  for (char c : k) plain &= c != '%' && c != '+';
+  if (plain) {
     pk = phi_key(k);  // nothing to decode (the common case)
   } else {
     std::string dk;
