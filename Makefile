@@ -8,7 +8,7 @@ FUZZ_SECONDS ?= 600
 FUZZ_SMOKE_SECONDS ?= 30
 CMAKE_FLAGS ?=
 
-.PHONY: all setup build asan test unit-test integration-test asan-test fuzz-smoke fuzz demo bench bench-deid bench-gateway soak-gateway clean
+.PHONY: all setup build asan test unit-test integration-test asan-test fuzz-smoke fuzz demo bench bench-deid bench-gateway bench-weblog soak-gateway clean
 
 all: build
 
@@ -70,6 +70,10 @@ bench-deid: build
 # and through the gateway TLS in and out (legs 2 and 4 say "gateway: not built" without the gateway command).
 bench-gateway: build
 	bash bench/gateway/run.sh $(BUILD)/dicomguard
+
+# dicomguard weblog on a 1 GiB access log vs grep -F (same keys) and a Python script (issue 14).
+bench-weblog: build
+	bash bench/weblog/run.sh $(BUILD)/dicomguard
 
 # 500 associations held at once, 10,000 malformed PDU streams and a good C-ECHO client meanwhile, through
 # dicomguard gateway to storescp; RSS watched, SIGTERM, the JSON log checked (SOAK_ASAN=build-asan/dicomguard: again

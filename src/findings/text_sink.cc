@@ -116,7 +116,23 @@ std::string gateway_subject(const Record& r) {
   return s;
 }
 
+// weblog: the log, its format and counts, and the keys found (never a value).
+std::string weblog_subject(const json& f) {
+  std::string s = fmt::format("{} ({}): {} line{}, {} request{}, {} DICOMweb, {} with PHI", str(f, "path"),
+                              str(f, "format"), num(f, "lines"), plural(num(f, "lines")), num(f, "requests"),
+                              plural(num(f, "requests")), num(f, "dicomweb_requests"), num(f, "phi_requests"));
+  if (const auto k = f.find("keys"); k != f.end() && k->is_object() && !k->empty()) {
+    std::string keys;
+    for (auto it = k->begin(); it != k->end(); ++it) keys += (keys.empty() ? "" : ", ") + it.key();
+    s += " [" + keys + "]";
+  }
+  if (f.contains("output")) s += fmt::format(" -> {} ({} value{} redacted)", str(f, "output"),
+                                             num(f, "values_redacted"), plural(num(f, "values_redacted")));
+  return s;
+}
+
 std::string subject_of(const Record& r) {
+  if (r.type == "weblog") return weblog_subject(r.fields);
   if (r.type == "association" || r.type == "denial" || r.type == "gateway") return gateway_subject(r);
   if (r.type == "deid") return deid_subject(r.fields);
   if (r.type == "service") return service_subject(r.fields);
@@ -136,6 +152,15 @@ const std::map<std::string_view, Wording>& wordings() {
          return {fmt::format("query answered {} match{} for a Patient ID that cannot exist: the server ignores the "
                              "query keys (a test tool, a honeypot or broken matching)",
                              n, plural(n, "es"))};
+       }},
+      {"weblog.values",  // only with --show-values: the values themselves, as asked
+       [](const json& f) -> std::vector<std::string> {
+         std::vector<std::string> out;
+         for (const json& v : f.value("values", json::array()))
+           if (v.is_object())
+             out.push_back(fmt::format("line {}: {}={} ({})", num(v, "line"), str(v, "key"), str(v, "value"),
+                                       str(v, "in")));
+         return out;
        }},
       {"retrieve.not-proven",
        [](const json& f) -> std::vector<std::string> {
@@ -236,6 +261,7 @@ const char* noun_of(const std::string& command, std::uint64_t n) {
   if (command == "scan") return n == 1 ? "service" : "services";
   if (command == "tls") return n == 1 ? "endpoint" : "endpoints";
   if (command == "gateway") return n == 1 ? "association" : "associations";
+  if (command == "weblog") return n == 1 ? "log" : "logs";
   return n == 1 ? "file" : "files";
 }
 

@@ -204,7 +204,8 @@ class Validator:
                 continue
             close_owner()
             owner, attached = None, []
-            if t in ("file", "sanitize", "deid", "verify", "service", "tls", "change", "denial", "association"):
+            if t in ("file", "sanitize", "deid", "verify", "service", "tls", "change", "denial", "association",
+                     "weblog"):
                 owner = (i, o)
                 records[t].append(o)
             elif t == "summary":
@@ -218,7 +219,7 @@ class Validator:
         errors = []
         command = s.get("command")
         kind = {"files": "file", "sanitize": "sanitize", "deid": "deid", "deid-verify": "verify", "scan": "service",
-                "tls": "tls", "gateway": "association"}.get(command)
+                "tls": "tls", "gateway": "association", "weblog": "weblog"}.get(command)
         if command == "scan" and s.get("probe") == "tls":
             kind = "tls"  # scan --probe tls: the records counted are TLS grades
         if kind is None:
@@ -230,7 +231,7 @@ class Validator:
                 status[r.get("verdict")] += 1
             elif kind == "sanitize":
                 status[r.get("action")] += 1
-            elif kind in ("deid", "verify"):
+            elif kind in ("deid", "verify", "weblog"):
                 status[r.get("status")] += 1
             elif kind == "association":
                 status[r.get("ended")] += 1
@@ -243,7 +244,7 @@ class Validator:
         if dict(status) != s.get("status"):
             errors.append(f"line {i + 1}: summary status {s.get('status')} but the {kind} records say {dict(status)}")
         noun = {"file": "files", "sanitize": "files", "deid": "files", "verify": "files", "service": "services",
-                "association": "associations"}.get(kind)
+                "association": "associations", "weblog": "logs"}.get(kind)
         if noun and s.get(noun) != len(recs):
             errors.append(f"line {i + 1}: summary {noun}={s.get(noun)} but {len(recs)} {kind} records came before it")
         if s.get("errors") != status.get("error", 0):
@@ -260,7 +261,7 @@ class Validator:
 def record_target(rec):
     """What the findings of a record name as their target."""
     t = rec.get("type")
-    if t in ("file", "sanitize", "verify"):
+    if t in ("file", "sanitize", "verify", "weblog"):
         return rec.get("path")
     if t == "deid":
         return rec.get("input")
