@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   reg(dg::cli::add_deid);
   reg(dg::cli::add_ca);
   reg(dg::cli::add_gateway);
+  reg(dg::cli::add_audit);
   if (argc < 2) {
     std::fputs(app.help().c_str(), stderr);
     return dg::cli::kExitError;
