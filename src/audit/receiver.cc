@@ -93,6 +93,20 @@ struct Session : std::enable_shared_from_this<Session> {
     }
     arm(std::chrono::steady_clock::now() + rx->o.message_timeout);
     auto self = shared_from_this();
+    // A connection closed before its first byte (a port check, a health probe) is not a failed handshake.
+    conn.socket().async_wait(tcp::socket::wait_read, [self](const asio::error_code& ec) {
+      if (self->closed) return;
+      asio::error_code e2;
+      if (ec || self->conn.socket().available(e2) == 0) {
+        self->close();
+        return;
+      }
+      self->handshake();
+    });
+  }
+
+  void handshake() {
+    auto self = shared_from_this();
     conn.async_handshake(*rx->tls_ctx, net::Role::server, "", "", [self](const asio::error_code& ec) {
       if (self->closed) return;
       if (ec) {
