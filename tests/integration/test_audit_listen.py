@@ -489,6 +489,22 @@ class GatewayIntoAuditListen(unittest.TestCase):
 
 
 class AuditCheckUsage(unittest.TestCase):
+    def test_duration_ends_the_capture_with_a_summary(self):
+        tmp = TempDir("dg-auditdur-")
+        self.addCleanup(tmp.cleanup)
+        out = os.path.join(tmp.path, "cap.jsonl")
+        t0 = time.monotonic()
+        cp = run("audit", "listen", "--bind", "127.0.0.1", "--udp", "0", "--tcp", "0", "--duration", "1", "-o", out,
+                 timeout=60)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertGreaterEqual(time.monotonic() - t0, 1.0)
+        self.assertRegex(cp.stderr, r"audit listen: udp 127\.0\.0\.1:[1-9]\d*")
+        with open(out, encoding="utf-8") as f:
+            objs = parse_jsonl(f.read())
+        self.assertEqual(len(objs), 1)
+        self.assertEqual(objs[0]["command"], "audit-listen")
+        self.assertEqual(objs[0]["messages"], 0)
+
     def test_bad_input_is_a_clear_error(self):
         cp = run("audit", "check", "/nonexistent/file.log")
         self.assertEqual(cp.returncode, 2)
