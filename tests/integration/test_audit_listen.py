@@ -4,7 +4,8 @@ certificates from `dicomguard ca`); `logger` straight to our TCP and UDP ports; 
 gateway --audit syslog+tls://` while `dicomguard scan` probes it; hand-made senders for a deliberately invalid
 message of each kind, an oversized one, a slowloris sender and 100 concurrent senders. Every valid message is
 accepted, every invalid one reported with its problem code, and jing (Debian) agrees with our schema verdict on
-every well-formed test message. Then `audit check` on the same messages saved, `audit expect` on the scan and
+every well-formed test message; the connection limit, --duration and usage errors. Then `audit check` on the same
+messages saved, `audit expect` on the scan and
 the capture, and `report`'s audit item. Only 127.0.0.1.
 """
 
@@ -516,6 +517,28 @@ class AuditCheckUsage(unittest.TestCase):
         self.assertEqual(len(objs), 1)
         self.assertEqual(objs[0]["command"], "audit-listen")
         self.assertEqual(objs[0]["messages"], 0)
+
+    def test_connections_beyond_the_limit_are_closed_and_reported(self):
+        tmp = TempDir("dg-auditmax-")
+        self.addCleanup(tmp.cleanup)
+        rx = Listener(tmp.path, "max", "--max-connections", "2", udp=False).start()
+        self.addCleanup(rx.stop)
+        held = [socket.create_connection(("127.0.0.1", rx.tcp), timeout=30) for _ in range(2)]
+        self.addCleanup(lambda: [h.close() for h in held])
+        for h in held:
+            h.sendall(octet(frame5424(query_xml(f"held-{held.index(h)}"))))
+        self.assertEqual(len(rx.wait(2, "held-")), 2)
+        with socket.create_connection(("127.0.0.1", rx.tcp), timeout=30) as extra:
+            self.assertEqual(extra.recv(10), b"")  # closed at once
+        refused = rx.wait(1, pred=lambda r: r.get("reason") == "connection.limit")
+        self.assertEqual(len(refused), 1)
+        self.assertIn("audit.refused", refused[0]["checks"])
+        held[0].close()
+        time.sleep(0.3)
+        after = octet(frame5424(query_xml("after-0")))
+        with socket.create_connection(("127.0.0.1", rx.tcp), timeout=30) as again:
+            again.sendall(after)
+            self.assertEqual(len(rx.wait(1, "after-")), 1)
 
     def test_bad_input_is_a_clear_error(self):
         cp = run("audit", "check", "/nonexistent/file.log")
