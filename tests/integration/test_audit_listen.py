@@ -5,8 +5,7 @@ gateway --audit syslog+tls://` while `dicomguard scan` probes it; hand-made send
 message of each kind, an oversized one, a slowloris sender and 100 concurrent senders. Every valid message is
 accepted, every invalid one reported with its problem code, and jing (Debian) agrees with our schema verdict on
 every well-formed test message; the connection limit, --duration and usage errors. Then `audit check` on the same
-messages saved, `audit expect` on the scan and
-the capture, and `report`'s audit item. Only 127.0.0.1.
+messages saved, `audit expect` on the scan and the capture, and `report`'s audit item. Only 127.0.0.1.
 """
 
 import datetime
