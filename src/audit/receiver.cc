@@ -182,7 +182,6 @@ struct Session : std::enable_shared_from_this<Session> {
   void close() {
     if (closed) return;
     closed = true;
-    asio::error_code ec;
     timer.cancel();
     conn.abort();
     rx->sessions.erase(id);
@@ -266,8 +265,9 @@ Receiver::Receiver(asio::io_context& io, ReceiverOptions o, std::function<void(R
     asio::error_code e;
     im.udp_sock->open(ep.protocol(), e);
     if (!e) im.udp_sock->bind(ep, e);
-    if (!e) im.udp_sock->set_option(asio::socket_base::receive_buffer_size(4 << 20), e), e.clear();
     if (e) throw std::runtime_error("--udp " + std::to_string(im.o.udp_port) + ": " + e.message());
+    asio::error_code ignored;  // a larger receive buffer for bursts, where the system allows it
+    im.udp_sock->set_option(asio::socket_base::receive_buffer_size(4 << 20), ignored);
   }
   if (im.o.tcp_port >= 0) im.tcp_acc = listen_tcp(im.o.tcp_port, "tcp");
   if (im.o.tls_port >= 0) {
