@@ -1,6 +1,9 @@
 #include "audit/receiver.h"
 
+#include <sys/socket.h>
+
 #include <array>
+#include <cerrno>
 #include <asio/ip/tcp.hpp>
 #include <asio/ip/udp.hpp>
 #include <asio/ssl/context.hpp>
@@ -94,14 +97,28 @@ struct Session : std::enable_shared_from_this<Session> {
     arm(std::chrono::steady_clock::now() + rx->o.message_timeout);
     auto self = shared_from_this();
     // A connection closed before its first byte (a port check, a health probe) is not a failed handshake.
+    wait_first_byte();
+  }
+
+  // Readiness may be reported without data (the reactor's edge-triggered flags): a non-blocking peek tells data
+  // (handshake), end of stream (close without a record) and nothing yet (wait again) apart.
+  void wait_first_byte() {
+    auto self = shared_from_this();
     conn.socket().async_wait(tcp::socket::wait_read, [self](const asio::error_code& ec) {
       if (self->closed) return;
-      asio::error_code e2;
-      if (ec || self->conn.socket().available(e2) == 0) {
+      if (ec) {
         self->close();
         return;
       }
-      self->handshake();
+      char c;
+      const ssize_t n = ::recv(self->conn.socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n > 0) {
+        self->handshake();
+      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        self->wait_first_byte();
+      } else {
+        self->close();  // closed before its first byte: a port check, not a failed handshake
+      }
     });
   }
 

@@ -387,7 +387,7 @@ ruleset(name="fwd") {{
                 time.sleep(0.5)
                 s.close()
             except Exception as e:  # noqa: BLE001
-                errors.append(f"{i}: {e!r}")
+                errors.append(f"{i}: {'tls' if i % 2 == 0 else 'tcp'} {e!r}")
                 barrier.abort()  # the others stop waiting for this one
 
         threads = [threading.Thread(target=sender, args=(i,)) for i in range(n)]
@@ -395,7 +395,9 @@ ruleset(name="fwd") {{
             t.start()
         for t in threads:
             t.join(timeout=120)
-        self.assertEqual(errors, [], [r for r in self.rx.audits() if r["status"] == "refused"][-5:])
+        self.assertEqual(errors, [], (sorted(set(e.split(": ", 1)[1][:60] for e in errors)),
+                                      [r for r in self.rx.audits() if r["status"] == "refused"][-5:],
+                                      open(self.rx.err_path, errors="replace").read()[-1500:]))
         got = self.rx.wait(n * each, "many-", timeout=120)
         self.assertEqual(sorted(r["source_id"] for r in got),
                          sorted(f"many-{i}-{k}" for i in range(n) for k in range(each)))
