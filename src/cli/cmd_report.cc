@@ -35,7 +35,7 @@ Action add_report(CLI::App& app) {
   auto* sub = app.add_subcommand("report", "Turn scan, tls and files results (--json) into a one-page checklist and "
                                            "report for administrators and CISOs");
   auto f = std::make_shared<ReportFlags>();
-  sub->add_option("RESULTS", f->inputs, "JSON Lines written by dicomguard scan/tls/files --json")
+  sub->add_option("RESULTS", f->inputs, "JSON Lines written by dicomguard scan/tls/files --json (and audit listen -o)")
       ->required()
       ->check(CLI::ExistingFile);
   sub->add_option("-o,--output", f->output, "The report file (default: report.html, or report.md with --format md)");

@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   reg(dg::cli::add_ca);
   reg(dg::cli::add_gateway);
   reg(dg::cli::add_weblog);
+  reg(dg::cli::add_audit);
   if (argc < 2) {
     std::fputs(app.help().c_str(), stderr);
     return dg::cli::kExitError;

@@ -131,8 +131,24 @@ std::string weblog_subject(const json& f) {
   return s;
 }
 
+// audit listen/check: who sent what (the event and the first problem); audit expect: the service and what is missing.
+std::string audit_subject(const Record& r) {
+  const json& f = r.fields;
+  if (r.type == "audit-expect") {
+    std::string s = target_of(f) + fmt::format(": {} audit message{}", num(f, "messages"), plural(num(f, "messages")));
+    if (f.contains("missing") && f["missing"].is_array() && !f["missing"].empty()) s += ", missing " + f["missing"].dump();
+    return s;
+  }
+  std::string s = str(f, "sender") + " " + str(f, "transport");
+  if (f.contains("event_id")) s += " " + str(f, "event_id") + " " + str(f, "event");
+  if (f.contains("problems") && f["problems"].is_array() && !f["problems"].empty() && f["problems"][0].is_object())
+    s += ": " + str(f["problems"][0], "code") + " (" + str(f["problems"][0], "text") + ")";
+  return s;
+}
+
 std::string subject_of(const Record& r) {
   if (r.type == "weblog") return weblog_subject(r.fields);
+  if (r.type == "audit" || r.type == "audit-expect") return audit_subject(r);
   if (r.type == "association" || r.type == "denial" || r.type == "gateway") return gateway_subject(r);
   if (r.type == "deid") return deid_subject(r.fields);
   if (r.type == "service") return service_subject(r.fields);
@@ -262,6 +278,8 @@ const char* noun_of(const std::string& command, std::uint64_t n) {
   if (command == "tls") return n == 1 ? "endpoint" : "endpoints";
   if (command == "gateway") return n == 1 ? "association" : "associations";
   if (command == "weblog") return n == 1 ? "log" : "logs";
+  if (command == "audit-listen" || command == "audit-check") return n == 1 ? "message" : "messages";
+  if (command == "audit-expect") return n == 1 ? "service" : "services";
   return n == 1 ? "file" : "files";
 }
 

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
+#include <set>
 
 namespace dg::report {
 
@@ -55,6 +57,75 @@ ChecklistItem judge(const Results& r, std::string id, std::string title, std::ve
     it.status = ItemStatus::not_measured;
     it.evidence = why_not;
   }
+  return it;
+}
+
+// The audit item: every DICOM host the scan found sent audit messages (dicomguard audit listen), all of them
+// valid and over TLS, and none of the events audit expect looked for is missing.
+ChecklistItem audit_item(const Results& r) {
+  ChecklistItem it{"audit", "Audit trail (IHE ATNA) sent to a central log", ItemStatus::not_measured, "",
+                   {"audit.invalid", "audit.plaintext", "audit.refused", "audit.missing-event"}, {}};
+  const std::size_t missing = r.check_count.count("audit.missing-event") ? r.check_count.at("audit.missing-event") : 0;
+  if (r.audit.empty() && !missing) {
+    it.evidence = "no audit capture in these results: run dicomguard audit listen -o audit.jsonl while the scan runs "
+                  "and give that file to report";
+    return it;
+  }
+  std::set<std::string> hosts, plaintext, bad, silent;
+  std::map<std::string, std::set<std::string>> names;  // address -> the names an audit record may carry
+  for (const auto& s : r.services) {
+    const std::string p = s.value("protocol", ""), a = s.value("address", "");
+    if ((p != "dimse" && p != "dimse-tls") || a.empty()) continue;
+    hosts.insert(a);
+    names[a].insert(a);
+    if (s.contains("host") && s["host"].is_string()) names[a].insert(s["host"].get<std::string>());
+  }
+  std::size_t invalid = 0;
+  for (const auto& a : r.audit) {
+    const std::string sender = a.value("sender", "");
+    if (a.value("status", "") != "valid") {
+      ++invalid;
+      bad.insert(sender);
+    }
+    const std::string t = a.value("transport", "");
+    if (t == "udp" || t == "tcp") plaintext.insert(sender);
+  }
+  for (const auto& h : hosts) {
+    bool heard = false;
+    for (const auto& a : r.audit) {
+      if (a.value("status", "") == "refused") continue;
+      for (const char* k : {"sender", "hostname", "source_id"})
+        if (a.contains(k) && a[k].is_string() && names[h].count(a[k].get<std::string>())) heard = true;
+      if (heard) break;
+    }
+    if (!heard) silent.insert(h);
+  }
+  std::vector<std::string> why;
+  if (!silent.empty())
+    why.push_back(fmt::format("{} sent no audit message: {}", plural(silent.size(), "scanned DICOM host", "scanned DICOM hosts"),
+                              list({silent.begin(), silent.end()})));
+  if (invalid)
+    why.push_back(fmt::format("{} invalid or refused (audit.invalid, audit.refused) from {}",
+                              plural(invalid, "message", "messages"), list({bad.begin(), bad.end()})));
+  if (!plaintext.empty())
+    why.push_back(fmt::format("sent without TLS (audit.plaintext) by {}", list({plaintext.begin(), plaintext.end()})));
+  if (missing) why.push_back(fmt::format("{} not sent (audit.missing-event)", plural(missing, "expected event", "expected events")));
+  if (!why.empty()) {
+    it.status = ItemStatus::fail;
+    for (const auto* set : {&silent, &bad, &plaintext})
+      for (const auto& t : *set)
+        if (std::find(it.targets.begin(), it.targets.end(), t) == it.targets.end()) it.targets.push_back(t);
+    for (const auto& w : why) it.evidence += (it.evidence.empty() ? "" : "; ") + w;
+    return it;
+  }
+  if (hosts.empty()) {
+    it.evidence = fmt::format("{} valid over TLS, but no scan in these results says which DICOM services should send",
+                              plural(r.audit.size(), "audit message", "audit messages"));
+    return it;
+  }
+  it.status = ItemStatus::pass;
+  it.evidence = fmt::format("{} valid over TLS from every scanned DICOM host ({})",
+                            plural(r.audit.size(), "audit message", "audit messages"), list({hosts.begin(), hosts.end()}));
   return it;
 }
 
@@ -151,10 +222,7 @@ std::vector<ChecklistItem> checklist(const Results& r) {
     }
     out.push_back(std::move(it));
   }
-  out.push_back({"audit", "Audit trail (IHE ATNA) sent to a central log", ItemStatus::not_measured,
-                 "not measured by dicomguard yet: check that every PACS and modality sends ATNA audit messages to your "
-                 "SIEM",
-                 {}, {}});
+  out.push_back(audit_item(r));
   out.push_back({"clock", "Clocks synchronized (NTP) on every imaging system", ItemStatus::not_measured,
                  "not measured by dicomguard yet: audit trails and certificates depend on it", {}, {}});
   {

@@ -205,7 +205,7 @@ class Validator:
             close_owner()
             owner, attached = None, []
             if t in ("file", "sanitize", "deid", "verify", "service", "tls", "change", "denial", "association",
-                     "weblog"):
+                     "weblog", "audit", "audit-expect"):
                 owner = (i, o)
                 records[t].append(o)
             elif t == "summary":
@@ -267,7 +267,7 @@ def record_target(rec):
         return rec.get("input")
     if t in ("denial", "association"):
         return rec.get("peer")
-    if t in ("tls", "change"):
+    if t in ("tls", "change", "audit", "audit-expect"):
         return rec.get("target")
     if t == "service":
         a, p = rec.get("address", ""), rec.get("port")
