@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 
 namespace dg::report {
 
@@ -155,8 +156,49 @@ std::vector<ChecklistItem> checklist(const Results& r) {
                  "not measured by dicomguard yet: check that every PACS and modality sends ATNA audit messages to your "
                  "SIEM",
                  {}, {}});
-  out.push_back({"clock", "Clocks synchronized (NTP) on every imaging system", ItemStatus::not_measured,
-                 "not measured by dicomguard yet: audit trails and certificates depend on it", {}, {}});
+  // Clocks: every host a clock was read from within --max-skew, and no NTP server answering mode 6.
+  {
+    ChecklistItem it{"clock", "Clocks synchronized (NTP) on every imaging system", ItemStatus::not_measured, "",
+                     {"clock.skew", "ntp.mode6"}, {}};
+    std::vector<std::string> skewed, mode6;
+    for (const auto& c : r.clocks)
+      if (c.value("status", "") == "skewed")
+        skewed.push_back(fmt::format("{} ({:+.1f} s, {})", c.value("address", ""), c.value("offset_seconds", 0.0),
+                                     c.value("source", "")));
+    for (const auto& [target, ids] : r.checks_by_target) {
+      if (ids.count("clock.skew") && std::none_of(r.clocks.begin(), r.clocks.end(), [&](const nlohmann::json& c) {
+            return c.value("address", "") == target;
+          }))
+        skewed.push_back(target);
+      if (ids.count("ntp.mode6")) mode6.push_back(target);
+    }
+    for (const auto& c : r.clocks)
+      if (c.value("status", "") == "skewed") it.targets.push_back(c.value("address", ""));
+    it.targets.insert(it.targets.end(), mode6.begin(), mode6.end());
+    std::vector<std::string> why;
+    if (!skewed.empty())
+      why.push_back(fmt::format("{} off by more than the allowed skew: {}", plural(skewed.size(), "clock", "clocks"),
+                                list(skewed)));
+    if (!mode6.empty())
+      why.push_back(fmt::format("{} answering NTP mode 6 (ntp.mode6): {}",
+                                plural(mode6.size(), "NTP server", "NTP servers"), list(mode6)));
+    if (!why.empty()) {
+      it.status = ItemStatus::fail;
+      it.evidence = why.size() == 2 ? why[0] + "; " + why[1] : why[0];
+    } else if (!r.clocks.empty()) {
+      double worst = 0;
+      for (const auto& c : r.clocks) worst = std::max(worst, std::abs(c.value("offset_seconds", 0.0)));
+      it.status = ItemStatus::pass;
+      it.evidence = fmt::format("{} within the allowed skew (largest offset {:.3f} s){}",
+                                plural(r.clocks.size(), "host's clock", "hosts' clocks"), worst,
+                                r.ntp.empty() ? "" : fmt::format("; {} without mode 6",
+                                                                 plural(r.ntp.size(), "NTP server", "NTP servers")));
+    } else {
+      it.evidence = scanned ? "the scan read no clock (no HTTP Date, no TLS 1.2 time, no --ntp answer)"
+                            : "no scan in these results: audit trails and certificates depend on synchronized clocks";
+    }
+    out.push_back(std::move(it));
+  }
   {
     ChecklistItem it{"deid", "Studies de-identified (PS3.15 Annex E) before they are shared", ItemStatus::not_measured,
                      "", {"deid.residual.attribute", "deid.residual.private", "deid.residual.uid", "deid.residual.value",

@@ -93,10 +93,13 @@ Step HttpProbe::on_connected(const std::string&, const std::string&) {
   if (req_ == Req::system_default_creds) extra.push_back(kOrthancDefault);
   const std::string host = r_.ep.host.empty() ? r_.ep.addr.str() : r_.ep.host;
   const std::string rq = http::get(host + ":" + std::to_string(r_.ep.port), path_of(req_), extra);
+  sent_ = WallClock::now();
+  first_byte_ = {};
   return Step::send(Bytes(rq.begin(), rq.end()), opt_.timeout);
 }
 
 Step HttpProbe::on_data(std::span<const std::uint8_t> bytes) {
+  if (buf_.empty() && first_byte_ == WallClock::time_point{}) first_byte_ = WallClock::now();
   buf_.insert(buf_.end(), bytes.begin(), bytes.end());
   std::string err;
   auto rsp = http::parse(buf_, false, err);
@@ -122,6 +125,12 @@ Step HttpProbe::on_failure(Failure f, const std::string& detail) {
 
 Step HttpProbe::handle(const http::Response& rsp) {
   ++r_.responses;
+  // The Date header (RFC 9110 6.6.1) was stamped between our request and the answer's first bytes.
+  if (const std::string* date = rsp.header("date"); date && first_byte_ != WallClock::time_point{})
+    if (auto server = parse_http_date(*date)) {
+      ClockObservation o = observe("http-date", r_.ep.str(), static_cast<double>(*server), 1.0, sent_, first_byte_);
+      if (!r_.clock || o.uncertainty < r_.clock->uncertainty) r_.clock = std::move(o);
+    }
   if (const std::string* s = rsp.header("server"); s && r_.server.empty()) r_.server = s->substr(0, 64);
   if (const std::string* acao = rsp.header("access-control-allow-origin")) {
     if (*acao == "*" || *acao == kOrigin) {

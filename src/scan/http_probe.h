@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "scan/clock.h"
 #include "scan/http.h"
 #include "scan/probe.h"
 #include "scan/targets.h"
@@ -45,6 +46,7 @@ struct HttpResult {
   std::string patient_list = "absent";   // open, auth-required, absent: a page listing patients
   std::string patient_list_path;
   std::uint64_t patient_rows = 0;  // table rows on that page (counted, never read)
+  std::optional<ClockObservation> clock;  // from a Date header: the answer with the shortest round trip
   bool serves_dicom() const {
     return orthanc != "absent" || dicomweb != "absent" || patient_list != "absent" || !dicom_hints.empty();
   }
@@ -72,6 +74,7 @@ class HttpProbe : public Probe {
   HttpResult r_;
   Req req_ = Req::system;
   std::vector<std::uint8_t> buf_;
+  WallClock::time_point sent_{}, first_byte_{};  // of the current request: for the Date header's offset
   std::string random_pid_;
   std::size_t generic_ = 0;  // the next common DICOMweb root to try
 };
