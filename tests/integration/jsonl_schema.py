@@ -204,7 +204,8 @@ class Validator:
                 continue
             close_owner()
             owner, attached = None, []
-            if t in ("file", "sanitize", "deid", "verify", "service", "tls", "change", "denial", "association"):
+            if t in ("file", "sanitize", "deid", "verify", "service", "tls", "change", "denial", "association", "clock",
+                     "ntp"):
                 owner = (i, o)
                 records[t].append(o)
             elif t == "summary":
@@ -266,7 +267,7 @@ def record_target(rec):
         return rec.get("input")
     if t in ("denial", "association"):
         return rec.get("peer")
-    if t in ("tls", "change"):
+    if t in ("tls", "change", "clock", "ntp"):
         return rec.get("target")
     if t == "service":
         a, p = rec.get("address", ""), rec.get("port")
