@@ -100,6 +100,18 @@ std::optional<std::int64_t> parse_http_date(std::string_view s) {
   return std::nullopt;
 }
 
+std::optional<std::int64_t> parse_basic_datetime(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) s.remove_suffix(1);
+  if (s.size() != 15 || s[8] != 'T') return std::nullopt;
+  Reader r{s};
+  int y = 0, m = 0, d = 0, h = 0, mi = 0, se = 0;
+  if (r.digits(4, 4, y) && r.digits(2, 2, m) && r.digits(2, 2, d) && r.lit("T") && r.digits(2, 2, h) &&
+      r.digits(2, 2, mi) && r.digits(2, 2, se) && r.end() && m >= 1)
+    return to_unix(y, static_cast<unsigned>(m), d, h, mi, se);
+  return std::nullopt;
+}
+
 ClockObservation observe(std::string source, std::string target, double server, double resolution,
                          WallClock::time_point sent, WallClock::time_point received) {
   const double t1 = unix_seconds(sent), t4 = std::max(unix_seconds(received), t1);

@@ -19,7 +19,7 @@ using WallClock = std::chrono::system_clock;
 
 // One measurement of a host's clock against ours: offset = server time - local time, in seconds.
 struct ClockObservation {
-  std::string source;        // http-date, tls-gmt-unix-time, ntp (and what comes: atna, ...)
+  std::string source;        // http-date, orthanc-tools-now, tls-gmt-unix-time, ntp (and what comes: atna, ...)
   std::string target;        // the endpoint it came from: 127.0.0.1:8042, 127.0.0.1:123 (udp)
   double offset = 0;         // seconds, server - local
   double resolution = 0;     // of the server's time: 1 s for HTTP Date and gmt_unix_time, ~0 for NTP
@@ -34,6 +34,10 @@ double unix_seconds(WallClock::time_point t);
 // "Sunday, 06-Nov-94 08:49:37 GMT" and asctime "Sun Nov  6 08:49:37 1994" forms, as seconds since the epoch.
 // nullopt when it is none of these (at most 64 characters are looked at; a field out of range is no date).
 std::optional<std::int64_t> parse_http_date(std::string_view s);
+
+// A UTC date and time in the ISO 8601 basic form Orthanc's /tools/now answers, "20261202T150934" (exactly 15
+// characters, surrounding white space aside), as seconds since the epoch; nullopt otherwise.
+std::optional<std::int64_t> parse_basic_datetime(std::string_view s);
 
 // An offset from a server time with a resolution of `resolution` seconds, truncated (HTTP Date, gmt_unix_time:
 // the server's time was in [server, server + resolution)), stamped somewhere between our send and our receive.

@@ -67,6 +67,7 @@ std::string HttpProbe::path_of(Req r) const {
     case Req::system:
     case Req::system_default_creds: return "/system";
     case Req::patients: return "/patients";
+    case Req::orthanc_now: return "/tools/now";
     case Req::qido_orthanc: return "/dicom-web/studies?PatientID=" + random_pid_ + "&limit=1";
     case Req::qido_dcm4chee: return "/dcm4chee-arc/aets/DCM4CHEE/rs/studies?PatientID=" + random_pid_ + "&limit=1";
     case Req::root: return "/";
@@ -164,6 +165,15 @@ Step HttpProbe::handle(const http::Response& rsp) {
       if (rsp.status == 200 && j.is_array()) r_.patient_count = j.size();
       return next_after(req_);
     }
+    case Req::orthanc_now: {
+      // Orthanc's clock in UTC, "20261202T150934" (Orthanc sends no Date header and /system has no time).
+      if (auto t = rsp.status == 200 ? parse_basic_datetime(rsp.body) : std::nullopt)
+        if (first_byte_ != WallClock::time_point{}) {
+          ClockObservation o = observe("orthanc-tools-now", r_.ep.str(), static_cast<double>(*t), 1.0, sent_, first_byte_);
+          if (!r_.clock || o.uncertainty < r_.clock->uncertainty) r_.clock = std::move(o);
+        }
+      return next_after(req_);
+    }
     case Req::root: {
       r_.root_status = rsp.status;
       r_.title = page_title(rsp.body);
@@ -219,7 +229,8 @@ Step HttpProbe::next_after(Req r) {
   switch (r) {
     case Req::system:
     case Req::system_default_creds: return start(r_.orthanc == "open" ? Req::patients : Req::root);
-    case Req::patients: return start(Req::root);
+    case Req::patients: return start(Req::orthanc_now);
+    case Req::orthanc_now: return start(Req::root);
     case Req::root: return start(Req::qido_orthanc);
     case Req::qido_orthanc:
       if (!qido_found) return start(Req::qido_dcm4chee);

@@ -1,5 +1,5 @@
 // The HTTP probe: Orthanc's REST API and DICOMweb (QIDO-RS) roots, proved open or closed without reading patient
-// data: /system (product, version, DICOM AE title), /patients (counted, never read), a QIDO-RS study query for a
+// data: /system (product, version, DICOM AE title), /patients (counted, never read), /tools/now (its clock), a QIDO-RS study query for a
 // random never-existing Patient ID (Orthanc's /dicom-web, dcm4chee's /dcm4chee-arc and the common roots /studies,
 // /dicomweb, /dicomWeb, /rs, /wado-rs of any server), the front page (server, title, signs of DICOM: WADO links,
 // DICOMweb roots, application/dicom, patient lists), a patient list a front page links to (rows counted, never
@@ -63,7 +63,7 @@ class HttpProbe : public Probe {
 
  private:
   enum class Req : std::uint8_t {
-    system, system_default_creds, patients, qido_orthanc, qido_dcm4chee, root, qido_generic, patient_list, done
+    system, system_default_creds, patients, orthanc_now, qido_orthanc, qido_dcm4chee, root, qido_generic, patient_list, done
   };
   Step start(Req r);
   Step handle(const http::Response& rsp);

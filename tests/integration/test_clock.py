@@ -342,18 +342,22 @@ class OrthancClock(unittest.TestCase):
                 import urllib.request
                 with urllib.request.urlopen(f"http://127.0.0.1:{srv.http_port}/system", timeout=10) as r:
                     system = r.read().decode()
+                    date_header = r.headers.get("Date")
             finally:
                 srv.stop()
         objs = H.parse_jsonl(cp.stdout)
         [svc] = of_type(objs, "service")
         self.assertEqual(svc["product"]["product"], "Orthanc")
         [clock] = of_type(objs, "clock")
-        self.assertEqual(clock["source"], "http-date")
+        self.assertEqual(clock["address"], "127.0.0.1")
+        self.assertEqual(clock["source"], "orthanc-tools-now")
         self.assertEqual(clock["status"], "in-sync")
         self.assertLessEqual(abs(clock["offset_seconds"]), clock["uncertainty_seconds"] + 0.1)
-        self.assertGreaterEqual(len(clock["observations"]), 1)
-        # Orthanc's /system says nothing of its time (docs/json-lines.md says so): no date or time key.
+        self.assertEqual([o["target"] for o in clock["observations"]], [f"127.0.0.1:{srv.http_port}"])
+        self.assertEqual(checks_of(objs, "clock."), [])
+        # Orthanc's /system says nothing of its time, and it sends no Date header (docs/json-lines.md says so).
         self.assertNotRegex(system, r'"[A-Za-z]*(Time|Date|Clock)[A-Za-z]*"\s*:')
+        self.assertIsNone(date_header)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@
 #include "support/probe_driver.h"
 
 using namespace dg::scan;
+using dg::Record;
 
 namespace {
 
@@ -68,6 +69,14 @@ TEST(HttpDate, WhatIsNotADateIsRefused) {
     EXPECT_FALSE(parse_http_date(bad)) << bad;
   EXPECT_FALSE(parse_http_date(std::string(65, 'A')));
   EXPECT_FALSE(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT" + std::string(40, ' ') + "x"));
+}
+
+TEST(OrthancNow, TheBasicIsoFormOfToolsNow) {
+  EXPECT_EQ(parse_basic_datetime("19941106T084937"), 784111777);
+  EXPECT_EQ(parse_basic_datetime("19941106T084937\n"), 784111777);
+  for (const char* bad : {"", "19941106084937", "19941106T08493", "19941106T0849377", "19941306T084937",
+                          "19941106T254937", "1994-11-06T08:49:37", "19941106t084937", "19940000T000000"})
+    EXPECT_FALSE(parse_basic_datetime(bad)) << bad;
 }
 
 // ---------------------------------------------------------------- offsets
