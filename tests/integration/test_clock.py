@@ -12,6 +12,7 @@ Every peer listens on its own 127.0.0.x address so that each host's clock record
 
 import http.server
 import os
+import re
 import shutil
 import socket
 import socketserver
@@ -269,6 +270,29 @@ class NtpPass(unittest.TestCase):
         self.assertEqual(skew["evidence"]["source"], "ntp")
         self.assertAlmostEqual(skew["evidence"]["offset_seconds"], 300, delta=0.5)
         self.assertEqual(cp.returncode, 1, "ntp.mode6 is medium: at --fail-on's default")
+
+    def test_the_report_checklist_is_measured_from_the_clock_records(self):
+        with H.TempDir("dg-clock-report-") as d:
+            _, ok = self.scan("--ntp", "--ntp-port", self.chrony.port, "--nts-port", peers.free_port())
+            good = d.write("good.jsonl", "".join(__import__("json").dumps(o) + "\n" for o in ok).encode())
+            ntpd = ScriptedNtpd("127.0.0.6", skew=0)
+            try:
+                cp, _ = self.scan("--ntp", "--ntp-port", ntpd.port, host="127.0.0.6")
+            finally:
+                ntpd.stop()
+            bad = d.write("bad.jsonl", cp.stdout.encode())
+            items = {}
+            for name, res in (("good", good), ("bad", bad)):
+                rc = H.run("report", res, "-o", d.join(name + ".html"), "--format", "html")
+                self.assertEqual(rc.returncode, 0, rc.stderr)
+                with open(d.join(name + ".html"), encoding="utf-8") as f:
+                    html = f.read()
+                items[name] = dict(re.findall(r'<tr data-item="([a-z]+)" data-status="([a-z-]+)"', html))
+                items[name + "-html"] = html
+        self.assertEqual(items["good"]["clock"], "pass")
+        self.assertIn("within the allowed skew", items["good-html"])
+        self.assertEqual(items["bad"]["clock"], "fail")  # in step, but it answers mode 6
+        self.assertIn(f"127.0.0.6:{ntpd.port}", items["bad-html"])
 
     def test_no_udp_without_ntp(self):
         ntpd = ScriptedNtpd("127.0.0.4", mode6=True)

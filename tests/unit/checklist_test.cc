@@ -137,3 +137,29 @@ TEST(Checklist, DeidentificationIsJudgedFromDeidVerify) {
   // A scan says nothing about de-identification.
   EXPECT_EQ(item(report::checklist(results({kScanSummary, kPlainService})), "deid").status, ItemStatus::not_measured);
 }
+
+// The clock item: measured from the scan's clock records and its ntp findings.
+TEST(Checklist, ClocksAreMeasuredFromClockRecords) {
+  constexpr const char* kInSync =
+      R"({"type":"clock","target":"10.0.0.5","address":"10.0.0.5","status":"in-sync","offset_seconds":0.004,"source":"ntp"})";
+  constexpr const char* kSkewed =
+      R"({"type":"clock","target":"10.0.0.6","address":"10.0.0.6","status":"skewed","offset_seconds":-600.2,"source":"http-date"})";
+  constexpr const char* kSkewFinding = R"({"type":"finding","check":"clock.skew","target":"10.0.0.6","severity":"low"})";
+  constexpr const char* kMode6 = R"({"type":"finding","check":"ntp.mode6","target":"10.0.0.5:123","severity":"medium"})";
+  // No clock read: not measured, whatever else the scan found.
+  EXPECT_EQ(item(report::checklist(results({kScanSummary, kPlainService})), "clock").status, ItemStatus::not_measured);
+  // Every clock in step: pass.
+  auto it = item(report::checklist(results({kScanSummary, kInSync})), "clock");
+  EXPECT_EQ(it.status, ItemStatus::pass);
+  EXPECT_NE(it.evidence.find("0.004"), std::string::npos) << it.evidence;
+  // One off: fail, naming it, its offset and where it was read.
+  it = item(report::checklist(results({kScanSummary, kInSync, kSkewed, kSkewFinding})), "clock");
+  EXPECT_EQ(it.status, ItemStatus::fail);
+  EXPECT_EQ(it.targets, std::vector<std::string>{"10.0.0.6"});
+  EXPECT_NE(it.evidence.find("10.0.0.6 (-600.2 s, http-date)"), std::string::npos) << it.evidence;
+  // In step, but an NTP server that answers mode 6: fail.
+  it = item(report::checklist(results({kScanSummary, kInSync, kMode6})), "clock");
+  EXPECT_EQ(it.status, ItemStatus::fail);
+  EXPECT_EQ(it.targets, std::vector<std::string>{"10.0.0.5:123"});
+  EXPECT_NE(it.evidence.find("mode 6"), std::string::npos) << it.evidence;
+}
