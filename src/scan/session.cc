@@ -337,6 +337,12 @@ ScanTotals ScanSession::run(const TargetSet& targets) {
 json ScanSession::summary(const ScanTotals& t, int exit_code) const {
   const ScanPlan& p = impl_->plan;
   json sum = t.records.summary();
+  // The findings of the clock and ntp records count too (those of the tls records the scan graded do not).
+  if (p.command == "scan" && t.clocks.count_all()) {
+    const json clock = t.clocks.summary();
+    for (auto it = clock["findings"].begin(); it != clock["findings"].end(); ++it)
+      sum["findings"][it.key()] = sum["findings"].value(it.key(), std::uint64_t{0}) + it->get<std::uint64_t>();
+  }
   sum["endpoints"] = t.endpoints;
   sum["answers"] = t.answers;
   sum["connections"] = t.engine.connections;

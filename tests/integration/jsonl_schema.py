@@ -251,7 +251,8 @@ class Validator:
             errors.append(f"line {i + 1}: summary errors={s.get('errors')} but {status.get('error', 0)} {kind} records "
                           f"are errors")
         owner_kind = "denial" if kind == "association" else kind  # the gateway's findings follow its denials
-        found = {sev: severities[(owner_kind, sev)] for sev in ("critical", "high", "medium", "low", "info")}
+        owners = (owner_kind, "clock", "ntp") if command == "scan" else (owner_kind,)
+        found = {sev: sum(severities[(o, sev)] for o in owners) for sev in ("critical", "high", "medium", "low", "info")}
         if found != s.get("findings"):
             errors.append(f"line {i + 1}: summary findings {s.get('findings')} but the findings after {kind} records "
                           f"are {found}")
