@@ -154,7 +154,7 @@ struct ScanSession::Impl {
                        std::chrono::duration<double>(Clock::now() - started).count()});
     }
     t.handshakes += f.facts.handshakes;
-    if (!again) hosts.insert(ep.addr);
+    if (!again && plan.ntp) hosts.insert(ep.addr);
     for (ClockObservation& o : f.facts.clock) clocks[ep.addr].push_back(std::move(o));
     if (f.facts.learned_port) learned[{ep.addr, f.facts.learned_port}] = f.facts.learned_ae;
     f.rec = p.record(plan.record);
