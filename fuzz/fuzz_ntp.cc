@@ -1,6 +1,7 @@
 // libFuzzer target for what a hostile time server (or anything on UDP 123) sends the --ntp pass: an NTP reply,
 // mode 6 fragments and the variables inside them; and the clock parsers of other probes (an HTTP Date header).
 // The first byte picks what the rest is fed to; the record builders run on what parsed.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
