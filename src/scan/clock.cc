@@ -130,6 +130,23 @@ bool plausible_gmt_unix_time(std::uint32_t v, double local_unix, double window) 
   return std::fabs(static_cast<double>(v) - local_unix) <= window;
 }
 
+std::optional<ClockObservation> gmt_unix_time_observation(const std::vector<GmtSample>& samples,
+                                                          const std::string& target) {
+  if (samples.size() < 2) return std::nullopt;
+  std::optional<ClockObservation> best;
+  double lo = 0, hi = 0, rtt = 0;
+  for (const GmtSample& g : samples) {
+    if (!plausible_gmt_unix_time(g.gmt, unix_seconds(g.sent))) return std::nullopt;
+    ClockObservation o = observe("tls-gmt-unix-time", target, g.gmt, 1.0, g.sent, g.received);
+    lo = best ? std::min(lo, o.offset) : o.offset;
+    hi = best ? std::max(hi, o.offset) : o.offset;
+    rtt = std::max(rtt, o.round_trip);
+    if (!best || o.uncertainty < best->uncertainty) best = std::move(o);
+  }
+  if (hi - lo > 2.0 + rtt) return std::nullopt;
+  return best;
+}
+
 Record clock_record(const std::string& host, const std::vector<ClockObservation>& obs, double max_skew) {
   Record rec;
   if (obs.empty()) return rec;

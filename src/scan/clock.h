@@ -45,9 +45,21 @@ ClockObservation observe(std::string source, std::string target, double server, 
                          WallClock::time_point sent, WallClock::time_point received);
 
 // TLS 1.2 and older ServerHello.random begins with gmt_unix_time (RFC 5246 7.4.1.2), but most servers now send
-// 32 random bytes (RFC 8446 deprecates it): the first 4 bytes are read as a time only when they fall within
-// `window` seconds of our clock (random values do so with a chance of about 2 * window / 2^32, 1.5 % a year).
+// 32 random bytes (RFC 8446 deprecates it). A value is plausible when it falls within `window` seconds of our
+// clock; random bytes do so with a chance of about 2 * window / 2^32 (1.5 % for a year), too often for one
+// hello to settle it.
 bool plausible_gmt_unix_time(std::uint32_t v, double local_unix, double window = 366 * 86400.0);
+
+// One ServerHello's gmt_unix_time and when we sent the hello and got the answer.
+struct GmtSample {
+  std::uint32_t gmt = 0;
+  WallClock::time_point sent{}, received{};
+};
+// gmt_unix_time read as a time only when the server's hellos agree: at least two, every one plausible, and the
+// offsets they give within 2 s (plus the round trips) of each other; random bytes agree that way with a chance
+// of about 2^-30. The observation of the one with the smallest uncertainty, or nullopt.
+std::optional<ClockObservation> gmt_unix_time_observation(const std::vector<GmtSample>& samples,
+                                                          const std::string& target);
 
 // The {"type":"clock"} record of one host: its observations, the best estimate (the smallest uncertainty), and
 // clock.skew when an observation is off by more than max_skew beyond its own uncertainty (evidence: the one

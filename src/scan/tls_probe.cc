@@ -185,12 +185,11 @@ Step TlsProbe::hello_done(HelloOutcome o) {
     o.detail = alert_name(o.alert);
   }
   if (o.hello || o.outcome == "alert") r_.tls = true;
-  // gmt_unix_time (RFC 5246 7.4.1.2) when it is a time and not random; TLS 1.3 randoms never carry one.
+  // gmt_unix_time (RFC 5246 7.4.1.2), a time or random: facts() decides from all of them. TLS 1.3 randoms never
+  // carry one.
   if (o.hello && !o.hello->hrr && o.hello->version <= 0x0303 && hello_answered_ != WallClock::time_point{} &&
-      plausible_gmt_unix_time(o.hello->gmt_unix_time, unix_seconds(hello_sent_))) {
-    ClockObservation c = observe("tls-gmt-unix-time", ep_.str(), o.hello->gmt_unix_time, 1.0, hello_sent_, hello_answered_);
-    if (!r_.clock || c.uncertainty < r_.clock->uncertainty) r_.clock = std::move(c);
-  }
+      r_.gmt.size() < 64)
+    r_.gmt.push_back({o.hello->gmt_unix_time, hello_sent_, hello_answered_});
   // A TLS server that answered before and now says nothing within the step timeout is busy (single-process
   // servers such as DCMTK's storescp stall on another client), not refusing: ask once more before concluding.
   if (r_.tls && !o.hello && o.outcome == "timeout" && cur_->retries < 1) {

@@ -41,7 +41,7 @@ struct TlsResult : tls::Measurement {
   Endpoint ep;
   bool tcp_open = false;
   std::string answer;  // tls, not-tls, refused, timeout, closed, ...
-  std::optional<ClockObservation> clock;  // a TLS 1.2-or-older ServerHello whose gmt_unix_time is a time
+  std::vector<GmtSample> gmt;  // the gmt_unix_time of every TLS 1.2-or-older ServerHello (a time or random)
 };
 
 class TlsProbe : public Probe {

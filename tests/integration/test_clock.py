@@ -24,6 +24,7 @@ import unittest
 
 import helpers as H
 import peers
+from tls_scripted import ScriptedTls
 
 NTP_UNIX = 2208988800
 
@@ -353,6 +354,34 @@ class HttpDate(unittest.TestCase):
         self.assertEqual(cp.returncode, 2)
         cp = H.run("scan", "--ntp-port", "0", "127.0.0.1:1")
         self.assertEqual(cp.returncode, 2)
+
+
+class TlsGmtUnixTime(unittest.TestCase):
+    """A scripted TLS 1.2 server (tls_scripted.py) whose ServerHello random starts with its clock, as servers did
+    before RFC 8446; and the same server with 32 random bytes there, as OpenSSL sends."""
+
+    def scan(self, skew):
+        with H.TempDir("dg-clock-tls-") as d:
+            key, cert = peers.self_signed(d.path)
+            der = subprocess.run(["openssl", "x509", "-in", cert, "-outform", "DER"], check=True,
+                                 capture_output=True).stdout
+        with ScriptedTls([0x0303], [0xC02F], der, gmt_skew=skew) as srv:
+            cp = H.run("scan", "--json", "--timeout", "3", "--probe", "tls", srv.target, timeout=300)
+        return H.parse_jsonl(cp.stdout), srv
+
+    def test_a_time_in_the_server_random_is_read(self):
+        objs, srv = self.scan(-3600)
+        [clock] = of_type(objs, "clock")
+        self.assertEqual(clock["source"], "tls-gmt-unix-time")
+        self.assertEqual(clock["status"], "skewed")
+        self.assertAlmostEqual(clock["offset_seconds"], -3600, delta=2)
+        self.assertEqual({o["target"] for o in clock["observations"]}, {srv.target})
+        self.assertEqual(checks_of(objs, "clock."), ["clock.skew"])
+
+    def test_random_bytes_are_not_a_time(self):
+        objs, _ = self.scan(None)
+        self.assertEqual(of_type(objs, "tls")[0]["versions"]["TLSv1.2"], True)
+        self.assertEqual(of_type(objs, "clock"), [])
 
 
 @unittest.skipUnless(shutil.which("Orthanc"), "Orthanc not installed")

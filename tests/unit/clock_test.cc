@@ -103,6 +103,23 @@ TEST(ClockOffset, GmtUnixTimeIsATimeOnlyNearOurs) {
   EXPECT_FALSE(plausible_gmt_unix_time(0, now));
 }
 
+TEST(ClockOffset, GmtUnixTimeCountsOnlyWhenTheHellosAgree) {
+  const auto t = WallClock::time_point(std::chrono::seconds(1800000000));
+  const auto at = [&](int s) { return t + std::chrono::seconds(s); };
+  // Two hellos a second apart, each stamped with the server's clock 60 s slow: a time.
+  auto o = gmt_unix_time_observation({{1800000000 - 60, at(0), at(0) + 5ms}, {1800000001 - 60, at(1), at(1) + 2ms}},
+                                     "127.0.0.1:443");
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->source, "tls-gmt-unix-time");
+  EXPECT_NEAR(o->offset, -59.5, 0.01);
+  EXPECT_NEAR(o->round_trip, 0.002, 1e-6);  // the more certain of the two
+  // One hello settles nothing; two plausible values that disagree by minutes are random; one implausible
+  // value makes them all random.
+  EXPECT_FALSE(gmt_unix_time_observation({{1800000000, at(0), at(0)}}, "x"));
+  EXPECT_FALSE(gmt_unix_time_observation({{1800000000, at(0), at(0)}, {1800000300, at(1), at(1)}}, "x"));
+  EXPECT_FALSE(gmt_unix_time_observation({{1800000000, at(0), at(0)}, {1800000001, at(1), at(1)}, {0x5A5A5A5A, at(2), at(2)}}, "x"));
+}
+
 TEST(ClockRecord, SkewedBeyondItsUncertaintyOnly) {
   const auto t = WallClock::time_point(std::chrono::seconds(1700000000));
   // 10 minutes off: clock.skew, with the observation as evidence.
