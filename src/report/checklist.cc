@@ -165,7 +165,8 @@ std::vector<ChecklistItem> checklist(const Results& r) {
       if (c.value("status", "") == "skewed")
         skewed.push_back(fmt::format("{} ({:+.1f} s, {})", c.value("address", ""), c.value("offset_seconds", 0.0),
                                      c.value("source", "")));
-    for (const auto& [target, ids] : r.checks_by_target) {
+    for (const auto& [where, ids] : r.checks_by_target) {
+      const std::string target = where;  // (a structured binding cannot be captured before C++23's rules in clang)
       if (ids.count("clock.skew") && std::none_of(r.clocks.begin(), r.clocks.end(), [&](const nlohmann::json& c) {
             return c.value("address", "") == target;
           }))
