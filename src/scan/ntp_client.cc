@@ -72,10 +72,14 @@ void on_datagram(Query& q, std::span<const std::uint8_t> p, WallClock::time_poin
   if (mode == 6 && !q.mode6_done) {
     auto f = parse_mode6(p, error);
     if (!f || !f->response || f->sequence != q.sequence) return;  // not an answer to our request: ignored
+    if (f->error) {  // an error answer (not authorized, unknown): nothing disclosed, no amplification
+      q.mode6_done = true;
+      return;
+    }
     q.r.mode6_answered = true;
     q.r.mode6_reply_bytes += p.size();
     ++q.r.mode6_fragments;
-    if (!f->error && std::find(q.offsets.begin(), q.offsets.end(), f->offset) == q.offsets.end()) {
+    if (std::find(q.offsets.begin(), q.offsets.end(), f->offset) == q.offsets.end()) {
       q.offsets.push_back(f->offset);
       for (auto& v : parse_variables(f->data))
         if (q.r.variables.size() < kMaxVariables) q.r.variables.push_back(std::move(v));
