@@ -102,7 +102,8 @@ class Chrony:
 
 class ScriptedNtpd:
     """An ntpd-like UDP server on host:port: answers mode 3 with its clock `skew` seconds off ours (stratum 2,
-    reference 192.0.2.7) and, when mode6 is set, READVAR with ntpd's system variables in two fragments. Counts
+    reference 192.0.2.7) and, when mode6 is set, READVAR with ntpd's system variables in two fragments ("error":
+    an answer with the error bit, as to a request ntpd will not serve). Counts
     the datagrams it receives by mode."""
 
     VARS = ('version="ntpd 4.2.8p15@1.3728-o Wed Sep 23 11:46:38 UTC 2020 (1)", processor="x86_64", '
@@ -142,6 +143,9 @@ class ScriptedNtpd:
                 reply = (bytes([0x24, 2, 6, 0xE8]) + struct.pack("!II", 0x100, 0x200) + socket.inet_aton("192.0.2.7")
                          + self.ts(t2 - 30) + data[40:48] + self.ts(t2) + self.ts(time.time() + self.skew))
                 self.sock.sendto(reply, peer)
+            elif mode == 6 and self.mode6 == "error" and len(data) >= 12:
+                # ntpd's answer to a request it will not serve: the error bit, no data
+                self.sock.sendto(bytes([0x16, 0xC0 | 2]) + data[2:4] + struct.pack("!HHHH", 0x0400, 0, 0, 0), peer)
             elif mode == 6 and self.mode6 and len(data) >= 12 and data[1] & 0x1F == 2:
                 text = self.VARS.encode()
                 half = (len(text) // 2) & ~3
@@ -294,6 +298,17 @@ class NtpPass(unittest.TestCase):
         self.assertIn("within the allowed skew", items["good-html"])
         self.assertEqual(items["bad"]["clock"], "fail")  # in step, but it answers mode 6
         self.assertIn(f"127.0.0.6:{ntpd.port}", items["bad-html"])
+
+    def test_a_mode6_error_answer_is_no_mode6_finding(self):
+        ntpd = ScriptedNtpd("127.0.0.7", mode6="error")
+        try:
+            _, objs = self.scan("--ntp", "--ntp-port", ntpd.port, "--nts-port", peers.free_port(), host="127.0.0.7")
+        finally:
+            ntpd.stop()
+        self.assertEqual(ntpd.received, {3: 1, 6: 1})
+        [ntp] = of_type(objs, "ntp")
+        self.assertEqual(ntp["mode6"], {"answered": False})
+        self.assertEqual(checks_of(objs, "ntp."), ["ntp.exposed", "ntp.unauthenticated"])
 
     def test_no_udp_without_ntp(self):
         ntpd = ScriptedNtpd("127.0.0.4", mode6=True)
