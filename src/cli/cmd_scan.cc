@@ -140,7 +140,7 @@ Action add_scan(CLI::App& app) {
                 "Opt-in: when Orthanc's REST API asks for a password, try its documented default (orthanc:orthanc)");
   sub->add_option("--max-skew", f->max_skew,
                   "Seconds a host's clock may be off ours, beyond what the measurement cannot tell (default: 2); "
-                  "clocks are read from HTTP Date headers, TLS 1.2 gmt_unix_time and, with --ntp, NTP")
+                  "clocks are read from HTTP Date headers, Orthanc's /tools/now, TLS 1.2 gmt_unix_time and, with --ntp, NTP")
       ->check(CLI::Range(0.0, 1e9));
   sub->add_flag("--ntp", f->ntp,
                 "Opt-in: send each scanned address one NTP client request and one mode 6 READVAR request (UDP "
