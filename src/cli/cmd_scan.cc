@@ -138,6 +138,17 @@ Action add_scan(CLI::App& app) {
                   "(dimse.move.any-destination). Only our own test object is moved");
   sub->add_flag("--try-default-credentials", f->default_credentials,
                 "Opt-in: when Orthanc's REST API asks for a password, try its documented default (orthanc:orthanc)");
+  sub->add_option("--max-skew", f->max_skew,
+                  "Seconds a host's clock may be off ours, beyond what the measurement cannot tell (default: 2); "
+                  "clocks are read from HTTP Date headers, Orthanc's /tools/now, TLS 1.2 gmt_unix_time and, with --ntp, NTP")
+      ->check(CLI::Range(0.0, 1e9));
+  sub->add_flag("--ntp", f->ntp,
+                "Opt-in: send each scanned address one NTP client request and one mode 6 READVAR request (UDP "
+                "--ntp-port), and try NTS-KE (TLS, ALPN ntske/1, TCP --nts-port) on those that serve time");
+  sub->add_option("--ntp-port", f->ntp_port, "UDP port of --ntp's NTP requests (default: 123)")
+      ->check(CLI::Range(1, 65535));
+  sub->add_option("--nts-port", f->nts_port, "TCP port of --ntp's NTS-KE handshake (default: 4460)")
+      ->check(CLI::Range(1, 65535));
   sub->add_option("--baseline", f->baseline,
                   "An earlier 'scan --json' output: also report services that are new, gone or changed since");
   sub->add_option("--fail-on", f->fail_on, "Exit 1 when a finding has at least this severity (default: medium)")
@@ -231,6 +242,11 @@ int run_scan(const ScanFlags& f, Sink& sinks) {
   if (services && !f.no_tls_grade && (!f.discover || f.tls_full)) plan.grade_probe = "tls";
   if (!f.baseline.empty()) plan.baseline = &before;
   plan.move_listener = listener.get();
+  plan.clocks = true;
+  plan.max_skew = f.max_skew;
+  plan.ntp = f.ntp;
+  plan.ntp_port = f.ntp_port;
+  plan.nts_port = f.nts_port;
   Progress progress(f.progress == "always" || (f.progress == "auto" && ::isatty(2)));
   plan.progress = [&](const scan::ScanProgress& p) { progress.show(p); };
   plan.before_output = [&] { progress.clear(); };
@@ -247,7 +263,8 @@ int run_scan(const ScanFlags& f, Sink& sinks) {
   const Severity fail_on = *parse_severity(f.fail_on);
   // Nothing assessed: no DICOM service answered (the service probe), or no endpoint answered TLS (--probe tls).
   const bool nothing = services ? totals.dicom_services == 0 : totals.records.count_all() == 0;
-  const int code = totals.records.failed(fail_on) || totals.graded.failed(fail_on) ? kExitFindings
+  const int code = totals.records.failed(fail_on) || totals.graded.failed(fail_on) || totals.clocks.failed(fail_on)
+                       ? kExitFindings
                    : nothing                                                         ? kExitNothingFound
                                                                                      : kExitClean;
   if (std::string e = sinks.end(session->summary(totals, code)); !e.empty()) {

@@ -36,6 +36,9 @@ struct ScanFlags {
   std::uint64_t seed = 0;
   std::string probe = "service";
   bool list_probes = false;
+  double max_skew = 2;       // seconds
+  bool ntp = false;          // opt-in: the NTP pass
+  std::uint16_t ntp_port = 123, nts_port = 4460;
   OutputFlags out;
 };
 

@@ -146,9 +146,27 @@ std::string audit_subject(const Record& r) {
   return s;
 }
 
+// clock and ntp (scan): the host's offset and where it was read; the NTP server's stratum, mode 6 and NTS-KE.
+std::string clock_subject(const json& f) {
+  return fmt::format("{} clock {:+.3f} s +- {:.3f} s ({}, {} observation{})", target_of(f),
+                     f.value("offset_seconds", 0.0), f.value("uncertainty_seconds", 0.0), str(f, "source"),
+                     f.value("observations", json::array()).size(), plural(f.value("observations", json::array()).size()));
+}
+std::string ntp_subject(const json& f) {
+  std::string s = target_of(f) + " ntp";
+  if (f.contains("stratum")) s += fmt::format(" stratum {} ref {}", num(f, "stratum"), str(f, "reference_id"));
+  if (f.contains("offset_seconds")) s += fmt::format(" offset {:+.6f} s", f.value("offset_seconds", 0.0));
+  if (f.contains("mode6") && f["mode6"].value("answered", false))
+    s += fmt::format(", mode 6 answered (x{:.1f})", f["mode6"].value("amplification", 0.0));
+  if (f.contains("nts_ke")) s += ", NTS-KE " + str(f["nts_ke"], "result");
+  return s;
+}
+
 std::string subject_of(const Record& r) {
   if (r.type == "weblog") return weblog_subject(r.fields);
   if (r.type == "audit" || r.type == "audit-expect") return audit_subject(r);
+  if (r.type == "clock") return clock_subject(r.fields);
+  if (r.type == "ntp") return ntp_subject(r.fields);
   if (r.type == "association" || r.type == "denial" || r.type == "gateway") return gateway_subject(r);
   if (r.type == "deid") return deid_subject(r.fields);
   if (r.type == "service") return service_subject(r.fields);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -223,8 +224,77 @@ std::vector<ChecklistItem> checklist(const Results& r) {
     out.push_back(std::move(it));
   }
   out.push_back(audit_item(r));
-  out.push_back({"clock", "Clocks synchronized (NTP) on every imaging system", ItemStatus::not_measured,
-                 "not measured by dicomguard yet: audit trails and certificates depend on it", {}, {}});
+  // Clocks: every host a clock was read from within --max-skew, and no NTP server answering mode 6. The clocks a
+  // scan read (clock records) and, when `audit listen` ran alongside, the event times of each sender's audit
+  // messages (audit records with skew_s; audit.clock-skew when beyond the listener's --max-skew).
+  {
+    ChecklistItem it{"clock", "Clocks synchronized (NTP) on every imaging system", ItemStatus::not_measured, "",
+                     {"clock.skew", "ntp.mode6", "audit.clock-skew"}, {}};
+    std::vector<std::string> skewed, mode6;
+    for (const auto& c : r.clocks)
+      if (c.value("status", "") == "skewed")
+        skewed.push_back(fmt::format("{} ({:+.1f} s, {})", c.value("address", ""), c.value("offset_seconds", 0.0),
+                                     c.value("source", "")));
+    std::map<std::string, double> atna_worst;  // sender -> the event time furthest from its arrival
+    std::set<std::string> atna_skewed;
+    for (const auto& a : r.audit) {
+      if (!a.contains("skew_s") || !a["skew_s"].is_number()) continue;
+      const std::string who = a.value("sender", "");
+      const double skew = a["skew_s"].get<double>();
+      auto [w, fresh] = atna_worst.emplace(who, skew);
+      if (!fresh && std::abs(skew) > std::abs(w->second)) w->second = skew;
+      if (const auto ch = a.find("checks"); ch != a.end() && ch->is_array())
+        for (const auto& id : *ch)
+          if (id.is_string() && id.get<std::string>() == "audit.clock-skew") atna_skewed.insert(who);
+    }
+    std::size_t atna_only = 0;  // senders whose clock no scan record read
+    for (const auto& [who, worst] : atna_worst) {
+      const bool scanned_clock = std::any_of(r.clocks.begin(), r.clocks.end(), [&](const nlohmann::json& c) {
+        return c.value("address", "") == who;
+      });
+      if (!scanned_clock) ++atna_only;
+      if (atna_skewed.count(who)) {
+        skewed.push_back(fmt::format("{} ({:+.1f} s, ATNA event times)", who, worst));
+        it.targets.push_back(who);
+      }
+    }
+    for (const auto& [where, ids] : r.checks_by_target) {
+      const std::string target = where;  // (a structured binding cannot be captured before C++23's rules in clang)
+      if (ids.count("clock.skew") && std::none_of(r.clocks.begin(), r.clocks.end(), [&](const nlohmann::json& c) {
+            return c.value("address", "") == target;
+          }))
+        skewed.push_back(target);
+      if (ids.count("ntp.mode6")) mode6.push_back(target);
+    }
+    for (const auto& c : r.clocks)
+      if (c.value("status", "") == "skewed") it.targets.push_back(c.value("address", ""));
+    it.targets.insert(it.targets.end(), mode6.begin(), mode6.end());
+    std::vector<std::string> why;
+    if (!skewed.empty())
+      why.push_back(fmt::format("{} off by more than the allowed skew: {}", plural(skewed.size(), "clock", "clocks"),
+                                list(skewed)));
+    if (!mode6.empty())
+      why.push_back(fmt::format("{} answering NTP mode 6 (ntp.mode6): {}",
+                                plural(mode6.size(), "NTP server", "NTP servers"), list(mode6)));
+    if (!why.empty()) {
+      it.status = ItemStatus::fail;
+      it.evidence = why.size() == 2 ? why[0] + "; " + why[1] : why[0];
+    } else if (!r.clocks.empty() || !atna_worst.empty()) {
+      double worst = 0;
+      for (const auto& c : r.clocks) worst = std::max(worst, std::abs(c.value("offset_seconds", 0.0)));
+      for (const auto& [who, w] : atna_worst) worst = std::max(worst, std::abs(w));
+      it.status = ItemStatus::pass;
+      it.evidence = fmt::format("{} within the allowed skew (largest offset {:.3f} s{}){}",
+                                plural(r.clocks.size() + atna_only, "host's clock", "hosts' clocks"), worst,
+                                atna_worst.empty() ? "" : ", ATNA event times included",
+                                r.ntp.empty() ? "" : fmt::format("; {} without mode 6",
+                                                                 plural(r.ntp.size(), "NTP server", "NTP servers")));
+    } else {
+      it.evidence = scanned ? "the scan read no clock (no HTTP Date, no TLS 1.2 time, no --ntp answer)"
+                            : "no scan in these results: audit trails and certificates depend on synchronized clocks";
+    }
+    out.push_back(std::move(it));
+  }
   {
     ChecklistItem it{"deid", "Studies de-identified (PS3.15 Annex E) before they are shared", ItemStatus::not_measured,
                      "", {"deid.residual.attribute", "deid.residual.private", "deid.residual.uid", "deid.residual.value",

@@ -28,6 +28,8 @@ void add_line(const std::string& line, Results& r) {
   else if (type == "file") r.files.push_back(std::move(j));
   else if (type == "verify") r.verified.push_back(std::move(j));
   else if (type == "audit") r.audit.push_back(std::move(j));
+  else if (type == "clock") r.clocks.push_back(std::move(j));
+  else if (type == "ntp") r.ntp.push_back(std::move(j));
   else if (type == "summary") {
     const std::string cmd = j.value("command", "");
     if (!cmd.empty()) r.commands.insert(cmd);

@@ -17,6 +17,8 @@ struct Results {
   std::vector<nlohmann::json> files;      // {"type":"file"}
   std::vector<nlohmann::json> verified;   // {"type":"verify"}: de-identified files checked by deid --verify
   std::vector<nlohmann::json> audit;      // {"type":"audit"}: messages audit listen received (or audit check read)
+  std::vector<nlohmann::json> clocks;     // {"type":"clock"}: a host's clock as a scan saw it
+  std::vector<nlohmann::json> ntp;        // {"type":"ntp"}: NTP servers a scan --ntp found
   std::vector<nlohmann::json> findings;   // {"type":"finding"}
   std::vector<nlohmann::json> summaries;  // {"type":"summary"}
   std::set<std::string> commands;         // commands whose summary is present: scan, tls, files, deid-verify

@@ -67,6 +67,7 @@ std::string HttpProbe::path_of(Req r) const {
     case Req::system:
     case Req::system_default_creds: return "/system";
     case Req::patients: return "/patients";
+    case Req::orthanc_now: return "/tools/now";
     case Req::qido_orthanc: return "/dicom-web/studies?PatientID=" + random_pid_ + "&limit=1";
     case Req::qido_dcm4chee: return "/dcm4chee-arc/aets/DCM4CHEE/rs/studies?PatientID=" + random_pid_ + "&limit=1";
     case Req::root: return "/";
@@ -93,10 +94,13 @@ Step HttpProbe::on_connected(const std::string&, const std::string&) {
   if (req_ == Req::system_default_creds) extra.push_back(kOrthancDefault);
   const std::string host = r_.ep.host.empty() ? r_.ep.addr.str() : r_.ep.host;
   const std::string rq = http::get(host + ":" + std::to_string(r_.ep.port), path_of(req_), extra);
+  sent_ = WallClock::now();
+  first_byte_ = {};
   return Step::send(Bytes(rq.begin(), rq.end()), opt_.timeout);
 }
 
 Step HttpProbe::on_data(std::span<const std::uint8_t> bytes) {
+  if (buf_.empty() && first_byte_ == WallClock::time_point{}) first_byte_ = WallClock::now();
   buf_.insert(buf_.end(), bytes.begin(), bytes.end());
   std::string err;
   auto rsp = http::parse(buf_, false, err);
@@ -122,6 +126,12 @@ Step HttpProbe::on_failure(Failure f, const std::string& detail) {
 
 Step HttpProbe::handle(const http::Response& rsp) {
   ++r_.responses;
+  // The Date header (RFC 9110 6.6.1) was stamped between our request and the answer's first bytes.
+  if (const std::string* date = rsp.header("date"); date && first_byte_ != WallClock::time_point{})
+    if (auto server = parse_http_date(*date)) {
+      ClockObservation o = observe("http-date", r_.ep.str(), static_cast<double>(*server), 1.0, sent_, first_byte_);
+      if (!r_.clock || o.uncertainty < r_.clock->uncertainty) r_.clock = std::move(o);
+    }
   if (const std::string* s = rsp.header("server"); s && r_.server.empty()) r_.server = s->substr(0, 64);
   if (const std::string* acao = rsp.header("access-control-allow-origin")) {
     if (*acao == "*" || *acao == kOrigin) {
@@ -153,6 +163,15 @@ Step HttpProbe::handle(const http::Response& rsp) {
     case Req::patients: {
       auto j = nlohmann::json::parse(rsp.body, nullptr, false);
       if (rsp.status == 200 && j.is_array()) r_.patient_count = j.size();
+      return next_after(req_);
+    }
+    case Req::orthanc_now: {
+      // Orthanc's clock in UTC, "20261202T150934" (Orthanc sends no Date header and /system has no time).
+      if (auto t = rsp.status == 200 ? parse_basic_datetime(rsp.body) : std::nullopt)
+        if (first_byte_ != WallClock::time_point{}) {
+          ClockObservation o = observe("orthanc-tools-now", r_.ep.str(), static_cast<double>(*t), 1.0, sent_, first_byte_);
+          if (!r_.clock || o.uncertainty < r_.clock->uncertainty) r_.clock = std::move(o);
+        }
       return next_after(req_);
     }
     case Req::root: {
@@ -210,7 +229,8 @@ Step HttpProbe::next_after(Req r) {
   switch (r) {
     case Req::system:
     case Req::system_default_creds: return start(r_.orthanc == "open" ? Req::patients : Req::root);
-    case Req::patients: return start(Req::root);
+    case Req::patients: return start(Req::orthanc_now);
+    case Req::orthanc_now: return start(Req::root);
     case Req::root: return start(Req::qido_orthanc);
     case Req::qido_orthanc:
       if (!qido_found) return start(Req::qido_dcm4chee);

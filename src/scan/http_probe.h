@@ -1,5 +1,5 @@
 // The HTTP probe: Orthanc's REST API and DICOMweb (QIDO-RS) roots, proved open or closed without reading patient
-// data: /system (product, version, DICOM AE title), /patients (counted, never read), a QIDO-RS study query for a
+// data: /system (product, version, DICOM AE title), /patients (counted, never read), /tools/now (its clock), a QIDO-RS study query for a
 // random never-existing Patient ID (Orthanc's /dicom-web, dcm4chee's /dcm4chee-arc and the common roots /studies,
 // /dicomweb, /dicomWeb, /rs, /wado-rs of any server), the front page (server, title, signs of DICOM: WADO links,
 // DICOMweb roots, application/dicom, patient lists), a patient list a front page links to (rows counted, never
@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "scan/clock.h"
 #include "scan/http.h"
 #include "scan/probe.h"
 #include "scan/targets.h"
@@ -45,6 +46,7 @@ struct HttpResult {
   std::string patient_list = "absent";   // open, auth-required, absent: a page listing patients
   std::string patient_list_path;
   std::uint64_t patient_rows = 0;  // table rows on that page (counted, never read)
+  std::optional<ClockObservation> clock;  // from a Date header: the answer with the shortest round trip
   bool serves_dicom() const {
     return orthanc != "absent" || dicomweb != "absent" || patient_list != "absent" || !dicom_hints.empty();
   }
@@ -61,7 +63,7 @@ class HttpProbe : public Probe {
 
  private:
   enum class Req : std::uint8_t {
-    system, system_default_creds, patients, qido_orthanc, qido_dcm4chee, root, qido_generic, patient_list, done
+    system, system_default_creds, patients, orthanc_now, qido_orthanc, qido_dcm4chee, root, qido_generic, patient_list, done
   };
   Step start(Req r);
   Step handle(const http::Response& rsp);
@@ -72,6 +74,7 @@ class HttpProbe : public Probe {
   HttpResult r_;
   Req req_ = Req::system;
   std::vector<std::uint8_t> buf_;
+  WallClock::time_point sent_{}, first_byte_{};  // of the current request: for the Date header's offset
   std::string random_pid_;
   std::size_t generic_ = 0;  // the next common DICOMweb root to try
 };

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "findings/finding.h"
+#include "scan/clock.h"
 #include "tls/measurement.h"
 
 namespace dg::scan {
@@ -83,6 +84,7 @@ struct ProbeFacts {
   std::string learned_ae;            // ... this one
   std::string moved_instance;  // --move-probe: the SOP Instance UID we asked the server to move
   std::uint64_t handshakes = 0;  // TLS handshakes this probe made
+  std::vector<ClockObservation> clock;  // the host's clock as this probe saw it (HTTP Date, gmt_unix_time)
 };
 
 class Probe {

@@ -47,6 +47,7 @@ ProbeFacts ServiceProbe::facts() const {
   f.answer = r.answer;
   if (const HttpResult* h = http()) {
     f.protocol = h->tls ? Protocol::https : Protocol::http;
+    if (h->clock) f.clock.push_back(*h->clock);
     f.dicom = h->serves_dicom();
     if (!h->dicom_aet.empty() && h->dicom_port > 0 && h->dicom_port <= 65535) {
       f.learned_port = static_cast<std::uint16_t>(h->dicom_port);

@@ -1,5 +1,8 @@
 #include "scan/session.h"
 
+#include "scan/ntp_client.h"
+#include "scan/nts_ke_probe.h"
+
 #include <algorithm>
 #include <chrono>
 #include <set>
@@ -102,6 +105,8 @@ struct ScanSession::Impl {
   std::vector<Found> tls_services;                   // DICOM-TLS services, written after pass 3
   std::map<std::string, std::vector<PlainService>> plain;  // address -> plain DIMSE services accepting an AE
   std::map<std::string, bool> to_grade;              // TLS services found: target -> DICOM behind it
+  std::set<Addr> hosts;                              // addresses probed in pass 1 (for pass 6)
+  std::map<Addr, std::vector<ClockObservation>> clocks;  // address -> its clock as passes 1, 4 and 6 saw it
 
   Impl(ScanPlan p, Sink& s) : plan(std::move(p)), sink(s), engine(plan.engine) {
     kind = find_probe_kind(plan.probe);
@@ -149,6 +154,8 @@ struct ScanSession::Impl {
                        std::chrono::duration<double>(Clock::now() - started).count()});
     }
     t.handshakes += f.facts.handshakes;
+    if (!again && plan.ntp) hosts.insert(ep.addr);
+    for (ClockObservation& o : f.facts.clock) clocks[ep.addr].push_back(std::move(o));
     if (f.facts.learned_port) learned[{ep.addr, f.facts.learned_port}] = f.facts.learned_ae;
     f.rec = p.record(plan.record);
     if (f.rec.type.empty()) return;
@@ -231,9 +238,10 @@ struct ScanSession::Impl {
           return o;
         },
         *grader,
-        [&](const Endpoint&, std::unique_ptr<Probe> p) {
+        [&](const Endpoint& ep, std::unique_ptr<Probe> p) {
           const ProbeFacts facts = p->facts();
           t.grade_handshakes += facts.handshakes;
+          for (const ClockObservation& o : facts.clock) clocks[ep.addr].push_back(o);
           Record rec = p->record(plan.record);
           if (rec.type.empty()) return;
           ++t.graded_endpoints;
@@ -252,6 +260,61 @@ struct ScanSession::Impl {
     }
     t.baseline = counts;
   }
+
+  // Pass 6: NTP over UDP to every address probed, then NTS-KE over TLS to those that serve time.
+  void ntp_pass() {
+    if (!plan.ntp || hosts.empty()) return;
+    const std::vector<Addr> list(hosts.begin(), hosts.end());
+    ntp::QueryOptions qo;
+    qo.port = plan.ntp_port;
+    qo.timeout = plan.options.dimse.timeout;
+    std::vector<ntp::Result> results = ntp::query(list, qo);
+    t.ntp_queried = results.size();
+    TargetSet nts;
+    std::map<std::string, std::size_t> index;  // NTS-KE target -> result
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      if (!results[i].reply) continue;
+      Endpoint ep{list[i], plan.nts_port, {}};
+      std::string e;
+      if (nts.add(ep.str(), e)) index[ep.str()] = i;
+    }
+    for (ntp::Result& r : results) r.nts_port = plan.nts_port;
+    if (!index.empty()) {
+      TargetSet::Cursor cursor(nts);
+      engine.run(
+          cursor, [&](const Endpoint&) -> std::unique_ptr<Probe> { return std::make_unique<NtsKeProbe>(plan.options.dimse.timeout); },
+          [&](const Endpoint& ep, std::unique_ptr<Probe> p) {
+            auto it = index.find(ep.str());
+            if (it == index.end()) return;
+            const auto& k = static_cast<const NtsKeProbe&>(*p);
+            results[it->second].nts_ke = k.result();
+            results[it->second].nts_tls_version = k.tls_version();
+          });
+    }
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      ntp::Result& r = results[i];
+      if (r.nts_ke.empty()) r.nts_ke = "not-tried";
+      if (r.observation) clocks[list[i]].push_back(*r.observation);
+      Record rec = ntp::ntp_record(r);
+      if (rec.type.empty()) continue;
+      ++t.ntp_answered;
+      t.clocks.add(rec);
+      write(rec);
+    }
+  }
+
+  // Pass 7.
+  void clock_records() {
+    if (!plan.clocks) return;
+    for (const auto& [addr, obs] : clocks) {
+      Record rec = clock_record(addr.str(), obs, plan.max_skew);
+      if (rec.type.empty()) continue;
+      ++t.clock_hosts;
+      if (!rec.findings.empty()) ++t.clock_skewed;
+      t.clocks.add(rec);
+      write(rec);
+    }
+  }
 };
 
 ScanSession::ScanSession(ScanPlan plan, Sink& sink) : impl_(std::make_unique<Impl>(std::move(plan), sink)) {}
@@ -265,6 +328,8 @@ ScanTotals ScanSession::run(const TargetSet& targets) {
   s.plaintext_twins();
   s.grade_tls_services();
   s.compare_with_baseline();
+  s.ntp_pass();
+  s.clock_records();
   s.t.seconds = std::chrono::duration<double>(Clock::now() - s.started).count();
   return s.t;
 }
@@ -272,6 +337,12 @@ ScanTotals ScanSession::run(const TargetSet& targets) {
 json ScanSession::summary(const ScanTotals& t, int exit_code) const {
   const ScanPlan& p = impl_->plan;
   json sum = t.records.summary();
+  // The findings of the clock and ntp records count too (those of the tls records the scan graded do not).
+  if (p.command == "scan" && t.clocks.count_all()) {
+    const json clock = t.clocks.summary();
+    for (auto it = clock["findings"].begin(); it != clock["findings"].end(); ++it)
+      sum["findings"][it.key()] = sum["findings"].value(it.key(), std::uint64_t{0}) + it->get<std::uint64_t>();
+  }
   sum["endpoints"] = t.endpoints;
   sum["answers"] = t.answers;
   sum["connections"] = t.engine.connections;
@@ -294,6 +365,8 @@ json ScanSession::summary(const ScanTotals& t, int exit_code) const {
                       {"fail", t.graded.count("fail")}};
   sum["tls_grade_handshakes"] = t.grade_handshakes;
   if (t.baseline) sum["baseline"] = *t.baseline;
+  if (t.clock_hosts) sum["clock"] = {{"hosts", t.clock_hosts}, {"skewed", t.clock_skewed}, {"max_skew_seconds", p.max_skew}};
+  if (p.ntp) sum["ntp"] = {{"queried", t.ntp_queried}, {"answered", t.ntp_answered}};
   sum["dicom_services"] = t.dicom_services;
   return sum;
 }

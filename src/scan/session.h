@@ -9,6 +9,9 @@
 //                                same AE title (found on evidence, or possible)
 //   4. TLS grading               plan.grade_probe on every TLS service found (DICOM-TLS and HTTPS)
 //   5. baseline                  {"type":"change"} records against an earlier scan
+//   6. NTP (--ntp, opt-in)       each scanned address: an NTP client request and a mode 6 READVAR to its UDP NTP
+//                                port, a TLS handshake with ALPN ntske/1 to its NTS-KE port: {"type":"ntp"}
+//   7. clocks                    {"type":"clock"} per address with a clock observation (passes 1, 4 and 6)
 #pragma once
 
 #include <cstdint>
@@ -58,6 +61,10 @@ struct ScanPlan {
   std::string grade_probe;         // pass 4: "tls", or empty for none
   const ServiceMap* baseline = nullptr;  // pass 5, when given
   const MoveListener* move_listener = nullptr;
+  bool clocks = false;             // pass 7 (scan sets it)
+  double max_skew = 2;             // pass 7: seconds a clock may be off (beyond its measurement's uncertainty)
+  bool ntp = false;                // pass 6
+  std::uint16_t ntp_port = 123, nts_port = 4460;
   std::function<void(const ScanProgress&)> progress;  // after each endpoint (on the engine's thread)
   std::function<void()> before_output;                 // before each record is written (to clear a progress line)
 };
@@ -66,6 +73,8 @@ struct ScanPlan {
 struct ScanTotals {
   Tally records{"scan", "services"};  // the records of pass 1-3, by status and severity
   Tally graded{"scan", "tls"};        // the records of pass 4
+  Tally clocks{"scan", "clock"};      // the records of passes 6 and 7 (ntp, clock)
+  std::uint64_t clock_hosts = 0, clock_skewed = 0, ntp_queried = 0, ntp_answered = 0;
   std::uint64_t endpoints = 0, dicom_services = 0, handshakes = 0, graded_endpoints = 0, grade_handshakes = 0;
   std::map<std::string, std::uint64_t> answers;  // how each endpoint answered
   std::optional<std::map<std::string, int>> baseline;  // new, gone, changed

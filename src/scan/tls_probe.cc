@@ -110,7 +110,11 @@ Step TlsProbe::next() {
 Step TlsProbe::on_connected(const std::string& v, const std::string& a) {
   r_.tcp_open = true;
   if (!cur_) return Step::finish();
-  if (cur_->kind == Job::Kind::hello) return Step::send(build_client_hello(cur_->spec), opt_.timeout);
+  if (cur_->kind == Job::Kind::hello) {
+    hello_sent_ = WallClock::now();
+    hello_answered_ = {};
+    return Step::send(build_client_hello(cur_->spec), opt_.timeout);
+  }
   cur_->full.handshake = true;
   if (dimse_) return from_dimse(dimse_->on_connected(v, a));
   return full_done();
@@ -129,6 +133,7 @@ Step TlsProbe::on_data(std::span<const std::uint8_t> b) {
     if (dimse_) return from_dimse(dimse_->on_data(b));
     return full_done();
   }
+  if (hello_answered_ == WallClock::time_point{}) hello_answered_ = WallClock::now();
   const ServerFlight::State st = flight_.feed(b);
   if (st == ServerFlight::State::need_more) {
     // A server trickling bytes cannot hold a hello forever: a few reads and three step timeouts at most.
@@ -180,6 +185,11 @@ Step TlsProbe::hello_done(HelloOutcome o) {
     o.detail = alert_name(o.alert);
   }
   if (o.hello || o.outcome == "alert") r_.tls = true;
+  // gmt_unix_time (RFC 5246 7.4.1.2), a time or random: facts() decides from all of them. TLS 1.3 randoms never
+  // carry one.
+  if (o.hello && !o.hello->hrr && o.hello->version <= 0x0303 && hello_answered_ != WallClock::time_point{} &&
+      r_.gmt.size() < 64)
+    r_.gmt.push_back({o.hello->gmt_unix_time, hello_sent_, hello_answered_});
   // A TLS server that answered before and now says nothing within the step timeout is busy (single-process
   // servers such as DCMTK's storescp stall on another client), not refusing: ask once more before concluding.
   if (r_.tls && !o.hello && o.outcome == "timeout" && cur_->retries < 1) {

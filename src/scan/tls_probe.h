@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "scan/clock.h"
 #include "scan/dimse_probe.h"
 #include "scan/probe.h"
 #include "tls/hello.h"
@@ -40,6 +41,7 @@ struct TlsResult : tls::Measurement {
   Endpoint ep;
   bool tcp_open = false;
   std::string answer;  // tls, not-tls, refused, timeout, closed, ...
+  std::vector<GmtSample> gmt;  // the gmt_unix_time of every TLS 1.2-or-older ServerHello (a time or random)
 };
 
 class TlsProbe : public Probe {
@@ -95,6 +97,7 @@ class TlsProbe : public Probe {
   std::uint16_t flags_version_ = 0;  // the version whose answer set secure_renegotiation/extended_master_secret
   int reads_ = 0;                    // reads of the current hello's answer
   std::chrono::steady_clock::time_point hello_started_{};
+  WallClock::time_point hello_sent_{}, hello_answered_{};  // of the current hello: for gmt_unix_time's offset
 };
 
 }  // namespace dg::scan

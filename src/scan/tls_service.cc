@@ -162,6 +162,7 @@ ProbeFacts TlsProbe::facts() const {
   ProbeFacts f;
   f.answer = r_.tls ? "tls" : r_.answer.empty() ? "no-answer" : r_.answer;
   f.handshakes = static_cast<std::uint64_t>(r_.handshakes);
+  if (auto c = gmt_unix_time_observation(r_.gmt, ep_.str())) f.clock.push_back(std::move(*c));
   // DICOM answered inside the TLS: an association accepted or rejected is DICOM speaking.
   for (const auto& h : r_.full)
     if (h.dicom == "accepted" || h.dicom == "rejected") f.dicom = true;

@@ -149,6 +149,8 @@ bool ServerFlight::parse_server_hello(std::span<const std::uint8_t> b) {
   auto random = r.take(32);
   if (!r.ok) return false;
   h.hrr = std::memcmp(random.data(), kHrrRandom, 32) == 0;
+  h.gmt_unix_time = static_cast<std::uint32_t>(random[0]) << 24 | static_cast<std::uint32_t>(random[1]) << 16 |
+                    static_cast<std::uint32_t>(random[2]) << 8 | random[3];
   const unsigned sid = r.u8();
   r.take(sid);
   h.suite = static_cast<std::uint16_t>(r.u16());

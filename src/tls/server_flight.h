@@ -18,6 +18,7 @@ struct ServerHello {
   std::uint16_t suite = 0;
   std::uint8_t compression = 0;
   bool hrr = false;                 // a HelloRetryRequest (RFC 8446 4.1.3)
+  std::uint32_t gmt_unix_time = 0;  // the first 4 bytes of random (a time up to TLS 1.2 in old servers; RFC 5246)
   std::vector<std::uint16_t> extensions;
   bool reneg_info = false;          // renegotiation_info (RFC 5746)
   bool ems = false;                 // extended_master_secret (RFC 7627)

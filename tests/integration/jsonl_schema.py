@@ -205,7 +205,7 @@ class Validator:
             close_owner()
             owner, attached = None, []
             if t in ("file", "sanitize", "deid", "verify", "service", "tls", "change", "denial", "association",
-                     "weblog", "audit", "audit-expect"):
+                     "weblog", "audit", "audit-expect", "clock", "ntp"):
                 owner = (i, o)
                 records[t].append(o)
             elif t == "summary":
@@ -251,7 +251,8 @@ class Validator:
             errors.append(f"line {i + 1}: summary errors={s.get('errors')} but {status.get('error', 0)} {kind} records "
                           f"are errors")
         owner_kind = "denial" if kind == "association" else kind  # the gateway's findings follow its denials
-        found = {sev: severities[(owner_kind, sev)] for sev in ("critical", "high", "medium", "low", "info")}
+        owners = (owner_kind, "clock", "ntp") if command == "scan" else (owner_kind,)
+        found = {sev: sum(severities[(o, sev)] for o in owners) for sev in ("critical", "high", "medium", "low", "info")}
         if found != s.get("findings"):
             errors.append(f"line {i + 1}: summary findings {s.get('findings')} but the findings after {kind} records "
                           f"are {found}")
@@ -267,7 +268,7 @@ def record_target(rec):
         return rec.get("input")
     if t in ("denial", "association"):
         return rec.get("peer")
-    if t in ("tls", "change", "audit", "audit-expect"):
+    if t in ("tls", "change", "audit", "audit-expect", "clock", "ntp"):
         return rec.get("target")
     if t == "service":
         a, p = rec.get("address", ""), rec.get("port")

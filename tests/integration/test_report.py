@@ -68,7 +68,8 @@ def expected_checklist(objs):
                         "http.default-credentials"], assessed and services),
         "store": judge(["dimse.store.open", "http.orthanc.open", "http.default-credentials"], assessed and services),
         "files": "fail" if any(f["verdict"] == "dangerous" for f in files) else ("pass" if files else "not-measured"),
-        "audit": "not-measured", "clock": "not-measured",
+        "audit": "not-measured",
+        "clock": judge(["clock.skew", "ntp.mode6"], any(o["type"] == "clock" for o in objs)),
         "deid": ("fail" if any(v["status"] != "clean" for v in verified) else "pass") if verified else "not-measured",
     }
 

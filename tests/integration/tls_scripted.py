@@ -16,6 +16,7 @@ import os
 import socket
 import struct
 import threading
+import time
 
 
 def _record(content_type, version, body):
@@ -62,8 +63,11 @@ def parse_client_hello(data):
 
 
 class ScriptedTls:
-    def __init__(self, versions, suites, cert_der, stats=None):
+    def __init__(self, versions, suites, cert_der, stats=None, gmt_skew=None):
         self.versions = sorted(versions)          # e.g. [0x0301]
+        # gmt_skew: the ServerHello random starts with gmt_unix_time, this many seconds off (as old servers did,
+        # RFC 5246 7.4.1.2); None: 32 random bytes (as OpenSSL does)
+        self.gmt_skew = gmt_skew
         self.suites = list(suites)                # server preference order, e.g. [0x000A]
         self.cert_der = cert_der
         self.connections = 0
@@ -142,7 +146,9 @@ class ScriptedTls:
         ext = b""
         if 0x00FF in suites or 0xFF01 in exts:
             ext += struct.pack("!HHB", 0xFF01, 1, 0)
-        sh = struct.pack("!H", v) + os.urandom(32) + b"\x00" + struct.pack("!HB", pick, 0)
+        random = os.urandom(32) if self.gmt_skew is None else \
+            struct.pack("!I", int(time.time() + self.gmt_skew) & 0xFFFFFFFF) + os.urandom(28)
+        sh = struct.pack("!H", v) + random + b"\x00" + struct.pack("!HB", pick, 0)
         if ext:
             sh += struct.pack("!H", len(ext)) + ext
         cert = len(self.cert_der).to_bytes(3, "big") + self.cert_der

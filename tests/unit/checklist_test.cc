@@ -137,3 +137,49 @@ TEST(Checklist, DeidentificationIsJudgedFromDeidVerify) {
   // A scan says nothing about de-identification.
   EXPECT_EQ(item(report::checklist(results({kScanSummary, kPlainService})), "deid").status, ItemStatus::not_measured);
 }
+
+// The clock item: measured from the scan's clock records and its ntp findings.
+TEST(Checklist, ClocksAreMeasuredFromClockRecords) {
+  constexpr const char* kInSync =
+      R"({"type":"clock","target":"10.0.0.5","address":"10.0.0.5","status":"in-sync","offset_seconds":0.004,"source":"ntp"})";
+  constexpr const char* kSkewed =
+      R"({"type":"clock","target":"10.0.0.6","address":"10.0.0.6","status":"skewed","offset_seconds":-600.2,"source":"http-date"})";
+  constexpr const char* kSkewFinding = R"({"type":"finding","check":"clock.skew","target":"10.0.0.6","severity":"low"})";
+  constexpr const char* kMode6 = R"({"type":"finding","check":"ntp.mode6","target":"10.0.0.5:123","severity":"medium"})";
+  // No clock read: not measured, whatever else the scan found.
+  EXPECT_EQ(item(report::checklist(results({kScanSummary, kPlainService})), "clock").status, ItemStatus::not_measured);
+  // Every clock in step: pass.
+  auto it = item(report::checklist(results({kScanSummary, kInSync})), "clock");
+  EXPECT_EQ(it.status, ItemStatus::pass);
+  EXPECT_NE(it.evidence.find("0.004"), std::string::npos) << it.evidence;
+  // One off: fail, naming it, its offset and where it was read.
+  it = item(report::checklist(results({kScanSummary, kInSync, kSkewed, kSkewFinding})), "clock");
+  EXPECT_EQ(it.status, ItemStatus::fail);
+  EXPECT_EQ(it.targets, std::vector<std::string>{"10.0.0.6"});
+  EXPECT_NE(it.evidence.find("10.0.0.6 (-600.2 s, http-date)"), std::string::npos) << it.evidence;
+  // In step, but an NTP server that answers mode 6: fail.
+  it = item(report::checklist(results({kScanSummary, kInSync, kMode6})), "clock");
+  EXPECT_EQ(it.status, ItemStatus::fail);
+  EXPECT_EQ(it.targets, std::vector<std::string>{"10.0.0.5:123"});
+  EXPECT_NE(it.evidence.find("mode 6"), std::string::npos) << it.evidence;
+}
+
+// ATNA event times (audit listen alongside the scan) are clock readings too: a sender whose messages arrive with
+// audit.clock-skew fails the clock item; senders in step count towards a pass.
+TEST(Checklist, ClocksIncludeAtnaEventTimes) {
+  constexpr const char* kInStep =
+      R"({"type":"audit","status":"valid","target":"10.0.0.7","transport":"tls","sender":"10.0.0.7","bytes":900,"valid":true,"problems":[],"checks":[],"skew_s":0.3})";
+  constexpr const char* kLate =
+      R"({"type":"audit","status":"valid","target":"10.0.0.8","transport":"tls","sender":"10.0.0.8","bytes":900,"valid":true,"problems":[],"checks":["audit.clock-skew"],"skew_s":-3605.5})";
+  constexpr const char* kLateFinding =
+      R"({"type":"finding","check":"audit.clock-skew","target":"10.0.0.8","severity":"low"})";
+  // Only audit messages, all in step: the clock item is measured from them and passes.
+  auto it = item(report::checklist(results({kInStep})), "clock");
+  EXPECT_EQ(it.status, ItemStatus::pass) << it.evidence;
+  EXPECT_NE(it.evidence.find("ATNA"), std::string::npos) << it.evidence;
+  // One sender an hour off: fail, naming it and its offset.
+  it = item(report::checklist(results({kScanSummary, kInStep, kLate, kLateFinding})), "clock");
+  EXPECT_EQ(it.status, ItemStatus::fail);
+  EXPECT_EQ(it.targets, std::vector<std::string>{"10.0.0.8"});
+  EXPECT_NE(it.evidence.find("10.0.0.8 (-3605.5 s, ATNA event times)"), std::string::npos) << it.evidence;
+}

@@ -1833,3 +1833,32 @@ TEST(TlsGrade, B13AllSuitesClauseExpectsOnlyTheSuitesOfTheCertificatesKeyType) {
   f = b12_server();
   EXPECT_EQ(clause(profile(tls::grade(f), "B.13"), "B.13.tls12-suites").verdict, "fail");
 }
+
+// gmt_unix_time (RFC 5246 7.4.1.2): a TLS 1.2 ServerHello whose random starts with our time is a clock
+// observation; one with random bytes there (modern servers, and this file's other scripted servers) is not.
+TEST(TlsProbe, GmtUnixTimeIsAClockObservationOnlyWhenItIsATime) {
+  for (const bool timed : {true, false}) {
+    const auto now = static_cast<std::uint32_t>(std::time(nullptr)) - 120;  // the server is 2 minutes slow
+    scan::TlsProbe p(endpoint(), {.full = false, .seed = 2});
+    const Driven d = drive(p, [&](const Buf& hello) {
+      if (parse_hello(hello).offered() != 0x0303) return Reply{alert(2, 70), {}};
+      Buf sh = server_hello({});
+      if (timed)
+        for (int i = 0; i < 4; ++i) sh[4 + 2 + i] = static_cast<std::uint8_t>(now >> (24 - 8 * i));
+      Buf flight = record(22, 0x0303, sh);
+      append(flight, record(22, 0x0303, handshake(14, {})));
+      return Reply{flight, {}};
+    });
+    ASSERT_TRUE(d.finished);
+    const auto clock = p.facts().clock;
+    if (!timed) {
+      EXPECT_TRUE(clock.empty());
+      continue;
+    }
+    ASSERT_EQ(clock.size(), 1u);
+    EXPECT_EQ(clock[0].source, "tls-gmt-unix-time");
+    EXPECT_EQ(clock[0].target, endpoint().str());
+    EXPECT_NEAR(clock[0].offset, -120, 2.0);
+    EXPECT_EQ(clock[0].resolution, 1.0);
+  }
+}
