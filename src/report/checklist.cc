@@ -248,7 +248,9 @@ std::vector<ChecklistItem> checklist(const Results& r) {
           if (id.is_string() && id.get<std::string>() == "audit.clock-skew") atna_skewed.insert(who);
     }
     std::size_t atna_only = 0;  // senders whose clock no scan record read
-    for (const auto& [who, worst] : atna_worst) {
+    for (const auto& entry : atna_worst) {
+      const std::string& who = entry.first;  // (not a structured binding: clang 14 cannot capture one in a lambda)
+      const double worst = entry.second;
       const bool scanned_clock = std::any_of(r.clocks.begin(), r.clocks.end(), [&](const nlohmann::json& c) {
         return c.value("address", "") == who;
       });
