@@ -73,15 +73,38 @@ def dataset_bytes(path):
     return data[132 + 12 + meta_len:]
 
 
-def open_fds(pid):
-    return len(os.listdir(f"/proc/{pid}/fd"))
+def tcp_sockets(pid):
+    """The established TCP sockets the process holds: {inode: (local port, remote port)}, from /proc (an accepted
+    connection has an inode only once accept() made it a descriptor; one still in the backlog has none)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    held = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = open(table, encoding="ascii").read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            if len(f) > 9 and f[3] == "01" and f[9] in inodes:  # 01: ESTABLISHED
+                held[f[9]] = (int(f[1].rsplit(":", 1)[1], 16), int(f[2].rsplit(":", 1)[1], 16))
+    return held
 
 
-def wait_fds(pid, at_least, seconds=20):
-    """Until the process holds at least this many descriptors (it has accepted, or connected upstream)."""
+def wait_new_sockets(pid, before, wanted, seconds=20):
+    """Until the process holds established sockets, not in `before`, matching every predicate of `wanted`
+    (each called with (local port, remote port)). Counting descriptors instead raced with the gateway closing
+    the connection of an earlier client."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if open_fds(pid) >= at_least:
+        new = [ports for inode, ports in tcp_sockets(pid).items() if inode not in before]
+        if all(any(w(*ports) for ports in new) for w in wanted):
             return True
         time.sleep(0.01)
     return False
@@ -346,10 +369,12 @@ class GatewayPeers(unittest.TestCase):
 
     def test_max_associations_answers_rejected_transient(self):
         g = self.gateway("max", "--upstream", self.scp.target, "--max-associations", "1", "--setup-timeout", "5")
-        before = open_fds(g.proc.pid)
+        before = tcp_sockets(g.proc.pid)
         hold = socket.create_connection(("127.0.0.1", g.port), timeout=10)  # takes the one slot, sends nothing
         self.addCleanup(hold.close)
-        self.assertTrue(wait_fds(g.proc.pid, before + 1), "the gateway did not accept the first connection")
+        held = hold.getsockname()[1]
+        self.assertTrue(wait_new_sockets(g.proc.pid, before, [lambda local, remote: remote == held]),
+                        "the gateway did not accept the first connection")
         rc, out = dcmtk("echoscu", "-aec", "STORESCP", "127.0.0.1", g.port)
         self.assertNotEqual(rc, 0)
         self.assertIn("Rejected Transient", out)
@@ -386,11 +411,14 @@ class GatewayPeers(unittest.TestCase):
             big = os.path.join(self.tmp.path, "big.dcm")
             make_object(big, "1.2.826.0.1.3680043.10.1427.77.5", "1.2.826.0.1.3680043.10.1427.77.5.1",
                         frames_bytes=20_000_000)
-            before = open_fds(proc.pid)
+            before = tcp_sockets(proc.pid)
             scu = subprocess.Popen(["storescu", "-aec", "STORESCP", "127.0.0.1", str(port), big], env=DCMTK_ENV,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
             # SIGTERM once the gateway has the association: the client accepted and the upstream connected.
-            self.assertTrue(wait_fds(proc.pid, before + 2), "the gateway did not take the association")
+            upstream = int(self.scp.target.rsplit(":", 1)[1])
+            self.assertTrue(wait_new_sockets(proc.pid, before, [lambda local, remote: local == port,
+                                                                lambda local, remote: remote == upstream]),
+                            "the gateway did not take the association")
             proc.send_signal(signal.SIGTERM)
             self.assertEqual(scu.wait(timeout=60), 0, scu.stdout.read())
             self.assertEqual(proc.wait(timeout=60), 0)
