@@ -66,6 +66,19 @@ def wait_echo(port, proc, called, seconds=60.0, what="server", calling="DGREADY"
     raise RuntimeError(f"{what} did not answer C-ECHO on 127.0.0.1:{port} within {seconds} s")
 
 
+
+def stop_process(proc, timeout, sig=signal.SIGTERM):
+    """Ask a process we started to end (sig), wait up to timeout seconds, then kill it; returns its exit code."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
 class Server:
     def __init__(self, name, argv, port, workdir, log, extra_ports=(), echo_ae=None, env=None):
         self.name, self.argv, self.port, self.workdir, self.log = name, argv, port, workdir, log

@@ -129,15 +129,9 @@ class Listener:
         return [r for r in self.audits(tag) if pred is None or pred(r)]
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        rc = peers.stop_process(self.proc, 30)
         self.err.close()
-        return self.proc.returncode
+        return rc
 
 
 @unittest.skipUnless(HAVE_TOOLS, "needs rsyslogd with rsyslog-openssl, logger and jing")

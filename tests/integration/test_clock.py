@@ -90,13 +90,7 @@ class Chrony:
             peers.wait_listening(self.nts_port, self.proc, what="chronyd NTS-KE")
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        peers.stop_process(self.proc, 10)
         self.log.close()
 
 

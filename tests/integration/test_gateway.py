@@ -142,13 +142,7 @@ class Gateway:
         raise AssertionError("no such event in the gateway's log: " + open(self.log_path).read()[-3000:])
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        peers.stop_process(self.proc, 40)
         self.out.close()
         self.err.close()
         return self.proc.returncode
