@@ -8,6 +8,7 @@
 
 #include "cli/cmd_deid.h"
 #include "cli/commands.h"
+#include "util/shard.h"
 #include "cli/output.h"
 #include "deid/run.h"
 #include "findings/tally.h"
@@ -75,12 +76,11 @@ int run(DeidFlags& f) {
   if (f.date_shift_range < 0) return usage("--date-shift-range must be 0 or more");
   unsigned shard_i = 0, shard_n = 1;
   if (!f.shard.empty()) {
-    unsigned i = 0, n = 0;
-    char extra = 0;
-    if (std::sscanf(f.shard.c_str(), "%u/%u%c", &i, &n, &extra) != 2 || n == 0 || i >= n)
-      return usage("--shard takes i/N with 0 <= i < N (e.g. 0/4)");
-    shard_i = i;
-    shard_n = n;
+    std::string e;
+    const auto s = util::parse_shard(f.shard, e);
+    if (!s) return usage(e);
+    shard_i = s->index;
+    shard_n = s->count;
   }
   deid::FilePlan fp;
   fp.plan.options = f.opt;

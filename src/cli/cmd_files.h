@@ -14,6 +14,7 @@ struct FilesFlags {
   int jobs = 0;
   std::string fail_on = "low";
   std::string progress = "auto";
+  std::string shard;  // --shard i/N
   OutputFlags out;
 };
 

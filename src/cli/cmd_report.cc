@@ -91,6 +91,12 @@ Action add_report(CLI::App& app) {
     if (r.skipped_lines)
       std::fprintf(stderr, "dicomguard report: %llu lines were not dicomguard results and were skipped\n",
                    static_cast<unsigned long long>(r.skipped_lines));
+    if (r.duplicates)
+      std::fprintf(stderr, "dicomguard report: %llu records were given by more than one input and merged (the later "
+                           "input's kept)\n",
+                   static_cast<unsigned long long>(r.duplicates));
+    for (const std::string& m : r.missing_shards())
+      std::fprintf(stderr, "dicomguard report: warning: %s; the report covers part of the run\n", m.c_str());
     if (!f->pdf.empty()) {
       const std::string chromium = report::find_chromium();
       if (chromium.empty()) {

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fmt/format.h>
 #include <stdexcept>
+#include <optional>
 #include <thread>
 
 #include "cli/cmd_scan.h"
@@ -14,6 +15,7 @@
 #include "lab/lab.h"
 #include "scan/session.h"
 #include "tls/cert.h"
+#include "util/shard.h"
 
 namespace dg::cli {
 
@@ -150,7 +152,13 @@ Action add_scan(CLI::App& app) {
   sub->add_option("--nts-port", f->nts_port, "TCP port of --ntp's NTS-KE handshake (default: 4460)")
       ->check(CLI::Range(1, 65535));
   sub->add_option("--baseline", f->baseline,
-                  "An earlier 'scan --json' output: also report services that are new, gone or changed since");
+                  "Earlier 'scan --json' outputs (repeatable; the files of a sharded run together): also report "
+                  "services that are new, gone or changed since")
+      ->check(CLI::ExistingFile);
+  sub->add_option("--shard", f->shard,
+                  "Scan only part i of N (0 <= i < N) of the endpoints, chosen by a hash of address:port, so N "
+                  "processes with the same targets and i = 0..N-1 split the scan with no coordination; every record "
+                  "carries \"shard\":\"i/N\" and 'report' merges the outputs");
   sub->add_option("--fail-on", f->fail_on, "Exit 1 when a finding has at least this severity (default: medium)")
       ->check(CLI::IsMember({"info", "low", "medium", "high", "critical"}));
   sub->add_option("--progress", f->progress, "Progress line on stderr (auto: when stderr is a terminal)")
@@ -168,7 +176,16 @@ Action add_scan(CLI::App& app) {
 
   return [f]() {
     if (f->list_probes) return list_probes(f->out.json);
+    std::optional<util::Shard> shard;
+    if (!f->shard.empty()) {
+      std::string e;
+      if (!(shard = util::parse_shard(f->shard, e))) {
+        std::fprintf(stderr, "dicomguard scan: %s\n", e.c_str());
+        return kExitError;
+      }
+    }
     auto sinks = f->out.make_sinks();
+    if (shard) sinks->set_stamp({{"shard", shard->str()}});
     return run_scan(*f, *sinks);
   };
 }
@@ -185,6 +202,15 @@ int run_scan(const ScanFlags& f, Sink& sinks) {
   }
   scan::TargetSet targets;
   if (!build_targets("scan", {f.targets, f.lists, f.exclude, f.ports}, targets)) return kExitError;
+  if (!f.shard.empty()) {
+    std::string e;
+    const auto shard = util::parse_shard(f.shard, e);
+    if (!shard) {
+      std::fprintf(stderr, "dicomguard scan: %s\n", e.c_str());
+      return kExitError;
+    }
+    targets.set_shard(*shard);
+  }
   if (!f.move_probe.empty() && !f.active_store) {
     std::fprintf(stderr, "dicomguard scan: --move-probe needs --active-store (only our stored test object is moved)\n");
     return kExitError;

@@ -28,7 +28,8 @@ struct ScanFlags {
   bool default_credentials = false;
   bool active_store = false;
   std::string move_probe;  // the address our move-destination listener binds to
-  std::string baseline;
+  std::vector<std::string> baseline;  // earlier outputs (any number: the shards of one run)
+  std::string shard;                  // --shard i/N
   std::string fail_on = "medium";
   std::string progress = "auto";
   std::string tls_cert, tls_key, ca_file;

@@ -8,6 +8,7 @@
 
 #include "findings/tally.h"
 #include "util/runner.h"
+#include "util/shard.h"
 #include "findings/sink.h"
 
 namespace dg::cli {
@@ -19,7 +20,12 @@ struct PerFile {
   util::ParallelOptions parallel;
   std::function<bool(const std::string&)> skip;          // optional: paths to leave out
   std::function<Record(const std::string&)> job;
+  util::Shard shard;  // --shard i/N: only the files whose path relative to their PATH argument falls in shard i
 };
+
+// The key --shard hashes for a file: its path relative to the PATH argument it was found under (the longest
+// that contains it), or its file name when the argument named the file itself. The same key as deid's --shard.
+std::string shard_key(const std::string& path, const std::vector<std::string>& roots);
 
 // Returns the sinks' end() error, or an empty string.
 std::string run_per_file(const std::vector<std::string>& paths, const PerFile& pf, Sink& sinks, Tally& tally);

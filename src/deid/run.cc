@@ -1,5 +1,7 @@
 #include "deid/run.h"
 
+#include "util/shard.h"
+
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <sys/mman.h>
@@ -23,15 +25,7 @@ std::string output_relative(const FilePlan& fp, const std::string& rel) {
   return to_hex(h.data(), 16) + ".dcm";
 }
 
-unsigned shard_of(const std::string& rel, unsigned n) {
-  if (n <= 1) return 0;
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(rel.data(), rel.size(), md, &len, EVP_sha256(), nullptr);
-  std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = v << 8 | md[i];
-  return static_cast<unsigned>(v % n);
-}
+unsigned shard_of(const std::string& rel, unsigned n) { return util::shard_of(rel, n); }
 
 namespace {
 

@@ -22,16 +22,38 @@ json finding_json(const Finding& f) {
   return j;
 }
 
+bool MultiSink::stamp(Record& r) const {
+  bool added = false;
+  for (auto it = stamp_.begin(); it != stamp_.end(); ++it)
+    if (!r.fields.contains(it.key())) {
+      r.fields[it.key()] = it.value();
+      added = true;
+    }
+  return added;
+}
+
 std::string MultiSink::record(const Record& r) {
   std::string err;
+  if (!stamp_.empty() && r.rendered.empty()) {  // not prepared (prepare stamps): stamp a copy
+    Record copy = r;
+    if (stamp(copy)) {
+      for (auto& s : sinks_)
+        if (std::string e = s->record(copy); !e.empty()) err += (err.empty() ? "" : "; ") + e;
+      if (record_error_.empty()) record_error_ = err;
+      return err;
+    }
+  }
   for (auto& s : sinks_)
     if (std::string e = s->record(r); !e.empty()) err += (err.empty() ? "" : "; ") + e;
   if (record_error_.empty()) record_error_ = err;
   return err;
 }
 
-std::string MultiSink::end(const json& summary) {
+std::string MultiSink::end(const json& summary_in) {
   std::string err = record_error_;
+  json summary = summary_in;
+  for (auto it = stamp_.begin(); it != stamp_.end(); ++it)
+    if (summary.is_object() && !summary.contains(it.key())) summary[it.key()] = it.value();
   for (auto& s : sinks_)
     if (std::string e = s->end(summary); !e.empty()) err += (err.empty() ? "" : "; ") + e;
   return err;

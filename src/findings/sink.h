@@ -42,7 +42,11 @@ std::unique_ptr<Sink> make_sarif_sink(std::string path, std::string tool_version
 class MultiSink : public Sink {
  public:
   void add(std::unique_ptr<Sink> s) { sinks_.push_back(std::move(s)); }
+  // Fields written into every record and the summary unless the record has its own: --shard's "shard" ("2/8"),
+  // so that each line of a sharded run says which part of the job it came from.
+  void set_stamp(nlohmann::json fields) { stamp_ = std::move(fields); }
   void prepare(Record& r) const override {
+    stamp(r);
     for (const auto& s : sinks_) s->prepare(r);
   }
   // The first failure of each sink is kept and also reported by end(), so that a caller that writes thousands of
@@ -51,8 +55,10 @@ class MultiSink : public Sink {
   std::string end(const nlohmann::json& summary) override;
 
  private:
+  bool stamp(Record& r) const;  // true when it added a field
   std::vector<std::unique_ptr<Sink>> sinks_;
   std::string record_error_;
+  nlohmann::json stamp_ = nlohmann::json::object();
 };
 
 // The JSON Lines object of a record (without its findings and without the newline): its fields with "type",

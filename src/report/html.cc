@@ -140,6 +140,10 @@ std::string render_html(const Results& r, const RenderOptions& o) {
                    "{} not measured. A DICOM deployment is as safe as what is connected to it: know your network.</p>",
                    esc(o.title), "0.1.0", o.generated.empty() ? "" : " on " + esc(o.generated), r.inputs.size(),
                    r.inputs.size() == 1 ? "" : "s", counts[ItemStatus::pass], counts[ItemStatus::fail], counts[ItemStatus::not_measured]);
+  for (const std::string& m : r.missing_shards())
+    h += fmt::format("<p class=\"meta\" data-incomplete=\"shards\"><b>Incomplete results.</b> {}: this report covers "
+                     "only part of a sharded run, and an item can pass here that the missing part would fail.</p>",
+                     esc(m));
   h += "<h2>Security checklist</h2><table><thead><tr><th>Status</th><th>Item and evidence</th></tr></thead><tbody>";
   for (const auto& it : items) {
     h += fmt::format("<tr data-item=\"{}\" data-status=\"{}\"><td><span class=\"status {}\">{}</span></td><td><b>{}</b>"

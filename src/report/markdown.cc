@@ -22,6 +22,9 @@ std::string render_markdown(const Results& r, const RenderOptions& o) {
   std::string m = fmt::format("# {}\n\nMade by dicomguard 0.1.0{} from {} result file{}.\n\n", o.title,
                               o.generated.empty() ? "" : " on " + o.generated, r.inputs.size(),
                               r.inputs.size() == 1 ? "" : "s");
+  for (const std::string& miss : r.missing_shards())
+    m += fmt::format("**Incomplete results.** {}: this report covers only part of a sharded run, and an item can "
+                     "pass here that the missing part would fail.\n\n", miss);
   m += "## Security checklist\n\n| Status | Item | Evidence |\n|---|---|---|\n";
   for (const auto& it : checklist(r))
     m += fmt::format("| {} | {} | {} |\n", it.status == ItemStatus::not_measured ? "NOT MEASURED" : it.status == ItemStatus::pass ? "PASS" : "FAIL",

@@ -1,5 +1,6 @@
 #include "report/results.h"
 
+#include <cstdio>
 #include <fstream>
 
 namespace dg::report {
@@ -15,13 +16,52 @@ std::vector<std::string> Results::targets_with(std::initializer_list<const char*
   return out;
 }
 
-void add_line(const std::string& line, Results& r) {
-  if (line.find_first_not_of(" \t\r") == std::string::npos) return;
-  nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+namespace {
+
+bool parse(const std::string& line, nlohmann::json& j, Results& r) {
+  if (line.find_first_not_of(" \t\r") == std::string::npos) return false;
+  j = nlohmann::json::parse(line, nullptr, false);
   if (!j.is_object() || !j.contains("type") || !j["type"].is_string()) {
     ++r.skipped_lines;
-    return;
+    return false;
   }
+  return true;
+}
+
+std::string str(const nlohmann::json& j, const char* k) {
+  auto it = j.find(k);
+  if (it == j.end()) return {};
+  return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+void add_json(nlohmann::json j, Results& r);
+
+}  // namespace
+
+std::string subject_key(const nlohmann::json& j) {
+  const std::string type = str(j, "type");
+  if (type == "finding") return {};
+  if (type == "service" || type == "tls" || type == "ntp") {
+    const std::string addr = str(j, "address"), port = str(j, "port");
+    const std::string where = addr.empty() ? str(j, "target") : addr + "|" + port;
+    if (!where.empty()) return type + "|" + str(j, "source") + "|" + where;
+  } else if (type == "clock") {
+    if (const std::string a = str(j, "address"); !a.empty()) return "clock|" + a;
+  } else if (type == "file" || type == "verify" || type == "sanitize" || type == "deid" || type == "weblog") {
+    if (const std::string p = str(j, "path"); !p.empty()) return type + "|" + p + "|" + str(j, "path_bytes");
+  }
+  nlohmann::json copy = j;  // anything else is the same subject only when it is the same record
+  copy.erase("shard");
+  return "=" + type + "|" + copy.dump();
+}
+
+void add_line(const std::string& line, Results& r) {
+  nlohmann::json j;
+  if (parse(line, j, r)) add_json(std::move(j), r);
+}
+
+namespace {
+void add_json(nlohmann::json j, Results& r) {
   const std::string type = j["type"];
   if (type == "service") r.services.push_back(std::move(j));
   else if (type == "tls") r.tls.push_back(std::move(j));
@@ -47,14 +87,88 @@ void add_line(const std::string& line, Results& r) {
   }
 }
 
+// A record and the findings that follow it in its input.
+struct Unit {
+  nlohmann::json record;
+  std::vector<nlohmann::json> findings;
+};
+
+void note_shard(const nlohmann::json& summary, Results& r) {
+  const std::string s = str(summary, "shard");
+  unsigned i = 0, n = 0;
+  char extra = 0;
+  if (s.empty() || std::sscanf(s.c_str(), "%u/%u%c", &i, &n, &extra) != 2 || n == 0 || i >= n) return;
+  r.shards[str(summary, "command")][n].insert(i);
+}
+}  // namespace
+
+std::vector<std::string> Results::missing_shards() const {
+  std::vector<std::string> out;
+  for (const auto& [command, by_n] : shards)
+    for (const auto& [n, have] : by_n) {
+      std::string missing;
+      std::uint32_t count = 0;
+      for (std::uint32_t i = 0; i < n; ++i)
+        if (!have.count(i)) {
+          if (++count <= 8) missing += (missing.empty() ? "" : ", ") + std::to_string(i) + "/" + std::to_string(n);
+        }
+      if (count > 8) missing += ", ...";
+      if (count)
+        out.push_back(command + ": " + std::to_string(count) + " of " + std::to_string(n) + " shards missing (" +
+                      missing + ")");
+    }
+  return out;
+}
+
 std::string load(const std::vector<std::string>& paths, Results& r) {
+  std::vector<Unit> units;
+  std::map<std::string, std::size_t> by_subject;
   for (const auto& p : paths) {
     std::ifstream in(p, std::ios::binary);
     if (!in) return "cannot read " + p;
     r.inputs.push_back(p);
     std::string line;
-    while (std::getline(in, line)) add_line(line, r);
+    std::size_t open = SIZE_MAX;  // the unit this input's findings attach to
+    // Identical records within one input are distinct (two audit messages alike): the k-th of them matches the
+    // k-th identical record of another input.
+    std::map<std::string, int> repeats;
+    while (std::getline(in, line)) {
+      nlohmann::json j;
+      if (!parse(line, j, r)) continue;
+      if (j["type"] == "finding") {
+        if (open != SIZE_MAX) {
+          units[open].findings.push_back(std::move(j));
+          continue;
+        }
+        nlohmann::json bare = j;  // a finding with no record before it: merged when identical
+        bare.erase("shard");
+        std::string key = "finding|" + bare.dump();
+        key += "#" + std::to_string(repeats[key]++);
+        if (by_subject.count(key)) {
+          ++r.duplicates;
+          continue;
+        }
+        by_subject[key] = units.size();
+        units.push_back({std::move(j), {}});
+        continue;
+      }
+      if (j["type"] == "summary") note_shard(j, r);
+      std::string key = subject_key(j);
+      if (key[0] == '=') key += "#" + std::to_string(repeats[key]++);
+      auto [it, fresh] = by_subject.emplace(key, units.size());
+      if (fresh) {
+        units.push_back({std::move(j), {}});
+      } else {
+        ++r.duplicates;
+        units[it->second] = {std::move(j), {}};  // the later input's record and findings replace the earlier
+      }
+      open = it->second;
+    }
     if (in.bad()) return "error while reading " + p;
+  }
+  for (Unit& u : units) {
+    add_json(std::move(u.record), r);
+    for (auto& f : u.findings) add_json(std::move(f), r);
   }
   return {};
 }

@@ -27,6 +27,13 @@ struct Results {
   std::map<std::string, int> check_count;                         // check ID -> findings
   std::vector<std::string> inputs;
   std::uint64_t skipped_lines = 0;        // lines that were not JSON objects with a "type"
+  std::uint64_t duplicates = 0;           // records (with their findings) already given by another input: merged
+  // Sharded runs (--shard i/N): command -> N -> the shards i whose summary is present.
+  std::map<std::string, std::map<std::uint32_t, std::set<std::uint32_t>>> shards;
+
+  // "scan: 1 of 4 shards missing (2/4)" for every sharded run whose shards are not all present; empty when
+  // complete. A report of part of a sharded run can pass items that the missing part would fail.
+  std::vector<std::string> missing_shards() const;
 
   bool has(const std::string& check) const { return check_count.count(check) > 0; }
   // Targets ("addr:port") with any of these checks.
@@ -34,8 +41,13 @@ struct Results {
 };
 
 // Reads JSON Lines files; returns an error message (unreadable file), or "" on success. Lines that do not parse
-// are counted in skipped_lines, not fatal.
+// are counted in skipped_lines, not fatal. The files may be the shards of one run, or overlapping runs: a record
+// of something another input already described (the same service, TLS endpoint, file, clock, NTP server; or an
+// identical record of another type) is merged, not counted twice: the one of the later input wins, with its
+// findings. Give newer results last.
 std::string load(const std::vector<std::string>& paths, Results& out);
 void add_line(const std::string& line, Results& out);
+// What makes two records the same subject: "service||127.0.0.1:104", "file|/srv/a.dcm", ...; "" for a finding.
+std::string subject_key(const nlohmann::json& record);
 
 }  // namespace dg::report

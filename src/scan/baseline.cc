@@ -34,6 +34,15 @@ std::string load_baseline(const std::string& path, ServiceMap& out) {
   return {};
 }
 
+std::string load_baseline(const std::vector<std::string>& paths, ServiceMap& out) {
+  for (const std::string& p : paths) {
+    ServiceMap one;
+    if (std::string e = load_baseline(p, one); !e.empty()) return e;
+    for (auto& [target, state] : one) out[target] = std::move(state);
+  }
+  return {};
+}
+
 void add_state(ServiceMap& m, const Record& r) {
   if (r.type != "service") return;
   const std::string addr = r.fields.value("address", ""), port = std::to_string(r.fields.value("port", 0));

@@ -18,6 +18,9 @@ using ServiceMap = std::map<std::string, ServiceState>;  // "addr:port" -> state
 
 // Reads the service records and findings of an earlier `dicomguard scan --json` output. Empty string on success.
 std::string load_baseline(const std::string& path, ServiceMap& out);
+// Several outputs (the shards of one run, or overlapping runs): one map. A service seen in more than one keeps
+// the state of the last file that has it, with the checks of that file.
+std::string load_baseline(const std::vector<std::string>& paths, ServiceMap& out);
 // Adds one record (and its findings) of this scan.
 void add_state(ServiceMap& m, const Record& r);
 // {"type":"change"} records: new (not in the baseline), gone (in the baseline, probed now, not found), changed

@@ -292,7 +292,7 @@ std::uint64_t TargetSet::size_hint() const {
     if (count > UINT64_MAX / std::max<std::uint64_t>(mult, 1) || n + count * mult < n) return UINT64_MAX;
     n += count * mult;
   }
-  return n;
+  return shard_.active() ? (n + shard_.count - 1) / shard_.count : n;
 }
 
 std::optional<Endpoint> TargetSet::Cursor::next() {
@@ -329,7 +329,9 @@ std::optional<Endpoint> TargetSet::Cursor::next() {
       increment(cur_);
     }
     if (t_.excluded(cur_)) continue;
-    return Endpoint{cur_, phase2 ? *b.port : t_.ports_[port_i_], b.host};
+    Endpoint e{cur_, phase2 ? *b.port : t_.ports_[port_i_], b.host};
+    if (t_.shard_.active() && !t_.shard_.contains(e.str())) continue;
+    return e;
   }
 }
 

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "util/shard.h"
+
 namespace dg::scan {
 
 // An IPv4 or IPv6 address as 16 bytes (IPv4 as ::ffff:a.b.c.d); ordered and comparable.
@@ -46,8 +48,12 @@ class TargetSet {
   bool add_file(const std::string& path, std::string& error);
   bool exclude(const std::string& spec, std::string& error);
   void set_ports(std::vector<std::uint16_t> p) { ports_ = std::move(p); }
+  // --shard i/N: enumerate only the endpoints whose "address:port" (Endpoint::str()) falls in this shard.
+  void set_shard(util::Shard s) { shard_ = s; }
+  const util::Shard& shard() const { return shard_; }
 
-  // Number of endpoints (after exclusions are ignored; an upper bound), saturating.
+  // Number of endpoints (after exclusions are ignored; an upper bound), saturating; with a shard, the expected
+  // share of it (total / N, rounded up).
   std::uint64_t size_hint() const;
   // Enumerates endpoints port-major (every host on the first port, then the next port), so that work on one
   // host is spread out in time; blocks with an explicit port contribute once. Calls f(endpoint) for each;
@@ -76,6 +82,7 @@ class TargetSet {
   std::vector<Block> blocks_;
   std::vector<Block> excludes_;
   std::vector<std::uint16_t> ports_;
+  util::Shard shard_;
   friend class Cursor;
 };
 
