@@ -1,5 +1,6 @@
 #include "report/results.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 
@@ -51,7 +52,7 @@ std::string subject_key(const nlohmann::json& j) {
     if (const std::string p = str(j, "path"); !p.empty()) return type + "|" + p + "|" + str(j, "path_bytes");
   }
   nlohmann::json copy = j;  // anything else is the same subject only when it is the same record
-  copy.erase("shard");
+  if (type != "summary") copy.erase("shard");  // the summaries of two shards are two
   return "=" + type + "|" + copy.dump();
 }
 
@@ -170,6 +171,16 @@ std::string load(const std::vector<std::string>& paths, Results& r) {
     add_json(std::move(u.record), r);
     for (auto& f : u.findings) add_json(std::move(f), r);
   }
+  // One order whatever order the inputs came in (a scan writes services as they answer; shards interleave):
+  // by address and port, files by path.
+  const auto by_endpoint = [](const nlohmann::json& a, const nlohmann::json& b) {
+    const std::string aa = str(a, "address"), ba = str(b, "address");
+    if (aa != ba) return aa < ba;
+    return a.value("port", 0) < b.value("port", 0);
+  };
+  const auto by_path = [](const nlohmann::json& a, const nlohmann::json& b) { return str(a, "path") < str(b, "path"); };
+  for (auto* v : {&r.services, &r.tls, &r.clocks, &r.ntp}) std::stable_sort(v->begin(), v->end(), by_endpoint);
+  for (auto* v : {&r.files, &r.verified}) std::stable_sort(v->begin(), v->end(), by_path);
   return {};
 }
 
