@@ -104,7 +104,7 @@ Action add_scan(CLI::App& app) {
   sub->add_option("-p,--ports", f->ports, fmt::format("Ports and ranges (default: {})", scan::kDefaultPorts));
   sub->add_option("--exclude", f->exclude, "Addresses, ranges or CIDR blocks never to contact (comma-separated)");
   sub->add_flag("--discover", f->discover,
-                "Discovery only: one association per service (random AE titles, all service classes), classify, "
+                "Discovery only: one association per service (random AE titles, Verification only), classify, "
                 "release");
   sub->add_option("--rate", f->rate, "New connections per second across the scan (default: unlimited)")
       ->check(CLI::NonNegativeNumber);

@@ -99,6 +99,7 @@ const std::vector<std::string>& default_called_aes() {
 
 DimseProbe::DimseProbe(Endpoint ep, DimseOptions opt) : opt_(std::move(opt)) {
   r_.ep = std::move(ep);
+  r_.discover = opt_.discover;
   rng_.seed(opt_.seed ? opt_.seed : util::random_seed());
   auto add = [this](const std::string& ae, bool builtin) {
     for (const auto& c : candidates_)
@@ -154,11 +155,19 @@ Step DimseProbe::associate() {
   rq.implementation_uid = kImplementationUid;
   rq.implementation_version = kImplementationVersion;
   contexts_.clear();
-  std::uint8_t id = 1;
-  for (const char* as : proposed_classes()) {
-    rq.contexts.push_back({id, as, {uids::kExplicitLE, uids::kImplicitLE}});
-    contexts_.push_back({id, as});
-    id = static_cast<std::uint8_t>(id + 2);
+  if (opt_.discover) {
+    // Discovery classifies by the answer to the request (AC, RJ or abort) and names the product from the
+    // A-ASSOCIATE-AC: one Verification context in the default transfer syntax (PS3.5 10.1, which every AE
+    // supports) is all it needs; 22 contexts cost the listener their negotiation and nothing is learned from them.
+    rq.contexts.push_back({1, uids::kVerification, {uids::kImplicitLE}});
+    contexts_.push_back({1, uids::kVerification});
+  } else {
+    std::uint8_t id = 1;
+    for (const char* as : proposed_classes()) {
+      rq.contexts.push_back({id, as, {uids::kExplicitLE, uids::kImplicitLE}});
+      contexts_.push_back({id, as});
+      id = static_cast<std::uint8_t>(id + 2);
+    }
   }
   reader_.clear();
   any_bytes_ = false;

@@ -22,7 +22,7 @@ inline constexpr const char* kImplementationUid = "2.25.319038944579669305514170
 inline constexpr const char* kImplementationVersion = "DICOMGUARD_010";
 
 struct DimseOptions {
-  bool discover = false;        // one association (random AEs, all contexts), classify, release
+  bool discover = false;        // one association (random AEs, Verification only), classify, release
   bool try_tls = true;          // retry inside TLS when plain TCP gets a TLS-like answer or none
   bool tls_only = false;        // start with TLS (e.g. a port known to be DICOM-TLS)
   bool count_records = false;   // opt-in: count the matches of a universal STUDY-level query (the number only)
@@ -76,6 +76,7 @@ struct CommandResult {
 
 struct DimseResult {
   Endpoint ep;
+  bool discover = false;           // --discover: only Verification was proposed (storage was not tried)
   bool tcp_open = false;           // a TCP connection was made
   std::string answer;              // dicom, tls-only, http, not-dicom, silent, refused, unreachable, timeout, ...
   std::string banner;              // first bytes of a non-DICOM answer, printable only (no more than 32)

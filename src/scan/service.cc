@@ -181,7 +181,7 @@ Record dimse_record(const DimseResult& r) {
   }
   // Storage: proven by --active-store, refused by it, or inferred from the accepted contexts (not a proof).
   const bool stored = succeeded(r.store);
-  std::string store_basis = "none";
+  std::string store_basis = r.discover ? "not-tried" : "none";
   if (!storage.empty()) {
     json ev{{"storage_classes_accepted", storage}};
     if (r.store.sent) {

@@ -260,6 +260,15 @@ class ScanAgainstRealServers(unittest.TestCase):
             self.assertEqual(len(services[t]["associations"]), 1)
         self.assertTrue(services[self.s["storescp"].target]["released"])
         self.assertNotIn("dimse.echo.open", findings.get(self.s["storescp"].target, set()))
+        # Only Verification is proposed: storescp accepts it and nothing else, storage is not tried, and the
+        # product is still named from the A-ASSOCIATE-AC.
+        storescp = services[self.s["storescp"].target]
+        self.assertEqual(storescp["accepted_services"], ["verification"])
+        self.assertEqual(storescp["storage"], "not-tried")
+        self.assertNotIn("dimse.store.open", findings.get(self.s["storescp"].target, set()))
+        self.assertEqual(storescp["product"]["product"], "DCMTK")
+        self.assertIn("dimse.ae.any-called", findings[self.s["storescp"].target])
+        self.assertIn(services[self.s["orthanc_default"].target]["protocol"], ("dimse", "http"))
 
     @unittest.skipUnless(peers.have("nmap"), "nmap not installed")
     def test_random_ae_titles_differ_between_runs_and_between_probes(self):
