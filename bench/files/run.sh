@@ -3,12 +3,14 @@
 #
 # Builds a corpus of N copies of pydicom's test files (real Part 10 files plus
 # non-DICOM ones), warms the page cache, then times, best of RUNS runs each:
-#   dicomguard   dicomguard files -jJOBS --json CORPUS >/dev/null
+#   dicomguard   dicomguard files -jJOBS --json CORPUS >/dev/null, and with -j1
 #   pydicom      pydicom.dcmread(stop_before_pixels=True) on every file, one process
-#   iofloor      C: nftw + open + read first 8 KiB + close for every file
+#   iofloor      C: nftw + open + read first 8 KiB + close for every file (1 thread)
+#   iofloor -t   the same with JOBS reader threads (first 8 KiB), and reading every byte
 # and reports dicomguard's throughput against pydicom (target >= 50x) and
-# against the I/O floor (target >= 0.5). Targets are informational: the exit
-# status is 0 unless a tool fails to run (1) or the setup is wrong (2).
+# against the whole-file JOBS-thread I/O floor (target >= 0.5). Targets are
+# informational: the exit status is 0 unless a tool fails to run (1) or the
+# setup is wrong (2).
 #
 # Usage: bench/files/run.sh [path/to/dicomguard]      (default: $DICOMGUARD, build/dicomguard)
 # Environment:
@@ -97,7 +99,7 @@ echo "corpus: $n_files files, $n_bytes bytes ($(human "$n_bytes")) in $COPIES co
 
 # ---------------------------------------------------------------- tools
 IOFLOOR="$WORK/iofloor"
-cc -O2 -Wall -o "$IOFLOOR" "$BENCH_DIR/iofloor.c" || die "cannot compile $BENCH_DIR/iofloor.c"
+cc -O2 -Wall -pthread -o "$IOFLOOR" "$BENCH_DIR/iofloor.c" || die "cannot compile $BENCH_DIR/iofloor.c"
 
 echo "warm-up: reading every corpus file once"
 find "$CORPUS" -type f -print0 | xargs -0 -r cat >/dev/null
@@ -143,16 +145,24 @@ time_best() {
 echo "timing: best of $RUNS runs each"
 time_best dicomguard /dev/null "0 1" "$BIN" files "-j$JOBS" --json "$CORPUS"
 t_dg=$BEST
+time_best dicomguard-j1 /dev/null "0 1" "$BIN" files -j1 --json "$CORPUS"
+t_dg1=$BEST
 time_best pydicom "$WORK/py.out" "0" "$PY" "$BENCH_DIR/pydicom_loop.py" "$CORPUS"
 t_py=$BEST
 time_best iofloor "$WORK/io.out" "0" "$IOFLOOR" "$CORPUS"
 t_io=$BEST
+time_best iofloor-head "$WORK/ioh.out" "0" "$IOFLOOR" -t "$JOBS" "$CORPUS"
+t_ioh=$BEST
+time_best iofloor-all "$WORK/ioa.out" "0" "$IOFLOOR" -t "$JOBS" -a "$CORPUS"
+t_ioa=$BEST
 
 field() { sed -n "s/.*\\b$1=\\([0-9.]*\\).*/\\1/p" "$2"; }
 py_files=$(field files "$WORK/py.out")
 py_errors=$(field errors "$WORK/py.out")
 io_files=$(field files "$WORK/io.out")
-for pair in "pydicom:$py_files" "iofloor:$io_files"; do
+ioh_files=$(field files "$WORK/ioh.out")
+ioa_files=$(field files "$WORK/ioa.out")
+for pair in "pydicom:$py_files" "iofloor:$io_files" "iofloor-head:$ioh_files" "iofloor-all:$ioa_files"; do
   [[ ${pair#*:} == "$n_files" ]] || echo "warning: ${pair%%:*} saw ${pair#*:} files, corpus has $n_files" >&2
 done
 
@@ -160,13 +170,17 @@ done
 echo
 echo "machine: $(nproc) CPUs, $(uname -sr), $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
 echo "corpus:  $CORPUS ($n_files files, $(human "$n_bytes"))"
+echo "load:    $(uptime | sed 's/.*load average/load average/') (shared machine: figures are noisy)"
 echo "pydicom: $("$PY" -c 'import pydicom; print(pydicom.__version__)'), $py_errors of $py_files files rejected"
 echo
-printf '%-22s %8s %10s %12s\n' tool files seconds files/s
-row() { awk -v n="$2" -v t="$3" -v name="$1" 'BEGIN { printf "%-22s %8d %10.3f %12.1f\n", name, n, t, (t > 0 ? n / t : 0) }'; }
+printf '%-34s %8s %10s %12s\n' tool files seconds files/s
+row() { awk -v n="$2" -v t="$3" -v name="$1" 'BEGIN { printf "%-34s %8d %10.3f %12.1f\n", name, n, t, (t > 0 ? n / t : 0) }'; }
 row "dicomguard -j$JOBS" "$n_files" "$t_dg"
+row "dicomguard -j1" "$n_files" "$t_dg1"
 row "pydicom (1 process)" "$py_files" "$t_py"
-row "I/O floor (C, 1 thr)" "$io_files" "$t_io"
+row "I/O floor (C, 1 thr, first 8 KiB)" "$io_files" "$t_io"
+row "I/O floor (C, $JOBS thr, first 8 KiB)" "$ioh_files" "$t_ioh"
+row "I/O floor (C, $JOBS thr, every byte)" "$ioa_files" "$t_ioa"
 echo
 
 # Ratios of throughput (files/s) = inverse ratio of times over the same corpus.
@@ -174,6 +188,10 @@ verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print (r >= t ? "PASS" : "MISS") }'
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf (b > 0 ? "%.2f" : "inf"), (b > 0 ? a / b : 0) }'; }
 r_py=$(ratio "$t_py" "$t_dg")
 r_io=$(ratio "$t_io" "$t_dg")
-printf '%-32s %10sx   target >= 50x   %s\n' "dicomguard / pydicom" "$r_py" "$(verdict "$r_py" 50)"
-printf '%-32s %10s    target >= 0.5   %s\n' "dicomguard / I/O floor" "$r_io" "$(verdict "$r_io" 0.5)"
+r_ioh=$(ratio "$t_ioh" "$t_dg")
+r_ioa=$(ratio "$t_ioa" "$t_dg")
+printf '%-44s %10sx   target >= 50x   %s\n' "dicomguard -j$JOBS / pydicom" "$r_py" "$(verdict "$r_py" 50)"
+printf '%-44s %10s    target >= 0.5   %s\n' "dicomguard -j$JOBS / floor $JOBS thr every byte" "$r_ioa" "$(verdict "$r_ioa" 0.5)"
+printf '%-44s %10s    (information)\n' "dicomguard -j$JOBS / floor $JOBS thr first 8 KiB" "$r_ioh"
+printf '%-44s %10s    (information)\n' "dicomguard -j$JOBS / floor 1 thr first 8 KiB" "$r_io"
 echo "(ratios are of throughput, files/s; targets are informational)"

@@ -462,33 +462,29 @@ std::vector<ExecHit> find_executables(std::span<const std::uint8_t> s, const Sea
 std::optional<std::uint64_t> find_zip_eocd(std::span<const std::uint8_t> s) {
   if (s.size() < 22) return std::nullopt;
   const std::size_t lo = s.size() > 65535 + 22 ? s.size() - 65535 - 22 : 0;
-  // The signature is searched with memmem (vectorised): in most files it does not occur at all. The last
-  // occurrence that ends the file wins, as ZIP readers search backwards.
-  std::optional<std::uint64_t> found;
-  const std::uint8_t* base = s.data() + lo;
-  std::size_t len = s.size() - lo;
-  while (len >= 22) {
-    const void* hit = ::memmem(base, len, "PK\x05\x06", 4);
+  // The last occurrence that ends the file wins, as ZIP readers search backwards: so search backwards from the
+  // last place a record fits, with memrchr (vectorised) for its first byte, and stop at the first that qualifies.
+  // In most files no 'P' in the tail is followed by "K\5\6", and memrchr skips the bytes between candidates.
+  auto central_at = [&](std::uint64_t at) {
+    return at + 4 <= s.size() && s[at] == 'P' && s[at + 1] == 'K' && s[at + 2] == 1 && s[at + 3] == 2;
+  };
+  std::size_t hi = s.size() - 22 + 1;  // candidates i in [lo, hi)
+  while (hi > lo) {
+    const void* hit = ::memrchr(s.data() + lo, 'P', hi - lo);
     if (!hit) break;
     const std::size_t i = static_cast<std::size_t>(static_cast<const std::uint8_t*>(hit) - s.data());
-    if (i + 22 > s.size()) break;
+    hi = i;
+    if (s[i + 1] != 'K' || s[i + 2] != 5 || s[i + 3] != 6) continue;
     const std::uint16_t comment = rd16(s.data() + i + 20, false);
+    if (i + 22 + comment != s.size()) continue;  // the comment runs exactly to the end
     const std::uint32_t cd_size = rd32(s.data() + i + 12, false), cd_offset = rd32(s.data() + i + 16, false);
-    auto central_at = [&](std::uint64_t at) {
-      return at + 4 <= s.size() && s[at] == 'P' && s[at + 1] == 'K' && s[at + 2] == 1 && s[at + 3] == 2;
-    };
     // ZIP64: the 32-bit fields are 0xFFFFFFFF and a locator ("PK\6\7") stands just before the record.
     const bool zip64 = cd_offset == 0xFFFFFFFFu && i >= 20 && s[i - 20] == 'P' && s[i - 19] == 'K' &&
                        s[i - 18] == 6 && s[i - 17] == 7;
     const bool empty = cd_size == 0 && rd16(s.data() + i + 10, false) == 0;
-    if (i + 22 + comment == s.size() &&  // the comment runs exactly to the end
-        (zip64 || (!empty && (central_at(cd_offset) || (cd_size <= i && central_at(i - cd_size))))))
-      found = i;
-    const std::size_t next = i + 1 - (base - s.data());
-    base += next;
-    len -= next;
+    if (zip64 || (!empty && (central_at(cd_offset) || (cd_size <= i && central_at(i - cd_size))))) return i;
   }
-  return found;
+  return std::nullopt;
 }
 
 }  // namespace dg::files
