@@ -51,6 +51,11 @@ std::string service_subject(const json& f) {
   } else if (std::string server = str(f, "server"); !server.empty()) {
     s += " " + server.substr(0, 40);
   }
+  // Seen by a search engine (dicomguard shodan): by whom, when, and from what.
+  if (std::string src = str(f, "source"); !src.empty()) {
+    const std::string last = str(f, "seen_last");
+    s += fmt::format(" (seen by {}{}, {})", src, last.empty() ? "" : " " + last.substr(0, 10), str(f, "recognised_by"));
+  }
   return s;
 }
 
@@ -297,7 +302,7 @@ const char* noun_of(const std::string& command, std::uint64_t n) {
   if (command == "gateway") return n == 1 ? "association" : "associations";
   if (command == "weblog") return n == 1 ? "log" : "logs";
   if (command == "audit-listen" || command == "audit-check") return n == 1 ? "message" : "messages";
-  if (command == "audit-expect") return n == 1 ? "service" : "services";
+  if (command == "audit-expect" || command == "shodan") return n == 1 ? "service" : "services";
   return n == 1 ? "file" : "files";
 }
 
@@ -352,6 +357,13 @@ std::string summary_line(const json& s) {
              line;
     const std::string o = others(s.value("answers", json::object()), "dicom");
     line += probed + (o.empty() ? "" : " (no DICOM answer: " + o + ")");
+  } else if (command == "shodan") {
+    line += fmt::format(" | {} banner{} read, {} not DICOM", num(s, "banners"), plural(num(s, "banners")),
+                        num(s, "not_dicom"));
+    if (const auto m = num(s, "malformed")) line += fmt::format(", {} malformed skipped", m);
+    if (const auto v = s.find("verify"); v != s.end() && v->is_object())
+      line += fmt::format(" | re-checked now: {} still answer DICOM, {} do not", num(*v, "still_dicom"),
+                          num(*v, "not_dicom_now"));
   }
   return line;
 }
