@@ -5,6 +5,7 @@
 
 #include "findings/catalog.h"
 #include "report/checklist.h"
+#include "report/observed.h"
 #include "report/matrix.h"
 #include "report/render.h"
 
@@ -233,6 +234,19 @@ std::string render_html(const Results& r, const RenderOptions& o) {
     h += "</tbody></table>";
   }
   h += "</section>\n";
+
+  // ---- what search engines saw (dicomguard shodan), next to what is true today
+  if (const auto rows = observed_rows(r); !rows.empty()) {
+    h += "<section id=\"internet\"><h2>Seen from the internet</h2><p>What Shodan or Censys recorded (their exports, "
+         "read by <code>dicomguard shodan</code>), and what a scan found at the same address and port today.</p>"
+         "<table><thead><tr><th>Service</th><th>Seen by</th><th>Last seen</th><th>What the banner proved</th>"
+         "<th>Today</th></tr></thead><tbody>";
+    for (const auto& row : rows)
+      h += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td></tr>", esc(row.service),
+                       esc(row.seen_by), esc(row.seen), esc(row.proved), row.still_open ? "fail" : "meta",
+                       esc(row.today));
+    h += "</tbody></table></section>\n";
+  }
 
   // ---- stories of the checks found
   h += "<section id=\"findings\"><h2>What was found, why it matters, how to fix it</h2>";

@@ -5,6 +5,7 @@
 
 #include "findings/catalog.h"
 #include "report/checklist.h"
+#include "report/observed.h"
 #include "report/render.h"
 
 namespace dg::report {
@@ -50,6 +51,15 @@ std::string render_markdown(const Results& r, const RenderOptions& o) {
                        s.value("protocol", ""), cell(aes), cell(prod.value("product", "")),
                        cell(prod.value("version", "")), s.value("exposure", ""));
     }
+    m += "\n";
+  }
+  if (const auto rows = observed_rows(r); !rows.empty()) {
+    m += "## Seen from the internet\n\nWhat Shodan or Censys recorded (their exports, read by `dicomguard shodan`), "
+         "and what a scan found at the same address and port today.\n\n"
+         "| Service | Seen by | Last seen | What the banner proved | Today |\n|---|---|---|---|---|\n";
+    for (const auto& row : rows)
+      m += fmt::format("| {} | {} | {} | {} | {} |\n", cell(row.service), row.seen_by, row.seen, cell(row.proved),
+                       cell(row.today));
     m += "\n";
   }
   m += "## What was found, why it matters, how to fix it\n\n";

@@ -35,7 +35,7 @@ std::string str(const nlohmann::json& j, const char* k) {
   return it->is_string() ? it->get<std::string>() : it->dump();
 }
 
-void add_json(nlohmann::json j, Results& r);
+void add_json(nlohmann::json j, Results& r, const std::string& observed_by = {});
 
 }  // namespace
 
@@ -62,9 +62,16 @@ void add_line(const std::string& line, Results& r) {
 }
 
 namespace {
-void add_json(nlohmann::json j, Results& r) {
+// observed_by: the "source|addr:port" of the search engine's record a finding follows, else empty.
+void add_json(nlohmann::json j, Results& r, const std::string& observed_by) {
   const std::string type = j["type"];
-  if (type == "service") r.services.push_back(std::move(j));
+  if (type == "finding" && !observed_by.empty()) {
+    const std::string check = j.value("check", "");
+    r.observed_checks[observed_by].insert(check);
+    if (check != "exposure.internet") return;
+  }
+  if (type == "service" && j.contains("source")) r.observed.push_back(std::move(j));
+  else if (type == "service") r.services.push_back(std::move(j));
   else if (type == "tls") r.tls.push_back(std::move(j));
   else if (type == "file") r.files.push_back(std::move(j));
   else if (type == "verify") r.verified.push_back(std::move(j));
@@ -75,6 +82,11 @@ void add_json(nlohmann::json j, Results& r) {
     const std::string cmd = j.value("command", "");
     if (!cmd.empty()) r.commands.insert(cmd);
     if (cmd == "scan" && j.value("mode", "") == "assess") r.scan_assessed = true;
+    // shodan --verify: the scan it ran is in its summary's "verify".
+    if (cmd == "shodan" && j.contains("verify") && j["verify"].is_object() && j["verify"].contains("mode")) {
+      r.commands.insert("scan");
+      if (j["verify"].value("mode", "") == "assess") r.scan_assessed = true;
+    }
     r.summaries.push_back(std::move(j));
   } else if (type == "finding") {
     const std::string check = j.value("check", ""), target = j.value("target", "");
@@ -168,8 +180,11 @@ std::string load(const std::vector<std::string>& paths, Results& r) {
     if (in.bad()) return "error while reading " + p;
   }
   for (Unit& u : units) {
+    std::string observed_by;
+    if (str(u.record, "type") == "service" && u.record.contains("source"))
+      observed_by = str(u.record, "source") + "|" + str(u.record, "address") + ":" + str(u.record, "port");
     add_json(std::move(u.record), r);
-    for (auto& f : u.findings) add_json(std::move(f), r);
+    for (auto& f : u.findings) add_json(std::move(f), r, observed_by);
   }
   // One order whatever order the inputs came in (a scan writes services as they answer; shards interleave):
   // by address and port, files by path.
@@ -179,7 +194,7 @@ std::string load(const std::vector<std::string>& paths, Results& r) {
     return a.value("port", 0) < b.value("port", 0);
   };
   const auto by_path = [](const nlohmann::json& a, const nlohmann::json& b) { return str(a, "path") < str(b, "path"); };
-  for (auto* v : {&r.services, &r.tls, &r.clocks, &r.ntp}) std::stable_sort(v->begin(), v->end(), by_endpoint);
+  for (auto* v : {&r.services, &r.observed, &r.tls, &r.clocks, &r.ntp}) std::stable_sort(v->begin(), v->end(), by_endpoint);
   for (auto* v : {&r.files, &r.verified}) std::stable_sort(v->begin(), v->end(), by_path);
   return {};
 }

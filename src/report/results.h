@@ -20,6 +20,11 @@ struct Results {
   std::vector<nlohmann::json> clocks;     // {"type":"clock"}: a host's clock as a scan saw it
   std::vector<nlohmann::json> ntp;        // {"type":"ntp"}: NTP servers a scan --ntp found
   std::vector<nlohmann::json> findings;   // {"type":"finding"}
+  // What a search engine saw (dicomguard shodan: service records with a "source"), apart from what was measured:
+  // the checks their banners proved are listed with them (observed_checks), not counted as measured today, except
+  // exposure.internet, which only they can see.
+  std::vector<nlohmann::json> observed;
+  std::map<std::string, std::set<std::string>> observed_checks;  // "source|addr:port" -> check IDs
   std::vector<nlohmann::json> summaries;  // {"type":"summary"}
   std::set<std::string> commands;         // commands whose summary is present: scan, tls, files, deid-verify
   bool scan_assessed = false;             // a scan in its default (assess) mode, not --discover

@@ -196,6 +196,14 @@ Record make_record(const Entry& e) {
     product = {{"vendor", ""}, {"product", o.product}, {"version", o.version}, {"basis", "search-engine"}};
   }
   f["product"] = product;
+  // The ladder as scan climbs it: a named product is identified; Orthanc's REST API open reads (and deletes)
+  // everything, as in scan; a DICOMweb answer without a login is a query.
+  std::string exposure = v.exposure;
+  if (exposure == "reachable" && !product.is_null()) exposure = "identified";
+  if (v.http_auth == "open" && v.recognised_by == "orthanc") exposure = "retrieve-open";
+  if (v.http_auth == "open" && v.recognised_by == "dicomweb") exposure = "query-open";
+  f["exposure"] = exposure;
+  r.status = exposure;
   if (o.http) {
     if (o.http_status >= 0) f["http_status"] = o.http_status;
     if (!o.http_title.empty()) f["title"] = o.http_title.substr(0, 200);
