@@ -76,6 +76,14 @@ class Validator:
             raise KeyError(f"unknown type {t!r} (documented: {', '.join(sorted(self.types))})")
         tdesc = self.types[t]
         fields = dict(tdesc.get("fields", {}))
+        alt = tdesc.get("alternates")
+        if alt and obj.get(alt["by"]) is not None:
+            key = obj.get(alt["by"])
+            case = next((c for c in alt["cases"] if key in c["when"]), None)
+            if case is None:
+                raise KeyError(f"{t}: {alt['by']}={key!r} is none of the documented cases")
+            fields.update(case["fields"])
+            return fields, tdesc
         var = tdesc.get("variants")
         if var:
             key = obj.get(var["by"])
@@ -345,6 +353,14 @@ def check_schema(schema):
             problems.append(f"{t}: its 'type' field must be required with enum [{t!r}]")
         for name, f in fields.items():
             spec_ok(f, f"{t}.{name}")
+        alt = tdesc.get("alternates")
+        if alt:
+            for c in alt["cases"]:
+                by = v.resolve(c["fields"].get(alt["by"], {}))
+                if by.get("enum") is None or not set(c["when"]) <= set(by["enum"]) or not by.get("required"):
+                    problems.append(f"{t}: alternates by {alt['by']!r}: each case must hold it, required, with an enum")
+                for name, f in c["fields"].items():
+                    spec_ok(f, f"{t}[{alt['by']}={c['when'][0]}].{name}")
         var = tdesc.get("variants")
         if var:
             by = v.resolve(fields.get(var["by"], {}))

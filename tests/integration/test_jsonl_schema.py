@@ -161,6 +161,8 @@ class SchemaTest(unittest.TestCase):
             for name in case.get("include", []):
                 fields.update(self.schema["fieldsets"][name])
             fields.update(case["fields"])
+        for case in tdesc.get("alternates", {}).get("cases", []):
+            fields.update(case["fields"])
         return fields
 
     def section(self, t):
