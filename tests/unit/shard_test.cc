@@ -86,7 +86,8 @@ TEST(ShardMerge, OverlappingInputsAreMergedAndMissingShardsNamed) {
 )");
   dg::report::Results r;
   ASSERT_EQ(dg::report::load({a, b}, r), "");
-  ASSERT_EQ(r.services.size(), 3u);  // 104 once (scan), 4242, and Shodan's 104 kept apart
+  ASSERT_EQ(r.services.size(), 2u);  // 104 once (scan) and 4242; Shodan's 104 is kept apart, as observed
+  EXPECT_EQ(r.observed.size(), 1u);
   EXPECT_EQ(r.services[0].value("exposure", ""), "identified");  // the later input's record wins ...
   EXPECT_FALSE(r.has("dimse.ae.any-called"));                     // ... with its findings, not the earlier's
   EXPECT_EQ(r.check_count["dimse.plaintext"], 1);
@@ -96,7 +97,8 @@ TEST(ShardMerge, OverlappingInputsAreMergedAndMissingShardsNamed) {
 
   dg::report::Results twice;  // the same file twice: nothing counted twice
   ASSERT_EQ(dg::report::load({b, b}, twice), "");
-  EXPECT_EQ(twice.services.size(), 3u);
+  EXPECT_EQ(twice.services.size(), 2u);
+  EXPECT_EQ(twice.observed.size(), 1u);
   EXPECT_EQ(twice.check_count["dimse.plaintext"], 1);
   EXPECT_EQ(twice.summaries.size(), 1u);
 }
