@@ -141,8 +141,8 @@ std::vector<Finding> proven_findings(const Observation& o, const Verdict& v) {
         "dimse.ae.any-called", target,
         with_seen({{"called_ae", v.called_ae},
                    {"note", "accepted the search engine's own probe, which cannot know this service's AE title"}}),
-        "Accepted an association from " + std::string(o.source == "censys" ? "Censys" : "Shodan") +
-            "'s probe (its own AE titles)"));
+        std::string("Accepted an association from ") + (o.source == "censys" ? "Censys'" : "Shodan's") +
+            " probe (its own AE titles)"));
     out.push_back(make_finding("dimse.ae.any-calling", target,
                                with_seen({{"note", "the search engine's calling AE title is on no allow-list"}})));
   }
