@@ -22,6 +22,7 @@ Action add_ca(CLI::App& app);
 Action add_gateway(CLI::App& app);
 Action add_weblog(CLI::App& app);
 Action add_audit(CLI::App& app);
+Action add_completion(CLI::App& app);  // hidden: completion scripts, the list of subcommands
 
 // Exit codes shared by every subcommand.
 inline constexpr int kExitClean = 0, kExitFindings = 1, kExitError = 2;
