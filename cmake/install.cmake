@@ -49,11 +49,12 @@ set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGE_CONTACT "dicomguard maintainers <maintainers@users.noreply.b-seed-831e803d.example>")
 set(CPACK_DEBIAN_PACKAGE_MAINTAINER ${CPACK_PACKAGE_CONTACT})
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "see and fix the security of a DICOM deployment")
-set(CPACK_DEBIAN_PACKAGE_DESCRIPTION "see and fix the security of a DICOM deployment
-Finds DICOM services (DIMSE, DICOM-TLS, DICOMweb) and proves, without touching patient data, what they let
-anyone do; grades their TLS; checks DICOM files for executable and active content; de-identifies files;
-runs a small CA, a TLS gateway for devices that cannot do TLS and an ATNA audit collector; writes a one-page
-report. 'dicomguard demo' runs all of it on this machine only.")
+# The summary is the Description line; this is the extended text below it.
+set(CPACK_DEBIAN_PACKAGE_DESCRIPTION "Finds DICOM services (DIMSE, DICOM-TLS, DICOMweb) and proves, without touching
+patient data, what they let anyone do; grades their TLS; checks DICOM files for
+executable and active content; de-identifies files; runs a small CA, a TLS
+gateway for devices that cannot do TLS and an ATNA audit collector; writes a
+one-page report. 'dicomguard demo' runs all of it on this machine only.")
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 # Depends: computed by dpkg-shlibdeps from the libraries the binary really links.
