@@ -22,7 +22,9 @@ tarball=$cache/bookworm-minbase.tgz
 root=$(mktemp -d /tmp/dicomguard-deb-test.XXXXXX)
 cleanup() {
   local rc=$?
-  mountpoint -q "$root/proc" && umount "$root/proc"
+  # ours (/proc) and any that an interrupted debootstrap left, deepest first
+  local m
+  for m in $(awk -v r="$root/" 'index($2, r) == 1 {print $2}' /proc/mounts | sort -r); do umount -l "$m" || true; done
   rm -rf --one-file-system "$root"
   if [[ $rc -eq 0 ]]; then echo "deb-test: PASS"; else echo "deb-test: FAIL ($rc)" >&2; fi
   exit $rc
