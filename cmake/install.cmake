@@ -6,6 +6,11 @@ include(GNUInstallDirs)
 install(TARGETS dicomguard RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
 set(DG_GEN_SCRIPT ${CMAKE_SOURCE_DIR}/cmake/gen-install-files.cmake)
+# Sanitizer and fuzzing builds are never installed: they build man pages and completions only on request.
+set(DG_ALL ALL)
+if(DG_SANITIZE OR DG_FUZZ)
+  set(DG_ALL "")
+endif()
 
 # ---------------------------------------------------------------- completions: `dicomguard completion bash|zsh`
 set(DG_COMPLETIONS_DIR ${CMAKE_BINARY_DIR}/completions)
@@ -16,7 +21,7 @@ add_custom_command(
   DEPENDS dicomguard ${DG_GEN_SCRIPT}
   COMMENT "Writing the bash and zsh completions"
   VERBATIM)
-add_custom_target(completions ALL DEPENDS ${DG_COMPLETIONS_DIR}/dicomguard ${DG_COMPLETIONS_DIR}/_dicomguard)
+add_custom_target(completions ${DG_ALL} DEPENDS ${DG_COMPLETIONS_DIR}/dicomguard ${DG_COMPLETIONS_DIR}/_dicomguard)
 install(FILES ${DG_COMPLETIONS_DIR}/dicomguard DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
 install(FILES ${DG_COMPLETIONS_DIR}/_dicomguard DESTINATION ${CMAKE_INSTALL_DATADIR}/zsh/vendor-completions)
 
@@ -31,7 +36,7 @@ if(DG_HELP2MAN)
     DEPENDS dicomguard ${DG_GEN_SCRIPT}
     COMMENT "Writing the man pages (help2man)"
     VERBATIM)
-  add_custom_target(man ALL DEPENDS ${DG_MAN_DIR}/.stamp)
+  add_custom_target(man ${DG_ALL} DEPENDS ${DG_MAN_DIR}/.stamp)
   install(DIRECTORY ${DG_MAN_DIR}/ DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 FILES_MATCHING PATTERN "*.1")
 else()
   message(WARNING "help2man not found: no man pages will be built or installed (apt-get install help2man, or "
