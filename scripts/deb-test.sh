@@ -57,7 +57,7 @@ in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HO
 
 step "apt-get install ./$(basename "$deb") ($(du -h "$deb" | cut -f1))"
 dpkg-deb -f "$deb" Depends | sed 's/^/deb-test: Depends: /'
-in_root apt-get update -qq
+in_root apt-get -o APT::Sandbox::User=root update -qq
 in_root sh -c "cd /tmp && apt-get install -y -qq --no-install-recommends ./$(basename "$deb")" >"$cache/apt-install.log" 2>&1 \
   || { tail -20 "$cache/apt-install.log" >&2; exit 1; }
 
