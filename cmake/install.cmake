@@ -37,7 +37,7 @@ if(DG_HELP2MAN)
     COMMENT "Writing the man pages (help2man)"
     VERBATIM)
   add_custom_target(man ${DG_ALL} DEPENDS ${DG_MAN_DIR}/.stamp)
-  install(DIRECTORY ${DG_MAN_DIR}/ DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 FILES_MATCHING PATTERN "*.1")
+  install(DIRECTORY ${DG_MAN_DIR}/ DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 FILES_MATCHING PATTERN "*.1.gz")
 else()
   message(WARNING "help2man not found: no man pages will be built or installed (apt-get install help2man, or "
                   "scripts/setup-debian.sh, then re-run cmake)")

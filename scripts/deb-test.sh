@@ -65,9 +65,9 @@ step "dicomguard --version"
 in_root dicomguard --version
 step "the man pages"
 for page in dicomguard dicomguard-scan; do
-  [[ -s $root/usr/share/man/man1/$page.1 ]] || { echo "deb-test: no /usr/share/man/man1/$page.1" >&2; exit 1; }
+  [[ -s $root/usr/share/man/man1/$page.1.gz ]] || { echo "deb-test: no /usr/share/man/man1/$page.1.gz" >&2; exit 1; }
 done
-if [[ -x $root/usr/bin/man ]]; then in_root man -w dicomguard-scan; else echo "deb-test: man-db not in the chroot; /usr/share/man/man1/dicomguard-scan.1 is there"; fi
+if [[ -x $root/usr/bin/man ]]; then in_root man -w dicomguard-scan; else echo "deb-test: man-db not in the chroot; /usr/share/man/man1/dicomguard-scan.1.gz is there"; fi
 [[ -s $root/usr/share/bash-completion/completions/dicomguard ]] || { echo "deb-test: no bash completion" >&2; exit 1; }
 
 step "dicomguard demo --out /tmp/demo"

@@ -55,11 +55,11 @@ class InstallTest(unittest.TestCase):
 
     def test_a_man_page_for_every_subcommand(self):
         man1 = self.path("share", "man", "man1")
-        self.assertTrue(os.path.isfile(os.path.join(man1, "dicomguard.1")))
-        missing = [c for c in self.commands if not os.path.isfile(os.path.join(man1, "dicomguard-%s.1" % c))]
+        self.assertTrue(os.path.isfile(os.path.join(man1, "dicomguard.1.gz")))
+        missing = [c for c in self.commands if not os.path.isfile(os.path.join(man1, "dicomguard-%s.1.gz" % c))]
         self.assertEqual(missing, [])
         # nested subcommands have theirs too
-        self.assertTrue(os.path.isfile(os.path.join(man1, "dicomguard-ca-issue.1")))
+        self.assertTrue(os.path.isfile(os.path.join(man1, "dicomguard-ca-issue.1.gz")))
 
     def render(self, page):
         f = self.path("share", "man", "man1", page)
@@ -67,17 +67,17 @@ class InstallTest(unittest.TestCase):
         if shutil.which("man"):
             r = run(["man", "-l", f], env=env)
         else:
-            r = run(["groff", "-man", "-Tascii", f], env=env)
+            r = run(["sh", "-c", 'zcat "$1" | groff -man -Tascii', "sh", f], env=env)
         self.assertEqual(r.returncode, 0, r.stderr)
         return re.sub(r".\x08", "", r.stdout)  # overstrike bold and underline
 
     def test_scan_page_renders_with_its_flags(self):
-        text = self.render("dicomguard-scan.1")
+        text = self.render("dicomguard-scan.1.gz")
         self.assertIn("--shard", text)
         self.assertIn("--input-list", text)
         self.assertRegex(text, r"dicomguard-scan - Find DICOM services")
         self.assertIn("dicomguard(1)", text)  # SEE ALSO
-        main = self.render("dicomguard.1")
+        main = self.render("dicomguard.1.gz")
         self.assertIn("dicomguard-scan(1)", main)
 
     def bash_complete(self, *words):
@@ -95,6 +95,7 @@ class InstallTest(unittest.TestCase):
         self.assertNotIn("--shard", self.bash_complete("dicomguard", "tls", "--"))  # per subcommand
         self.assertEqual(self.bash_complete("dicomguard", "ca", "is"), ["issue"])
         self.assertIn("--days", self.bash_complete("dicomguard", "ca", "issue", "--"))
+        self.assertEqual(self.bash_complete("dicomguard", "ca", "issue", "--key", ""), ["ec", "rsa"])
 
     def test_bash_completes_flag_values(self):
         self.assertEqual(self.bash_complete("dicomguard", "scan", "--fail-on", "h"), ["high"])
