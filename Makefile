@@ -7,8 +7,9 @@ JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 600
 FUZZ_SMOKE_SECONDS ?= 30
 CMAKE_FLAGS ?=
+PREFIX ?= /usr/local
 
-.PHONY: all setup build asan test unit-test integration-test asan-test fuzz-smoke fuzz demo bench bench-deid bench-gateway bench-weblog soak-gateway clean
+.PHONY: all setup build asan test unit-test integration-test asan-test fuzz-smoke fuzz demo bench bench-deid bench-gateway bench-weblog soak-gateway install install-strip deb deb-test clean
 
 all: build
 
@@ -80,6 +81,24 @@ bench-weblog: build
 # under ASan).
 soak-gateway: build
 	/usr/bin/python3 bench/gateway/soak.py $(BUILD)/dicomguard
+
+# The binary, man pages and bash/zsh completions under $(PREFIX) (DESTDIR honoured, for staging).
+install: build
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix $(PREFIX)
+
+# The same with the binary stripped of its debug information (about 6 MB instead of 144 MB).
+install-strip: build
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix $(PREFIX) --strip
+
+# The Debian package (stripped binary; Depends computed by dpkg-shlibdeps), in $(BUILD)/.
+deb: build
+	cd $(BUILD) && cpack -G DEB
+	@echo "deb: $$(ls -t $(abspath $(BUILD))/dicomguard_*.deb | head -1)"
+
+# Installs the package into a fresh debootstrap'd Debian 12 and runs dicomguard demo there. Downloads from the
+# Debian mirror: not part of `make test`.
+deb-test: deb
+	scripts/deb-test.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

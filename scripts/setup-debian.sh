@@ -22,6 +22,9 @@ packages=(
   rsyslog rsyslog-openssl jing
   # audit listen's XML parser and RELAX NG validation (libxml2); weblog's real web server; the clock tests' NTP server
   libxml2-dev nginx chrony
+  # installing: man pages (help2man, man-db), the completions' tests (zsh, bash-completion), the Debian package
+  # (dpkg-dev's dpkg-shlibdeps computes its Depends) and make deb-test's fresh Debian (debootstrap)
+  help2man man-db zsh bash-completion dpkg-dev debootstrap
   # tools used by tests (kill -9 test, process inspection)
   procps coreutils util-linux time
 )
