@@ -9,7 +9,7 @@ FUZZ_SMOKE_SECONDS ?= 30
 CMAKE_FLAGS ?=
 PREFIX ?= /usr/local
 
-.PHONY: all setup build asan test unit-test integration-test asan-test fuzz-smoke fuzz demo bench bench-deid bench-gateway bench-weblog soak-gateway install install-strip deb deb-test clean
+.PHONY: all setup build asan test unit-test integration-test asan-test fuzz-smoke fuzz demo bench bench-files-1m bench-deid bench-gateway bench-weblog soak-gateway install install-strip deb deb-test clean
 
 all: build
 
@@ -64,6 +64,11 @@ bench: build
 	bash bench/gateway/run.sh $(BUILD)/dicomguard
 
 # dicomguard deid vs gdcmanon, a pydicom basic-profile script, PixelMed and cp -r (BENCH_2GB=1 adds a 2 GiB file).
+# dicomguard files over 1,000,000 small files (tree cached in $${BENCH_DIR:-/tmp/dg-bench-1m}): files/s against
+# the two-thread every-byte floor, and peak RSS (flat: the walk is streamed).
+bench-files-1m: build
+	bash bench/files/million.sh $(BUILD)/dicomguard
+
 bench-deid: build
 	bash bench/deid/run.sh $(BUILD)/dicomguard
 

@@ -1,5 +1,7 @@
 #include "cli/per_file.h"
 
+#include "util/walk.h"
+
 namespace dg::cli {
 
 std::string shard_key(const std::string& path, const std::vector<std::string>& roots) {
@@ -15,27 +17,30 @@ std::string shard_key(const std::string& path, const std::vector<std::string>& r
 }
 
 std::string run_per_file(const std::vector<std::string>& paths, const PerFile& pf, Sink& sinks, Tally& tally) {
-  util::ExpandResult ex = util::expand_paths(paths);
+  // Streamed: paths are walked lazily in sorted order and only a bounded window is in flight, so memory stays
+  // flat whatever the size of the tree.
+  util::PathWalker walker(paths);
   const std::string type = pf.command == "files" ? "file" : pf.command;
   const auto mine = [&](const std::string& p) { return pf.shard.contains(shard_key(p, paths)); };
-  for (const auto& [path, msg] : ex.errors) {
-    if (pf.shard.active() && !mine(path)) continue;
-    Record r{type, "error", {{"path", path}, {pf.status_field, "error"}, {pf.error_field, msg}}, {}, {}, {}};
-    tally.add(r);
-    sinks.record(r);
-  }
-  std::vector<std::string> todo;
-  todo.reserve(ex.files.size());
-  for (auto& p : ex.files)
-    if ((!pf.skip || !pf.skip(p)) && (!pf.shard.active() || mine(p))) todo.push_back(std::move(p));
-  util::parallel_ordered<Record>(
-      todo.size(), pf.parallel,
-      [&](std::size_t i) {
-        Record r = pf.job(todo[i]);
+  const std::function<bool(util::WalkItem&)> next = [&](util::WalkItem& item) {
+    while (walker.next(item)) {
+      if (pf.shard.active() && !mine(item.path)) continue;
+      if (item.error.empty() && pf.skip && pf.skip(item.path)) continue;
+      return true;
+    }
+    return false;
+  };
+  util::parallel_stream<util::WalkItem, Record>(
+      pf.parallel, next,
+      [&](util::WalkItem& item) {
+        if (!item.error.empty())
+          return Record{type, "error", {{"path", item.path}, {pf.status_field, "error"}, {pf.error_field, item.error}},
+                        {}, {}, {}};
+        Record r = pf.job(item.path);
         sinks.prepare(r);  // format on this worker thread; the ordered output only writes
         return r;
       },
-      [&](std::size_t, Record&& r) {
+      [&](Record&& r) {
         tally.add(r);
         sinks.record(r);
       });

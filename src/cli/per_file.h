@@ -1,5 +1,6 @@
-// The loop both file subcommands share: expand paths, run a per-file job in parallel, send records to the sinks
-// in sorted order and count them. Unreadable paths become error records.
+// The loop both file subcommands share: walk paths lazily, run a per-file job in parallel, send records to the
+// sinks in sorted order and count them. Missing paths (first) and unreadable folders (where their files would
+// sort) become error records.
 #pragma once
 
 #include <functional>

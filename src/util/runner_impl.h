@@ -1,4 +1,4 @@
-// Template implementation of parallel_ordered (included by runner.h).
+// Template implementation of parallel_stream and parallel_ordered (included by runner.h).
 #pragma once
 
 #include <unistd.h>
@@ -7,53 +7,81 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <thread>
 
 namespace dg::util {
 
-template <typename R>
-void parallel_ordered(std::size_t n, const ParallelOptions& opt, const std::function<R(std::size_t)>& work,
-                      const std::function<void(std::size_t, R&&)>& deliver) {
+template <typename T, typename R>
+void parallel_stream(const ParallelOptions& opt, const std::function<bool(T&)>& next,
+                     const std::function<R(T&)>& work, const std::function<void(R&&)>& deliver) {
   unsigned jobs = opt.jobs > 0 ? static_cast<unsigned>(opt.jobs) : std::max(1u, std::thread::hardware_concurrency());
-  if (n < jobs) jobs = static_cast<unsigned>(std::max<std::size_t>(n, 1));
+  if (opt.total > 0 && opt.total < jobs) jobs = static_cast<unsigned>(opt.total);
   const std::size_t window = 1024 * jobs;
+  constexpr std::size_t none = std::numeric_limits<std::size_t>::max();
   struct Slot {
     std::optional<R> r;
     std::atomic<bool> full{false};
   };
   std::vector<Slot> slots(window);
-  std::atomic<std::size_t> next_take{0}, next_deliver{0};
+  // Items are numbered as next() gives them out (under gen_mu); `total` is their count once next() said no more.
+  std::mutex gen_mu;
+  std::size_t taken = 0;  // guarded by gen_mu
+  bool exhausted = false;  // guarded by gen_mu
+  std::atomic<std::size_t> total{none}, next_deliver{0};
   // The calling thread is one of the `jobs` workers: when the result it must deliver next is not ready, it
-  // checks a file itself instead of sleeping. Wake-ups happen only when someone really sleeps (per-file
-  // condition-variable traffic cost more than the checks). Each side publishes (full / next_deliver) and then
-  // reads the other's waiting flag, all sequentially consistent, and notifies under the mutex: no lost wake-up.
+  // checks an item itself instead of sleeping. Wake-ups happen only when someone really sleeps (per-item
+  // condition-variable traffic cost more than the checks). Each side publishes (full / total / next_deliver)
+  // and then reads the other's waiting flag, all sequentially consistent, and notifies under the mutex: no lost
+  // wake-up.
   std::mutex mu;
   std::condition_variable ready, room;
   std::atomic<bool> main_waiting{false};
   std::atomic<int> room_waiters{0};
 
-  auto run_one = [&](std::size_t i) {
-    Slot& s = slots[i % window];
-    s.r.emplace(work(i));
-    s.full.store(true);
+  auto wake_main = [&] {
     if (main_waiting.load()) {
       std::lock_guard lk(mu);
       ready.notify_one();
     }
   };
+  // The next item's number, or `none` when there are no more or the next would be at or past `limit`.
+  auto take = [&](std::size_t limit, T& item) -> std::size_t {
+    std::size_t i = none;
+    bool ended = false;
+    {
+      std::lock_guard lk(gen_mu);
+      if (exhausted || taken >= limit) return none;
+      if (next(item)) {
+        i = taken++;
+      } else {
+        exhausted = ended = true;
+        total.store(taken);
+      }
+    }
+    if (ended) wake_main();
+    return i;
+  };
+  auto run_one = [&](std::size_t i, T& item) {
+    Slot& s = slots[i % window];
+    s.r.emplace(work(item));
+    s.full.store(true);
+    wake_main();
+  };
   auto worker = [&] {
+    T item{};
     for (;;) {
-      const std::size_t i = next_take.fetch_add(1);
-      if (i >= n) return;
+      const std::size_t i = take(none, item);
+      if (i == none) return;
       if (i >= next_deliver.load() + window) {
         std::unique_lock lk(mu);
         ++room_waiters;
         room.wait(lk, [&] { return i < next_deliver.load() + window; });
         --room_waiters;
       }
-      run_one(i);
+      run_one(i, item);
     }
   };
   std::vector<std::thread> threads;
@@ -62,21 +90,27 @@ void parallel_ordered(std::size_t n, const ParallelOptions& opt, const std::func
   const auto start = std::chrono::steady_clock::now();
   auto last = start;
   bool shown = false;
-  for (std::size_t i = 0; i < n; ++i) {
+  T mine{};
+  for (std::size_t i = 0;; ++i) {
     Slot& s = slots[i % window];
+    bool end = false;
     while (!s.full.load()) {
-      // Help: take the next file if its slot is inside the window this thread is delivering.
-      std::size_t j = next_take.load();
-      if (j < n && j < i + window && next_take.compare_exchange_weak(j, j + 1)) {
-        run_one(j);
+      if (total.load() <= i) {
+        end = true;
+        break;
+      }
+      // Help: take the next item if its slot is inside the window this thread is delivering.
+      const std::size_t j = take(i + window, mine);
+      if (j != none) {
+        run_one(j, mine);
         continue;
       }
-      if (j < n && j < i + window) continue;  // lost the race for j: try again
       std::unique_lock lk(mu);
       main_waiting.store(true);
-      ready.wait(lk, [&] { return s.full.load(); });
+      ready.wait(lk, [&] { return s.full.load() || total.load() <= i; });
       main_waiting.store(false);
     }
+    if (end) break;
     R r = std::move(*s.r);
     s.r.reset();
     s.full.store(false);
@@ -85,14 +119,18 @@ void parallel_ordered(std::size_t n, const ParallelOptions& opt, const std::func
       std::lock_guard lk(mu);
       room.notify_all();
     }
-    deliver(i, std::move(r));
+    deliver(std::move(r));
     if (opt.progress) {
       const auto now = std::chrono::steady_clock::now();
       if (now - start > std::chrono::seconds(1) && now - last > std::chrono::milliseconds(100)) {
         last = now;
         const double secs = std::chrono::duration<double>(now - start).count();
-        std::fprintf(stderr, "\r\033[K%s %zu/%zu (%.0f%%, %.0f/s)", opt.progress_label.c_str(), i + 1, n,
-                     100.0 * static_cast<double>(i + 1) / static_cast<double>(n), static_cast<double>(i + 1) / secs);
+        const double rate = static_cast<double>(i + 1) / secs;
+        if (opt.total > 0)
+          std::fprintf(stderr, "\r\033[K%s %zu/%zu (%.0f%%, %.0f/s)", opt.progress_label.c_str(), i + 1, opt.total,
+                       100.0 * static_cast<double>(i + 1) / static_cast<double>(opt.total), rate);
+        else
+          std::fprintf(stderr, "\r\033[K%s %zu (%.0f/s)", opt.progress_label.c_str(), i + 1, rate);
         std::fflush(stderr);
         shown = true;
       }
@@ -100,6 +138,23 @@ void parallel_ordered(std::size_t n, const ParallelOptions& opt, const std::func
   }
   for (auto& t : threads) t.join();
   if (shown) std::fprintf(stderr, "\r\033[K");
+}
+
+template <typename R>
+void parallel_ordered(std::size_t n, const ParallelOptions& opt, const std::function<R(std::size_t)>& work,
+                      const std::function<void(std::size_t, R&&)>& deliver) {
+  if (n == 0) return;
+  ParallelOptions o = opt;
+  o.total = n;
+  std::size_t given = 0, delivered = 0;
+  parallel_stream<std::size_t, R>(
+      o,
+      [&](std::size_t& i) {
+        if (given == n) return false;
+        i = given++;
+        return true;
+      },
+      [&](std::size_t& i) { return work(i); }, [&](R&& r) { deliver(delivered++, std::move(r)); });
 }
 
 }  // namespace dg::util
