@@ -5,6 +5,7 @@
 #include <set>
 #include <string>
 
+#include "report/checklist.h"
 #include "report/results.h"
 #include "scan/targets.h"
 #include "util/shard.h"
@@ -119,4 +120,27 @@ TEST(ShardMerge, SubjectKeys) {
   EXPECT_NE(dg::report::subject_key(json::parse(R"({"type":"file","path":"/a"})")),
             dg::report::subject_key(json::parse(R"({"type":"file","path":"/b"})")));
   EXPECT_EQ(dg::report::subject_key(json::parse(R"({"type":"finding","check":"x"})")), "");
+}
+
+TEST(ShardMerge, PartOfAShardedRunPassesNothing) {
+  const std::string svc = R"({"type":"service","address":"127.0.0.1","port":104,"protocol":"dimse","exposure":"identified","ae_titles":[],"shard":"SHARD"}
+{"type":"summary","command":"scan","mode":"assess","shard":"SHARD"}
+)";
+  const auto with = [&](const std::string& shard) {
+    std::string t = svc;
+    for (std::size_t at; (at = t.find("SHARD")) != std::string::npos;) t.replace(at, 5, shard);
+    return t;
+  };
+  dg::report::Results whole, part;
+  ASSERT_EQ(dg::report::load({write_tmp("w", with("0/1"))}, whole), "");
+  ASSERT_EQ(dg::report::load({write_tmp("p", with("0/2"))}, part), "");
+  const auto find = [](const std::vector<dg::report::ChecklistItem>& items, const char* id) {
+    for (const auto& it : items)
+      if (it.id == id) return it;
+    return dg::report::ChecklistItem{};
+  };
+  const auto w = find(dg::report::checklist(whole), "ae"), p = find(dg::report::checklist(part), "ae");
+  EXPECT_EQ(w.status, dg::report::ItemStatus::pass) << w.evidence;
+  EXPECT_EQ(p.status, dg::report::ItemStatus::not_measured);
+  EXPECT_NE(p.evidence.find("shards missing"), std::string::npos) << p.evidence;
 }
