@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "util/shard.h"
 #include "cli/output.h"
+#include "cli/shard_flag.h"
 #include "deid/run.h"
 #include "findings/tally.h"
 #include "util/durable_write.h"
@@ -75,10 +76,7 @@ int run(DeidFlags& f) {
     return usage("--retain-long-full-dates and --retain-long-modified-dates exclude each other");
   if (f.date_shift_range < 0) return usage("--date-shift-range must be 0 or more");
   unsigned shard_i = 0, shard_n = 1;
-  if (!f.shard.empty()) {
-    std::string e;
-    const auto s = util::parse_shard(f.shard, e);
-    if (!s) return usage(e);
+  if (const auto s = shard_flag(f.shard)) {
     shard_i = s->index;
     shard_n = s->count;
   }
@@ -219,7 +217,7 @@ Action add_deid(CLI::App& app) {
                   "Days a patient's dates may be shifted back with --retain-long-modified-dates (default 3650)");
   sub->add_flag("--resume", f->resume, "Skip outputs already complete from a run with the same key and options");
   sub->add_option("--linkage", f->linkage, "Write id_old,id_new lines for UIDs and Patient IDs to this CSV (mode 0600)");
-  sub->add_option("--shard", f->shard, "Process only part i of N (0 <= i < N) by a hash of the relative path");
+  add_shard_option(*sub, f->shard, "Process only part i of N (0 <= i < N) by a hash of the relative path");
   sub->add_option("--verify", f->verify,
                   "Check de-identified files for residual patient data (against the options each one records)");
   sub->add_option("--against", f->against,

@@ -7,6 +7,7 @@
 #include "cli/cmd_files.h"
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "cli/shard_flag.h"
 #include "findings/tally.h"
 #include "files/analyze.h"
 #include "cli/per_file.h"
@@ -23,7 +24,7 @@ Action add_files(CLI::App& app) {
       ->check(CLI::IsMember({"info", "low", "medium", "high", "critical"}));
   sub->add_option("--progress", f->progress, "Progress line on stderr (auto: when stderr is a terminal)")
       ->check(CLI::IsMember({"auto", "always", "never"}));
-  sub->add_option("--shard", f->shard,
+  add_shard_option(*sub, f->shard,
                   "Check only part i of N (0 <= i < N) of the files, chosen by a hash of each file's path relative "
                   "to its PATH argument (as deid --shard), so N processes split a tree with no coordination; every "
                   "record carries \"shard\":\"i/N\" and 'report' merges the outputs");
@@ -32,16 +33,8 @@ Action add_files(CLI::App& app) {
               "Run 'dicomguard checks' for what each finding means.");
 
   return [f]() {
-    std::optional<util::Shard> shard;
-    if (!f->shard.empty()) {
-      std::string e;
-      if (!(shard = util::parse_shard(f->shard, e))) {
-        std::fprintf(stderr, "dicomguard files: %s\n", e.c_str());
-        return kExitError;
-      }
-    }
     auto sinks = f->out.make_sinks();
-    if (shard) sinks->set_stamp({{"shard", shard->str()}});
+    stamp_shard(*sinks, f->shard);
     return run_files(*f, *sinks);
   };
 }
@@ -50,15 +43,7 @@ int run_files(const FilesFlags& f, Sink& sinks) {
   Tally tally("files", "files");
   PerFile pf{"files", "error", "verdict", {}, {}, {}};
   pf.parallel.jobs = f.jobs;
-  if (!f.shard.empty()) {
-    std::string e;
-    const auto shard = util::parse_shard(f.shard, e);
-    if (!shard) {
-      std::fprintf(stderr, "dicomguard files: %s\n", e.c_str());
-      return kExitError;
-    }
-    pf.shard = *shard;
-  }
+  if (const auto shard = shard_flag(f.shard)) pf.shard = *shard;
   pf.parallel.progress = f.progress == "always" || (f.progress == "auto" && ::isatty(2));
   files::AnalyzeOptions ao;
   pf.job = [&ao](const std::string& p) { return files::to_record(p, files::analyze_file(p, ao)); };

@@ -11,6 +11,7 @@
 #include "cli/cmd_scan.h"
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "cli/shard_flag.h"
 #include "cli/target_flags.h"
 #include "lab/lab.h"
 #include "scan/session.h"
@@ -155,7 +156,7 @@ Action add_scan(CLI::App& app) {
                   "Earlier 'scan --json' outputs (repeatable; the files of a sharded run together): also report "
                   "services that are new, gone or changed since")
       ->check(CLI::ExistingFile);
-  sub->add_option("--shard", f->shard,
+  add_shard_option(*sub, f->shard,
                   "Scan only part i of N (0 <= i < N) of the endpoints, chosen by a hash of address:port, so N "
                   "processes with the same targets and i = 0..N-1 split the scan with no coordination; every record "
                   "carries \"shard\":\"i/N\" and 'report' merges the outputs");
@@ -176,16 +177,8 @@ Action add_scan(CLI::App& app) {
 
   return [f]() {
     if (f->list_probes) return list_probes(f->out.json);
-    std::optional<util::Shard> shard;
-    if (!f->shard.empty()) {
-      std::string e;
-      if (!(shard = util::parse_shard(f->shard, e))) {
-        std::fprintf(stderr, "dicomguard scan: %s\n", e.c_str());
-        return kExitError;
-      }
-    }
     auto sinks = f->out.make_sinks();
-    if (shard) sinks->set_stamp({{"shard", shard->str()}});
+    stamp_shard(*sinks, f->shard);
     return run_scan(*f, *sinks);
   };
 }
@@ -202,15 +195,7 @@ int run_scan(const ScanFlags& f, Sink& sinks) {
   }
   scan::TargetSet targets;
   if (!build_targets("scan", {f.targets, f.lists, f.exclude, f.ports}, targets)) return kExitError;
-  if (!f.shard.empty()) {
-    std::string e;
-    const auto shard = util::parse_shard(f.shard, e);
-    if (!shard) {
-      std::fprintf(stderr, "dicomguard scan: %s\n", e.c_str());
-      return kExitError;
-    }
-    targets.set_shard(*shard);
-  }
+  if (const auto shard = shard_flag(f.shard)) targets.set_shard(*shard);
   if (!f.move_probe.empty() && !f.active_store) {
     std::fprintf(stderr, "dicomguard scan: --move-probe needs --active-store (only our stored test object is moved)\n");
     return kExitError;
