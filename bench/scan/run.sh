@@ -22,7 +22,7 @@
 # Environment: BENCH_LISTENERS (default 800), BENCH_RUNS (3), BENCH_INFLIGHT (10000), BENCH_BASE_PORT (30000)
 set -euo pipefail
 
-case ${1:-} in -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+case ${1:-} in -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BIN=${1:-${DICOMGUARD:-$root/build/dicomguard}}
 N=${BENCH_LISTENERS:-800}
