@@ -1,28 +1,35 @@
 #!/usr/bin/env bash
-# Scan benchmark: dicomguard scan against nmap's dicom-ping on the same real DICOM listeners, in one run.
+# Scan benchmark: dicomguard scan against nmap's dicom-ping and a minimal reference client on the same real DICOM
+# listeners, in one run.
 #
 # Starts N DCMTK storescp processes on loopback ports (each target is given its own 127.x.y.z address, so the
 # per-host limit applies per listener), writes the targets as ip:port lines, and times, best of RUNS:
+#   reference  refclient TARGETS 1024   (bench/scan/refclient.c, built here with cc -O2: epoll, one association
+#              with one Verification context, release; the least a discovery client can do, so its rate is the
+#              listeners' measured capacity; 1024 in flight, dicomguard's default --max-inflight)
 #   discover   dicomguard scan --discover -iL TARGETS   (one association per service, classify, release)
 #   assess     dicomguard scan -iL TARGETS              (AE matrix, contexts, C-ECHO, zero-match C-FIND, release)
 #   nmap       nmap -Pn -n -p PORTS --script +dicom-ping 127.0.0.1   (one association, one byte read, no release)
-# and prints services/s and the ratios ours / nmap (targets: discover >= 3x, assess >= 1x).
+# and prints services/s, the ratios (targets: discover / reference >= 0.9, discover / nmap >= 1.8,
+# assess / nmap >= 1), and CPU per service in microseconds: each client's own user+sys (/usr/bin/time), and the
+# listeners' (utime+stime of the storescp processes from /proc, before and after each client's best run).
+# "own" is the scan time each client reports itself (refclient, the summary's seconds, nmap's elapsed).
 # Then scans INFLIGHT endpoints (the same listeners on more addresses) with --max-inflight INFLIGHT and reports
-# the peak in-flight count and peak RSS (target: 10,000 in flight under 256 MB).
+# the peak in-flight count and peak RSS (target: 10,000 in flight under 256 MB). One table at the end.
 # Only 127.0.0.0/8 is contacted. Exit status 0 unless a tool fails to run.
 #
 # Usage: bench/scan/run.sh [path/to/dicomguard]
 # Environment: BENCH_LISTENERS (default 800), BENCH_RUNS (3), BENCH_INFLIGHT (10000), BENCH_BASE_PORT (30000)
 set -euo pipefail
 
-case ${1:-} in -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+case ${1:-} in -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BIN=${1:-${DICOMGUARD:-$root/build/dicomguard}}
 N=${BENCH_LISTENERS:-800}
 RUNS=${BENCH_RUNS:-3}
 INFLIGHT=${BENCH_INFLIGHT:-10000}
 BASE=${BENCH_BASE_PORT:-30000}
-for tool in storescp nmap python3 /usr/bin/time; do
+for tool in storescp nmap python3 cc /usr/bin/time; do
   command -v "$tool" >/dev/null || { echo "bench/scan: $tool is not installed (scripts/setup-debian.sh)" >&2; exit 2; }
 done
 [[ -x $BIN ]] || { echo "bench/scan: no dicomguard binary at $BIN (make build)" >&2; exit 2; }
@@ -36,6 +43,10 @@ cleanup() {
 }
 trap cleanup EXIT
 ulimit -n "$(ulimit -Hn)"
+cc -O2 -o "$work/refclient" "$root/bench/scan/refclient.c"
+# The reference client keeps as many associations in flight as dicomguard does by default (its --help says).
+REF_INFLIGHT=$("$BIN" scan --help | grep -A1 -e '--max-inflight' | sed -n 's/.*(default: \([0-9]*\)).*/\1/p' | head -1 || true)
+REF_INFLIGHT=${REF_INFLIGHT:-1024}
 
 echo "bench/scan: starting $N storescp listeners on 127.0.0.1:$BASE.."
 ports=()
@@ -74,7 +85,8 @@ for p in sys.argv[1:]:
 print(t / hz)
 PY
 }
-best() {  # best wall time of RUNS runs of "$@"; output of the last run in $work/last, CPU of the best in $work/cpu
+best() {  # best wall time of RUNS runs of "$@"; output of the best run in $work/best, its CPU ("client listeners"
+          # seconds) in $work/cpu
   local b=999999 t0 t1 c0 c1
   for _ in $(seq 1 "$RUNS"); do
     c0=$(listener_cpu)
@@ -82,7 +94,8 @@ best() {  # best wall time of RUNS runs of "$@"; output of the last run in $work
     c1=$(listener_cpu)
     if python3 -c "import sys; sys.exit(0 if $t1 - $t0 < $b else 1)"; then
       b=$(python3 -c "print($t1 - $t0)")
-      python3 -c "u, s = open('$work/time').read().split()[-2:]; print(f'client {float(u) + float(s):.2f} s CPU, listeners {$c1 - $c0:.2f} s CPU')" >"$work/cpu"
+      cp "$work/last" "$work/best"
+      python3 -c "u, s = open('$work/time').read().split()[-2:]; print(float(u) + float(s), $c1 - $c0)" >"$work/cpu"
     fi
   done
   echo "$b"
@@ -90,38 +103,39 @@ best() {  # best wall time of RUNS runs of "$@"; output of the last run in $work
 count_services() { python3 -c "
 import json,sys
 n=0
-for l in open('$work/last'):
+for l in open('$work/best'):
     o=json.loads(l)
     if o['type']=='service': n+=1
 print(n)"; }
+own_seconds() {  # the scan time the best run reports itself (no process start-up): refclient, dicomguard, nmap
+  python3 - "$work/best" "$1" <<'PY'
+import json, sys, xml.etree.ElementTree as ET
+path, kind = sys.argv[1:]
+if kind == "refclient":
+    print(open(path).read().split()[9])
+elif kind == "dicomguard":
+    print([json.loads(l) for l in open(path) if '"summary"' in l][-1]["seconds"])
+else:
+    print(ET.parse(path).getroot().find("runstats/finished").get("elapsed"))
+PY
+}
 
+t_ref=$(best "$work/refclient" "$work/targets.txt" "$REF_INFLIGHT" 5)
+s_ref=$(python3 -c "f = open('$work/best').read().split(); print(int(f[3]) + int(f[5]))")  # accepted + rejected
+c_ref="$(cat "$work/cpu") $(own_seconds refclient)"
 t_disc=$(best "$BIN" scan --discover -iL "$work/targets.txt" --json --timeout 5)
-s_disc=$(count_services); c_disc=$(cat "$work/cpu")
+s_disc=$(count_services); c_disc="$(cat "$work/cpu") $(own_seconds dicomguard)"
 t_full=$(best "$BIN" scan -iL "$work/targets.txt" --json --timeout 5)
-s_full=$(count_services); c_full=$(cat "$work/cpu")
+s_full=$(count_services); c_full="$(cat "$work/cpu") $(own_seconds dicomguard)"
 t_nmap=$(best nmap -Pn -n -p "$portlist" --script +dicom-ping -oX - 127.0.0.1)
-c_nmap=$(cat "$work/cpu")
+c_nmap="$(cat "$work/cpu") $(own_seconds nmap)"
 s_nmap=$(python3 -c "
 import xml.etree.ElementTree as ET
 n=0
-for p in ET.parse('$work/last').getroot().iter('port'):
+for p in ET.parse('$work/best').getroot().iter('port'):
     for s in p.iter('script'):
         if s.get('id')=='dicom-ping' and 'DICOM Service Provider discovered' in s.get('output',''): n+=1
 print(n)")
-
-python3 - "$N" "$t_disc" "$s_disc" "$t_full" "$s_full" "$t_nmap" "$s_nmap" "$c_disc" "$c_full" "$c_nmap" <<'EOF'
-import sys
-n, td, sd, tf, sf, tn, sn, cd, cf, cn = sys.argv[1:]
-n = int(n); td, tf, tn = float(td), float(tf), float(tn); sd, sf, sn = int(sd), int(sf), int(sn)
-rn = sn / tn
-print(f"listeners {n}")
-print(f"nmap dicom-ping     {sn:5d} services in {tn:6.3f} s = {rn:8.0f} services/s   ({cn})")
-for name, t, s, target, cpu in (("dicomguard discover", td, sd, 3.0, cd), ("dicomguard assess", tf, sf, 1.0, cf)):
-    r = s / t
-    verdict = "PASS" if r / rn >= target else "MISS"
-    print(f"{name:19s} {s:5d} services in {t:6.3f} s = {r:8.0f} services/s   ours/nmap = {r / rn:5.2f}x "
-          f"(target >= {target:g}x: {verdict})   ({cpu})")
-EOF
 
 # In-flight memory: the same listeners behind INFLIGHT addresses.
 python3 - "$work/targets.txt" "$INFLIGHT" >"$work/many.txt" <<'EOF'
@@ -134,7 +148,7 @@ for i in range(want):
 EOF
 /usr/bin/time -f "%M" -o "$work/rss" "$BIN" scan --discover -iL "$work/many.txt" --max-inflight "$INFLIGHT" --json \
   --timeout 30 >"$work/last" 2>"$work/last.err" || true
-python3 - "$work/last" "$work/rss" "$INFLIGHT" <<'EOF'
+python3 - "$work/last" "$work/rss" "$INFLIGHT" >"$work/inflight" <<'EOF'
 import json, sys
 summary = [json.loads(l) for l in open(sys.argv[1]) if '"summary"' in l][-1]
 rss_mb = int(open(sys.argv[2]).read().split()[-1]) / 1024
@@ -144,3 +158,30 @@ print(f"in flight: {summary['endpoints']} endpoints, peak {peak} probes in fligh
       f"{summary['seconds']:.2f} s, peak RSS {rss_mb:.1f} MB (target: {sys.argv[3]} in flight under 256 MB: "
       f"{'PASS' if ok else 'MISS'})")
 EOF
+
+python3 - "$N" "$RUNS" "$REF_INFLIGHT" "$t_ref" "$s_ref" "$c_ref" "$t_disc" "$s_disc" "$c_disc" \
+  "$t_full" "$s_full" "$c_full" "$t_nmap" "$s_nmap" "$c_nmap" <<'EOF'
+import sys
+a = sys.argv[1:]
+n, runs, ref_inflight = a[0], a[1], a[2]
+rows = {}
+for i, name in enumerate(("reference", "discover", "assess", "nmap")):
+    t, s, cpu = a[3 + 3 * i: 6 + 3 * i]
+    client, listeners, own = (float(x) for x in cpu.split())
+    rows[name] = (int(s), float(t), client, listeners, own)
+rate = {k: r[0] / r[1] for k, r in rows.items()}
+label = {"reference": f"refclient ({ref_inflight} in flight; one Verification context, release)",
+         "discover": "`dicomguard scan --discover` (one Verification context, release)",
+         "assess": "`dicomguard scan` (AE matrix, contexts, C-ECHO, C-FIND, release)",
+         "nmap": "nmap dicom-ping (one association, 1 byte read, no release)"}
+print(f"\nbench/scan: {n} storescp listeners, best of {runs}")
+print("| | services | best s (own) | services/s | CPU us/service: client, listeners |")
+print("|---|---|---|---|---|")
+for k, (s, t, c, l, own) in rows.items():
+    per = lambda x: f"{x / s * 1e6:.0f}" if s else "-"
+    print(f"| {label[k]} | {s} | {t:.3f} ({own:.3f}) | {rate[k]:,.0f} | {per(c)}, {per(l)} |")
+for num, den, target in (("discover", "reference", 0.9), ("discover", "nmap", 1.8), ("assess", "nmap", 1.0)):
+    r = rate[num] / rate[den]
+    print(f"{num} / {den} = {r:.2f} (target >= {target:g}: {'PASS' if r >= target else 'MISS'})")
+EOF
+cat "$work/inflight"

@@ -6,7 +6,9 @@ client that connects again at once gets ECONNREFUSED (what odil's acceptor and s
 rejects an unknown called AE title with A-ASSOCIATE-RJ (1, 1, 7), accepts every presentation context of its
 own AE title, and answers C-ECHO (0000), C-FIND (0000, no matches), C-MOVE and C-GET (C000: no such study) and
 C-STORE (0000), or, for calling AE titles not in `trusted`, every command with `refuse_status` when given (0124,
-refused: not authorized). Every connection is counted, with its called and calling AE title.
+refused: not authorized); with `ae=None` it accepts any called AE title. Every connection is counted, with its
+called and calling AE title, and every A-ASSOCIATE-RQ is kept as received (`requests`), as is the number of
+A-RELEASE-RQ answered (`releases`).
 
 Standard library only. Usage: with SingleConnectionScp("SINGLE") as s: ... s.port ...
 """
@@ -89,6 +91,8 @@ class SingleConnectionScp:
         self.trusted, self.refuse_status = trusted, refuse_status
         self.port = peers.free_port()
         self.connections = []  # (called, calling) per association request, None for a connection without one
+        self.requests = []  # the A-ASSOCIATE-RQ PDUs, bytes as received
+        self.releases = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
@@ -157,7 +161,8 @@ class SingleConnectionScp:
             return
         called, calling, contexts = parse_rq(rq)
         self.connections.append((called, calling))
-        if called != self.ae:
+        self.requests.append(rq)
+        if self.ae is not None and called != self.ae:
             conn.sendall(reject(7))
             return
         conn.sendall(associate_ac(rq, contexts))
@@ -169,6 +174,7 @@ class SingleConnectionScp:
                 return
             if p[0] == 5:  # A-RELEASE-RQ
                 conn.sendall(bytes([6, 0, 0, 0, 0, 4, 0, 0, 0, 0]))
+                self.releases += 1
                 return
             if p[0] != 4:
                 return

@@ -9,11 +9,13 @@ import json
 import os
 import subprocess
 import unittest
+import struct
 import xml.etree.ElementTree as ET
 
 import helpers
 import peers
 from helpers import TempDir, parse_jsonl, run
+from scripted_dicom import SingleConnectionScp, parse_rq
 
 DICOMWEB_PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"  # Debian orthanc-dicomweb
 PLAIN_OPEN_STORE = {"dimse.ae.any-called", "dimse.ae.any-calling", "dimse.echo.open", "dimse.store.open",
@@ -394,6 +396,28 @@ class ScanArguments(unittest.TestCase):
             # 127.0.0.1:p1 and 127.0.0.3 on -p's port; 127.0.0.2 is excluded.
             self.assertEqual(summary["endpoints"], 2)
             self.assertEqual(summary["answers"], {"refused": 2})
+
+
+class DiscoverRequestOnTheWire(unittest.TestCase):
+    """What --discover sends, read from the bytes a scripted peer received rather than from dicomguard's record."""
+
+    def test_discover_proposes_exactly_one_verification_context_and_releases(self):
+        with SingleConnectionScp(None) as s:  # accepts any called AE title
+            cp, services, _, _ = scan(f"127.0.0.1:{s.port}", "--discover")
+            self.assertEqual(len(services), 1, cp.stdout + cp.stderr)
+        self.assertEqual(len(s.requests), 1)
+        rq = s.requests[0]
+        self.assertEqual(rq[0], 0x01)  # A-ASSOCIATE-RQ
+        types, i = [], 74  # variable items after the fixed fields (PS3.8 9.3.2)
+        while i + 4 <= len(rq):
+            types.append(rq[i])
+            i += 4 + struct.unpack(">H", rq[i + 2:i + 4])[0]
+        self.assertEqual(i, len(rq))
+        self.assertEqual(types.count(0x20), 1, types)  # one presentation context item
+        _, _, contexts = parse_rq(rq)
+        self.assertEqual(contexts, [(1, "1.2.840.10008.1.1", ["1.2.840.10008.1.2"])])  # Verification, Implicit LE
+        self.assertEqual(services[f"127.0.0.1:{s.port}"]["accepted_services"], ["verification"])
+        self.assertEqual(s.releases, 1)
 
 
 if __name__ == "__main__":
