@@ -103,6 +103,7 @@ body { font: 14px/1.45 "DejaVu Sans", "Liberation Sans", Arial, sans-serif; colo
 h1 { font-size: 22px; margin: 0 0 2px; } h2 { font-size: 18px; border-bottom: 2px solid #111; padding-bottom: 2px; margin-top: 18px; }
 h3 { font-size: 15px; margin: 14px 0 4px; }
 .meta { color:#444; font-size: 12px; margin: 0 0 8px; }
+.warning { background: #fef3c7; border-left: 4px solid #b45309; padding: 4px 8px; margin: 6px 0; font-size: 13px; }
 table { border-collapse: collapse; width: 100%; }
 th, td { border: 1px solid #ccc; padding: 3px 5px; text-align: left; vertical-align: top; }
 th { background: #f3f4f6; }
@@ -142,7 +143,7 @@ std::string render_html(const Results& r, const RenderOptions& o) {
                    esc(o.title), "0.1.0", o.generated.empty() ? "" : " on " + esc(o.generated), r.inputs.size(),
                    r.inputs.size() == 1 ? "" : "s", counts[ItemStatus::pass], counts[ItemStatus::fail], counts[ItemStatus::not_measured]);
   for (const std::string& m : r.missing_shards())
-    h += fmt::format("<p class=\"meta\" data-incomplete=\"shards\"><b>Incomplete results.</b> {}: this report covers "
+    h += fmt::format("<p class=\"warning\" data-incomplete=\"shards\"><b>Incomplete results.</b> {}: this report covers "
                      "only part of a sharded run, and an item can pass here that the missing part would fail.</p>",
                      esc(m));
   h += "<h2>Security checklist</h2><table><thead><tr><th>Status</th><th>Item and evidence</th></tr></thead><tbody>";
@@ -243,7 +244,10 @@ std::string render_html(const Results& r, const RenderOptions& o) {
          "<th>Today</th></tr></thead><tbody>";
     for (const auto& row : rows)
       h += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td></tr>", esc(row.service),
-                       esc(row.seen_by), esc(row.seen), esc(row.proved), row.still_open ? "fail" : "meta",
+                       esc(row.seen_by), esc(row.seen), esc(row.proved),
+                       row.still_open                          ? "exposed"
+                       : row.today.rfind("no DICOM", 0) == 0 ? "not-seen"
+                                                               : "not-measured-cell",
                        esc(row.today));
     h += "</tbody></table></section>\n";
   }
