@@ -43,11 +43,7 @@ class VerifySink : public Sink {
       const auto& f = r.fields;
       const std::string proto = f.value("protocol", "");
       const bool dicom = proto == "dimse" || proto == "dimse-tls" || f.value("dicom", false);
-      if (dicom) {
-        const std::string a = f.value("address", "");
-        dicom_now.insert((a.find(':') != std::string::npos ? "[" + a + "]" : a) + ":" +
-                         std::to_string(f.value("port", 0)));
-      }
+      if (dicom) dicom_now.insert(shodan::endpoint(f.value("address", ""), f.value("port", 0u)));
     }
     return to_.record(r);
   }

@@ -90,11 +90,6 @@ std::string tls_verdict(const Results& r, const std::string& target) {
   return "";
 }
 
-std::string service_target(const nlohmann::json& s) {
-  const std::string a = s.value("address", "");
-  const auto port = s.value("port", 0);
-  return a.find(':') != std::string::npos ? fmt::format("[{}]:{}", a, port) : fmt::format("{}:{}", a, port);
-}
 
 const char* kStyle = R"css(
 :root { --pass:#15803d; --fail:#b91c1c; --nm:#6b7280; }

@@ -5,9 +5,6 @@
 namespace dg::report {
 
 namespace {
-std::string key(const nlohmann::json& j) {
-  return j.value("address", "") + ":" + std::to_string(j.value("port", 0));
-}
 bool is_dicom(const nlohmann::json& s) {
   const std::string p = s.value("protocol", "");
   return p == "dimse" || p == "dimse-tls" || s.value("dicom", false);
@@ -16,12 +13,12 @@ bool is_dicom(const nlohmann::json& s) {
 
 std::vector<ObservedRow> observed_rows(const Results& r) {
   std::map<std::string, const nlohmann::json*> now;
-  for (const auto& s : r.services) now[key(s)] = &s;
+  for (const auto& s : r.services) now[service_target(s)] = &s;
   const bool scanned = r.commands.count("scan") > 0;
   std::vector<ObservedRow> rows;
   for (const auto& o : r.observed) {
     ObservedRow row;
-    const std::string where = key(o);
+    const std::string where = service_target(o);
     row.service = where + " " + o.value("protocol", "");
     row.seen_by = o.value("source", "");
     if (o.contains("seen_last") && o["seen_last"].is_string()) row.seen = o["seen_last"].get<std::string>().substr(0, 10);

@@ -39,6 +39,12 @@ void add_json(nlohmann::json j, Results& r, const std::string& observed_by = {})
 
 }  // namespace
 
+std::string service_target(const nlohmann::json& s) {
+  const std::string a = s.value("address", "");
+  const std::string port = std::to_string(s.value("port", 0));
+  return a.find(':') != std::string::npos ? "[" + a + "]:" + port : a + ":" + port;
+}
+
 std::string subject_key(const nlohmann::json& j) {
   const std::string type = str(j, "type");
   if (type == "finding") return {};
@@ -182,7 +188,7 @@ std::string load(const std::vector<std::string>& paths, Results& r) {
   for (Unit& u : units) {
     std::string observed_by;
     if (str(u.record, "type") == "service" && u.record.contains("source"))
-      observed_by = str(u.record, "source") + "|" + str(u.record, "address") + ":" + str(u.record, "port");
+      observed_by = str(u.record, "source") + "|" + service_target(u.record);
     add_json(std::move(u.record), r);
     for (auto& f : u.findings) add_json(std::move(f), r, observed_by);
   }

@@ -52,6 +52,8 @@ struct Results {
 // findings. Give newer results last.
 std::string load(const std::vector<std::string>& paths, Results& out);
 void add_line(const std::string& line, Results& out);
+// "addr:port" of a service record as its findings name it (an IPv6 address in brackets).
+std::string service_target(const nlohmann::json& service);
 // What makes two records the same subject: "service||127.0.0.1:104", "file|/srv/a.dcm", ...; "" for a finding.
 std::string subject_key(const nlohmann::json& record);
 

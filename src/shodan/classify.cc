@@ -125,8 +125,7 @@ Verdict classify(const Observation& o) {
 std::vector<Finding> proven_findings(const Observation& o, const Verdict& v) {
   std::vector<Finding> out;
   if (!v.dicom) return out;
-  const bool v6 = o.address.find(':') != std::string::npos;
-  const std::string target = (v6 ? "[" + o.address + "]" : o.address) + ":" + std::to_string(o.port);
+  const std::string target = endpoint(o);
   const nlohmann::json seen{{"observed_by", o.source}, {"seen", o.seen}};
   const auto with_seen = [&](nlohmann::json ev) {
     ev.update(seen);

@@ -37,11 +37,6 @@ void add(Observation&& o, Collected& c) {
 
 }  // namespace
 
-std::string endpoint(const Observation& o) {
-  const bool v6 = o.address.find(':') != std::string::npos;
-  return (v6 ? "[" + o.address + "]" : o.address) + ":" + std::to_string(o.port);
-}
-
 bool collect_document(std::string_view text, Collected& c, std::string& why) {
   Parsed p = parse_document(text);
   if (!p.error.empty()) {

@@ -36,7 +36,5 @@ void collect_file(const std::string& path, Collected& c);
 bool collect_document(std::string_view text, Collected& c, std::string& why);
 
 Record make_record(const Entry& e);
-// "address:port" (IPv6 in brackets) of an entry, as scan names targets.
-std::string endpoint(const Observation& o);
 
 }  // namespace dg::shodan

@@ -28,4 +28,10 @@ struct Observation {
   std::vector<std::string> hostnames;
 };
 
+// "address:port" as scan names targets (an IPv6 address in brackets): findings' targets and --verify's.
+inline std::string endpoint(const std::string& address, unsigned port) {
+  return (address.find(':') != std::string::npos ? "[" + address + "]" : address) + ":" + std::to_string(port);
+}
+inline std::string endpoint(const Observation& o) { return endpoint(o.address, o.port); }
+
 }  // namespace dg::shodan
