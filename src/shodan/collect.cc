@@ -54,6 +54,18 @@ void collect_file(const std::string& path, Collected& c) {
     c.errors.push_back(e);
     return;
   }
+  // A file in which nothing was a banner or a host but something was malformed is not an export at all: an
+  // error, so that a wrong file never reads as "no DICOM service seen".
+  struct NothingRead {
+    const std::string& path;
+    Collected& c;
+    const std::uint64_t banners = c.banners, malformed = c.malformed;
+    ~NothingRead() {
+      if (c.banners == banners && c.malformed > malformed)
+        c.errors.push_back(path + ": no Shodan banner or Censys host in it (" + std::to_string(c.malformed - malformed) +
+                           " malformed lines or documents)");
+    }
+  } nothing_read{path, c};
   std::string buf(1 << 20, '\0'), line, whole;
   std::uint64_t lineno = 0;
   int shown = 0;

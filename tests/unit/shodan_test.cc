@@ -304,3 +304,18 @@ TEST(Shodan, ReportShowsWhatWasSeenNextToToday) {
   EXPECT_EQ(rows[1].today, "no DICOM answer now");
   std::remove(path.c_str());
 }
+
+TEST(Shodan, AFileWithNothingButMalformedLinesIsAnError) {
+  const std::string junk = temp_file("not an export\n{\"foo\": 1}\n");
+  Collected c;
+  collect_file(junk, c);
+  EXPECT_EQ(c.malformed, 2u);
+  ASSERT_EQ(c.errors.size(), 1u);  // never read as "nothing seen"
+  EXPECT_NE(c.errors[0].find("no Shodan banner or Censys host"), std::string::npos);
+  const std::string empty = temp_file("");
+  Collected d;
+  collect_file(empty, d);  // an empty export is an export that saw nothing
+  EXPECT_TRUE(d.errors.empty());
+  std::remove(junk.c_str());
+  std::remove(empty.c_str());
+}
