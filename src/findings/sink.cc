@@ -67,7 +67,7 @@ namespace {
 // nlohmann's serializer, which replaces invalid UTF-8. Output is identical to nlohmann's dump().
 void append_json(std::string& out, const json& j);
 
-void append_string(std::string& out, const std::string& s) {
+void append_string(std::string& out, std::string_view s) {
   bool plain = true;
   for (unsigned char c : s)
     if (c < 0x20 || c >= 0x7F || c == '"' || c == '\\') {
@@ -78,9 +78,29 @@ void append_string(std::string& out, const std::string& s) {
     out += json(s).dump(-1, ' ', false, json::error_handler_t::replace);
     return;
   }
+  out.reserve(out.size() + s.size() + 2);
   out.push_back('"');
-  out += s;
+  out.append(s);
   out.push_back('"');
+}
+
+// finding_json(f) as append_json would write it, without building the object: keys in nlohmann's (sorted) order.
+void append_finding(std::string& out, const Finding& f) {
+  out += "{\"check\":";
+  append_string(out, f.check);
+  out += ",\"evidence\":";
+  append_json(out, f.evidence);
+  out += ",\"severity\":";
+  append_string(out, to_string(f.severity));
+  out += ",\"target\":";
+  append_string(out, f.target);
+  if (!valid_utf8(f.target)) {
+    out += ",\"target_bytes\":";
+    append_string(out, base64(f.target));
+  }
+  out += ",\"title\":";
+  append_string(out, f.title);
+  out += ",\"type\":\"finding\"}";
 }
 
 void append_json(std::string& out, const json& j) {
@@ -146,6 +166,7 @@ std::string jsonl_record_line(const Record& r) {
       extra.emplace_back(it.key() + "_bytes", base64(it->get_ref<const std::string&>()));
   std::sort(extra.begin(), extra.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   std::string out;
+  out.reserve(512);
   out.push_back('{');
   bool first = true;
   auto put = [&](const std::string& k, const json& v) {
@@ -173,7 +194,7 @@ std::string render(const Record& r) {
   std::string out = jsonl_record_line(r);
   out.push_back('\n');
   for (const Finding& f : r.findings) {
-    append_json(out, finding_json(f));
+    append_finding(out, f);
     out.push_back('\n');
   }
   return out;

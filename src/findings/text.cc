@@ -41,7 +41,9 @@ bool unsafe_code_point(char32_t cp) {
 }  // namespace
 
 bool valid_utf8(std::string_view s) {
-  for (std::size_t i = 0; i < s.size();) {
+  std::size_t i = 0;
+  while (i < s.size() && static_cast<unsigned char>(s[i]) < 0x80) ++i;  // ASCII, the common case
+  for (; i < s.size();) {
     char32_t cp;
     const std::size_t n = utf8_at(s, i, cp);
     if (n == 0) return false;
