@@ -64,7 +64,7 @@ class MultiSink : public Sink {
 // The JSON Lines object of a record (without its findings and without the newline): its fields with "type",
 // "checks" and FIELD_bytes added in their sorted places, byte for byte what nlohmann's dump() would write.
 std::string jsonl_record_line(const Record& r);
-// JSON form of a finding: {"type":"finding","check",...}.
+// JSON form of a finding: {"type":"finding","check",...}. The JSON Lines sink writes exactly its dump().
 nlohmann::json finding_json(const Finding& f);
 
 }  // namespace dg

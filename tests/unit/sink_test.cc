@@ -150,6 +150,22 @@ TEST(JsonlSink, RecordLinesAreWhatNlohmannWrites) {
   EXPECT_EQ(nlohmann::json::parse(jsonl_record_line(c))["checks"], nlohmann::json({"own", "list"}));
 }
 
+// A finding's line is written without building its object; it must be finding_json's dump(), byte for byte.
+TEST(JsonlSink, FindingLinesAreWhatNlohmannWrites) {
+  Record r{"file", "flagged", {{"path", "x"}}, {}, {}, {}};
+  r.findings.push_back(make_finding("file.preamble.executable", "plain.dcm"));
+  r.findings.push_back(make_finding("file.payload.executable", std::string("bad\xff\"q\".dcm"),
+                                    {{"offset", 128}, {"nested", {{"k", {1, "two\n", 3.5, nullptr}}}}},
+                                    "title with \"quotes\" and caf\xc3\xa9"));
+  r.findings.push_back(make_finding("file.not-dicom", "n", nlohmann::json()));
+  const std::string out = capture([&](std::FILE* f) { make_jsonl_sink(f)->record(r); });
+  std::vector<std::string> lines;
+  for (std::size_t p = 0, q; (q = out.find('\n', p)) != std::string::npos; p = q + 1) lines.push_back(out.substr(p, q - p));
+  ASSERT_EQ(lines.size(), 1 + r.findings.size());
+  for (std::size_t i = 0; i < r.findings.size(); ++i)
+    EXPECT_EQ(lines[i + 1], finding_json(r.findings[i]).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
 TEST(JsonlSink, AWriteThatFailsIsReported) {
   std::FILE* full = std::fopen("/dev/full", "w");
   if (!full) GTEST_SKIP() << "no /dev/full";
