@@ -23,6 +23,7 @@ Action add_gateway(CLI::App& app);
 Action add_weblog(CLI::App& app);
 Action add_audit(CLI::App& app);
 Action add_shodan(CLI::App& app);
+Action add_explain(CLI::App& app);
 Action add_completion(CLI::App& app);  // hidden: completion scripts, the list of subcommands
 
 // Exit codes shared by every subcommand.
