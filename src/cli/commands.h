@@ -24,6 +24,8 @@ Action add_weblog(CLI::App& app);
 Action add_audit(CLI::App& app);
 Action add_shodan(CLI::App& app);
 Action add_explain(CLI::App& app);
+Action add_rfp(CLI::App& app);
+Action add_mds2(CLI::App& app);
 Action add_completion(CLI::App& app);  // hidden: completion scripts, the list of subcommands
 
 // Exit codes shared by every subcommand.

@@ -45,6 +45,8 @@ int main(int argc, char** argv) {
   reg(dg::cli::add_audit);
   reg(dg::cli::add_shodan);
   reg(dg::cli::add_explain);
+  reg(dg::cli::add_rfp);
+  reg(dg::cli::add_mds2);
   reg(dg::cli::add_completion);
   if (argc < 2) {
     std::fputs(app.help().c_str(), stderr);

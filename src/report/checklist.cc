@@ -33,34 +33,6 @@ std::string plural(std::size_t n, const char* one, const char* many) {
   return fmt::format("{} {}", n, n == 1 ? one : many);
 }
 
-// Fails where any of the checks is found; otherwise passes when `measured`, else not-measured with `why_not`.
-ChecklistItem judge(const Results& r, std::string id, std::string title, std::vector<std::string> checks,
-                    bool measured, const std::string& what_failed, const std::string& passed,
-                    const std::string& why_not) {
-  ChecklistItem it{std::move(id), std::move(title), ItemStatus::not_measured, "", std::move(checks), {}};
-  std::vector<std::string> found;
-  for (const auto& [target, ids] : r.checks_by_target)
-    for (const auto& c : it.checks)
-      if (ids.count(c)) {
-        it.targets.push_back(target);
-        break;
-      }
-  for (const auto& c : it.checks)
-    if (r.has(c)) found.push_back(c);
-  if (!it.targets.empty()) {
-    it.status = ItemStatus::fail;
-    it.evidence = fmt::format("{} {}: {} ({})", plural(it.targets.size(), "service", "services"), what_failed,
-                              list(it.targets), list(found, 8));
-  } else if (measured) {
-    it.status = ItemStatus::pass;
-    it.evidence = passed;
-  } else {
-    it.status = ItemStatus::not_measured;
-    it.evidence = why_not;
-  }
-  return it;
-}
-
 // The audit item: every DICOM host the scan found sent audit messages (dicomguard audit listen), all of them
 // valid and over TLS, and none of the events audit expect looked for is missing.
 ChecklistItem audit_item(const Results& r) {
@@ -131,6 +103,49 @@ ChecklistItem audit_item(const Results& r) {
 }
 
 }  // namespace
+
+ChecklistItem judge(const Results& r, std::string id, std::string title, std::vector<std::string> checks,
+                    bool measured, const std::string& what_failed, const std::string& passed,
+                    const std::string& why_not, const Subjects& subjects) {
+  ChecklistItem it{std::move(id), std::move(title), ItemStatus::not_measured, "", std::move(checks), {}};
+  std::vector<std::string> found;
+  for (const auto& [target, ids] : r.checks_by_target)
+    for (const auto& c : it.checks)
+      if (ids.count(c)) {
+        it.targets.push_back(target);
+        break;
+      }
+  for (const auto& c : it.checks)
+    if (r.has(c)) found.push_back(c);
+  if (!it.targets.empty()) {
+    it.status = ItemStatus::fail;
+    const std::string who = plural(it.targets.size(), subjects.one, subjects.many);
+    it.evidence = subjects.named ? fmt::format("{} {}: {} ({})", who, what_failed, list(it.targets), list(found, 8))
+                                 : fmt::format("{} {} ({})", who, what_failed, list(found, 8));
+  } else if (measured) {
+    it.status = ItemStatus::pass;
+    it.evidence = passed;
+  } else {
+    it.status = ItemStatus::not_measured;
+    it.evidence = why_not;
+  }
+  return it;
+}
+
+void demote_if_incomplete(const Results& r, ChecklistItem& it, const std::vector<std::string>& from) {
+  if (it.status != ItemStatus::pass) return;
+  for (const std::string& command : from) {
+    const auto by_n = r.shards.find(command);
+    if (by_n == r.shards.end()) continue;
+    for (const auto& [n, have] : by_n->second)
+      if (have.size() < n) {
+        it.status = ItemStatus::not_measured;
+        it.evidence = "only part of a sharded " + command + " run is here (shards missing), so this cannot pass; in "
+                      "the shards given: " + it.evidence;
+        return;
+      }
+  }
+}
 
 std::vector<ChecklistItem> checklist(const Results& r) {
   std::vector<ChecklistItem> out;
@@ -327,22 +342,11 @@ std::vector<ChecklistItem> checklist(const Results& r) {
     out.push_back(std::move(it));
   }
   // A part of a sharded run proves no pass: the missing shards may hold what fails. Its failures stand.
-  std::set<std::string> incomplete;
-  for (const auto& [command, by_n] : r.shards)
-    for (const auto& [n, have] : by_n)
-      if (have.size() < n) incomplete.insert(command);
-  if (!incomplete.empty())
-    for (ChecklistItem& it : out) {
-      const std::vector<std::string> from = it.id == "files"   ? std::vector<std::string>{"files"}
-                                            : it.id == "deid"  ? std::vector<std::string>{"deid", "deid-verify"}
-                                            : it.id == "audit" ? std::vector<std::string>{"scan", "audit-expect"}
-                                                               : std::vector<std::string>{"scan", "tls"};
-      const auto cut = std::find_if(from.begin(), from.end(), [&](const std::string& c) { return incomplete.count(c); });
-      if (it.status != ItemStatus::pass || cut == from.end()) continue;
-      it.status = ItemStatus::not_measured;
-      it.evidence = "only part of a sharded " + *cut + " run is here (shards missing), so this cannot pass; in the "
-                    "shards given: " + it.evidence;
-    }
+  for (ChecklistItem& it : out)
+    demote_if_incomplete(r, it, it.id == "files"   ? std::vector<std::string>{"files"}
+                                : it.id == "deid"  ? std::vector<std::string>{"deid", "deid-verify"}
+                                : it.id == "audit" ? std::vector<std::string>{"scan", "audit-expect"}
+                                                   : std::vector<std::string>{"scan", "tls"});
   return out;
 }
 

@@ -25,6 +25,26 @@ struct ChecklistItem {
 
 std::vector<ChecklistItem> checklist(const Results& r);
 
+// How an item names where it fails in its evidence: services by address:port (the default), hosts by address, or
+// files, counted and never named (their paths may name patients; the item's targets still hold them).
+struct Subjects {
+  const char* one = "service";
+  const char* many = "services";
+  bool named = true;
+};
+
+// The one rule every item is judged by, here and wherever results are judged item by item (dicomguard rfp's
+// requirements, mds2's answers): fails where any of `checks` was found in the measured results (a search
+// engine's observations do not count, see Results); otherwise passes when `measured` (the results hold what would
+// have shown a failure), else not measured, with `why_not` as its evidence. Never guessed.
+ChecklistItem judge(const Results& r, std::string id, std::string title, std::vector<std::string> checks,
+                    bool measured, const std::string& what_failed, const std::string& passed,
+                    const std::string& why_not, const Subjects& subjects = {});
+
+// A pass judged from part of a sharded run becomes not measured (the missing shards may hold what fails); its
+// failures stand. `from`: the commands whose results the item is judged from ("scan", "files", ...).
+void demote_if_incomplete(const Results& r, ChecklistItem& it, const std::vector<std::string>& from);
+
 // A fix measured: each checklist item before and after, for the items measured in either.
 struct BeforeAfter {
   ChecklistItem before, after;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 
 namespace dg::report {
@@ -203,6 +204,105 @@ std::string load(const std::vector<std::string>& paths, Results& r) {
   for (auto* v : {&r.services, &r.observed, &r.tls, &r.clocks, &r.ntp}) std::stable_sort(v->begin(), v->end(), by_endpoint);
   for (auto* v : {&r.files, &r.verified}) std::stable_sort(v->begin(), v->end(), by_path);
   return {};
+}
+
+}  // namespace dg::report
+
+namespace dg::report {
+
+std::string target_host(const std::string& t) {
+  if (!t.empty() && t[0] == '[') {
+    const auto close = t.find(']');
+    return close == std::string::npos ? t : t.substr(1, close - 1);
+  }
+  const auto colon = t.find(':');
+  if (colon != std::string::npos && t.find(':', colon + 1) == std::string::npos && t.find('/') == std::string::npos)
+    return t.substr(0, colon);
+  return t;
+}
+
+namespace {
+bool names(const nlohmann::json& j, const std::set<std::string>& who, std::initializer_list<const char*> keys) {
+  for (const char* k : keys)
+    if (const auto it = j.find(k); it != j.end() && it->is_string() && who.count(it->get<std::string>())) return true;
+  return false;
+}
+}  // namespace
+
+bool only_host(const Results& r, const std::string& host, const std::set<int>& ports, bool keep_files, Results& out) {
+  out = Results{};
+  // The device's addresses, and every name its records give it (audit messages may name it either way).
+  std::set<std::string> addresses, who{host};
+  for (const auto* v : {&r.services, &r.tls, &r.clocks, &r.ntp, &r.observed})
+    for (const auto& j : *v)
+      if (names(j, {host}, {"address", "host"})) addresses.insert(str(j, "address"));
+  if (addresses.empty()) addresses.insert(host);
+  for (const auto* v : {&r.services, &r.tls})
+    for (const auto& j : *v)
+      if (addresses.count(str(j, "address")) && j.contains("host") && j["host"].is_string()) who.insert(j["host"].get<std::string>());
+  who.insert(addresses.begin(), addresses.end());
+  bool any = false;
+  const auto take = [&](const std::vector<nlohmann::json>& from, std::vector<nlohmann::json>& to,
+                        std::initializer_list<const char*> keys, const std::set<std::string>& ids) {
+    for (const auto& j : from)
+      if (names(j, ids, keys)) {
+        to.push_back(j);
+        any = true;
+      }
+  };
+  const auto on_port = [&](const nlohmann::json& j) { return ports.empty() || ports.count(j.value("port", 0)); };
+  for (const auto* v : {&r.services, &r.tls, &r.observed}) {
+    auto& to = v == &r.services ? out.services : v == &r.tls ? out.tls : out.observed;
+    for (const auto& j : *v)
+      if (names(j, addresses, {"address"}) && on_port(j)) {
+        to.push_back(j);
+        any = true;
+      }
+  }
+  if (!ports.empty() && !any) return false;
+  take(r.clocks, out.clocks, {"address"}, addresses);
+  take(r.ntp, out.ntp, {"address"}, addresses);
+  take(r.audit, out.audit, {"sender", "hostname", "source_id"}, who);
+  if (!any) return false;
+  if (keep_files) {
+    out.files = r.files;
+    out.verified = r.verified;
+  }
+  std::set<std::string> paths;  // file findings name the file's path
+  if (keep_files)
+    for (const auto* v : {&r.files, &r.verified})
+      for (const auto& j : *v) paths.insert(str(j, "path"));
+  for (const auto& f : r.findings) {
+    const std::string target = f.value("target", ""), check = f.value("check", "");
+    if (!who.count(target_host(target)) && !paths.count(target)) continue;
+    if (!ports.empty() && target_host(target) != target) {  // a service's or TLS endpoint's finding: its port
+      const auto colon = target.rfind(':');
+      if (!ports.count(std::atoi(target.c_str() + colon + 1))) continue;
+    }
+    out.checks_by_target[target].insert(check);
+    ++out.check_count[check];
+    out.findings.push_back(f);
+  }
+  for (const auto& [k, ids] : r.observed_checks)
+    if (const std::string t = k.substr(k.find('|') + 1); who.count(target_host(t)) &&
+        (ports.empty() || ports.count(std::atoi(t.c_str() + t.rfind(':') + 1))))
+      out.observed_checks[k] = ids;
+  out.summaries = r.summaries;
+  out.commands = r.commands;
+  out.scan_assessed = r.scan_assessed;
+  out.inputs = r.inputs;
+  out.shards = r.shards;
+  return true;
+}
+
+std::vector<std::string> hosts(const Results& r) {
+  std::set<std::string> out;
+  for (const auto* v : {&r.services, &r.tls, &r.clocks, &r.ntp})
+    for (const auto& j : *v)
+      if (const std::string a = str(j, "address"); !a.empty()) out.insert(a);
+  for (const auto& a : r.audit)
+    if (const std::string s = str(a, "sender"); !s.empty()) out.insert(s);
+  return {out.begin(), out.end()};
 }
 
 }  // namespace dg::report

@@ -41,6 +41,11 @@ struct Results {
   std::vector<std::string> missing_shards() const;
 
   bool has(const std::string& check) const { return check_count.count(check) > 0; }
+  // No record of any kind: every line was skipped (not dicomguard results) or there were none.
+  bool empty() const {
+    return services.empty() && tls.empty() && files.empty() && verified.empty() && audit.empty() && clocks.empty() &&
+           ntp.empty() && findings.empty() && observed.empty() && summaries.empty();
+  }
   // Targets ("addr:port") with any of these checks.
   std::vector<std::string> targets_with(std::initializer_list<const char*> checks) const;
 };
@@ -54,6 +59,21 @@ std::string load(const std::vector<std::string>& paths, Results& out);
 void add_line(const std::string& line, Results& out);
 // "addr:port" of a service record as its findings name it (an IPv6 address in brackets).
 std::string service_target(const nlohmann::json& service);
+// The address a finding's target names: "10.0.0.5" of "10.0.0.5:104", "::1" of "[::1]:104"; a bare address, and
+// anything else (a file path), as it is.
+std::string target_host(const std::string& target);
+
+// One device's part of the results: its services, TLS endpoints, clock, NTP answers and audit messages (sent by
+// it under its address or a host name its records give), and the findings about them; every summary is kept, so
+// what ran is still known. `host` is an address or a host name a service or TLS record was given as. Files and
+// de-identified files name no device: kept only with `keep_files` (the caller knows they are this device's).
+// `ports`, when not empty, narrows services, TLS endpoints and their findings to those ports (two devices behind
+// one address); the host's clock and audit messages are kept. Returns false, and leaves `out` empty, when no
+// record is about that host (and ports).
+bool only_host(const Results& r, const std::string& host, const std::set<int>& ports, bool keep_files, Results& out);
+// Every address the results hold a record about (services, TLS, clocks, NTP, audit senders), sorted.
+std::vector<std::string> hosts(const Results& r);
+
 // What makes two records the same subject: "service||127.0.0.1:104", "file|/srv/a.dcm", ...; "" for a finding.
 std::string subject_key(const nlohmann::json& record);
 

@@ -144,6 +144,7 @@ Step HttpProbe::handle(const http::Response& rsp) {
     case Req::system:
     case Req::system_default_creds: {
       const bool with_creds = req_ == Req::system_default_creds;
+      if (with_creds) r_.default_credentials_tried = true;
       if (rsp.status == 200) {
         auto j = nlohmann::json::parse(rsp.body, nullptr, false);
         if (j.is_object() && (j.contains("DicomAet") || j.contains("ApiVersion"))) {

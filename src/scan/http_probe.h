@@ -34,6 +34,7 @@ struct HttpResult {
   int dicom_port = 0;
   std::optional<std::uint64_t> patient_count;  // entries in /patients (identifiers only; never printed)
   bool default_credentials = false;
+  bool default_credentials_tried = false;  // --try-default-credentials asked and the server answered
   std::string dicomweb;            // open, auth-required, absent
   std::string dicomweb_path;
   int dicomweb_status = 0;

@@ -33,6 +33,7 @@ const std::vector<ProbeKind>& probe_kinds() {
         "max_pdu", "study_count", "tls", "release_note", "plaintext_twin", "plaintext_twin_check",
         "plaintext_twin_evidence", "plaintext_twin_possible", "dicom", "orthanc", "dicomweb", "patient_list",
         "cors_any_origin", "http_status", "title", "dicom_hints", "dicomweb_path", "dicom_port", "server",
+        "default_credentials",
         "errors"},
        make_service},
       {"tls",

@@ -361,6 +361,7 @@ Record http_record(const HttpResult& r) {
   if (!r.dicomweb_path.empty()) rec.fields["dicomweb_path"] = r.dicomweb_path;
   if (r.dicom_port) rec.fields["dicom_port"] = r.dicom_port;
   if (!r.server.empty()) rec.fields["server"] = r.server;
+  if (r.default_credentials_tried) rec.fields["default_credentials"] = r.default_credentials ? "accepted" : "refused";
   if (!r.errors.empty()) rec.fields["errors"] = r.errors;
   return rec;
 }

@@ -194,6 +194,9 @@ class ScanAgainstRealServers(unittest.TestCase):
         cp, services, findings, _ = scan(self.http("orthanc_auth"))
         self.assertEqual(findings.get(self.http("orthanc_auth")), {"http.plaintext"})
         self.assertEqual(services[self.http("orthanc_auth")]["orthanc"], "auth-required")
+        # The record says whether the default account was tried (rfp's "no default web credentials" needs it).
+        self.assertEqual(self.services[self.http("orthanc_auth")]["default_credentials"], "accepted")
+        self.assertNotIn("default_credentials", services[self.http("orthanc_auth")])
 
     def test_dicomweb_zero_match_query_proves_it_open(self):
         if "orthanc_web" not in self.s:
