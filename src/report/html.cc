@@ -6,6 +6,7 @@
 #include "findings/catalog.h"
 #include "report/checklist.h"
 #include "report/observed.h"
+#include "report/patch.h"
 #include "report/matrix.h"
 #include "report/render.h"
 
@@ -244,6 +245,20 @@ std::string render_html(const Results& r, const RenderOptions& o) {
                        : row.today.rfind("no DICOM", 0) == 0 ? "not-seen"
                                                                : "not-measured-cell",
                        esc(row.today));
+    h += "</tbody></table></section>\n";
+  }
+
+  // ---- what to upgrade: products in the range of published advisories
+  if (const auto rows = patch_rows(r); !rows.empty()) {
+    h += "<section id=\"patch\"><h2>Patch</h2><p>Services whose product version is in the affected range of published "
+         "advisories (CISA ICS medical advisories, CVE records, vendor notes). A distribution that backports fixes "
+         "announces the unchanged version: confirm with the installed package before upgrading.</p>"
+         "<table><thead><tr><th>Service</th><th>Product</th><th>Version</th><th>Advisories</th><th>Fixed in</th>"
+         "</tr></thead><tbody>";
+    for (const auto& row : rows)
+      h += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td></tr>", esc(row.target),
+                       esc(row.product), esc(row.version.empty() ? "(none)" : row.version),
+                       row.version_unknown ? "not-measured-cell" : "exposed", esc(row.advisories), esc(row.fixed_in));
     h += "</tbody></table></section>\n";
   }
 

@@ -6,6 +6,7 @@
 #include "findings/catalog.h"
 #include "report/checklist.h"
 #include "report/observed.h"
+#include "report/patch.h"
 #include "report/render.h"
 
 namespace dg::report {
@@ -60,6 +61,16 @@ std::string render_markdown(const Results& r, const RenderOptions& o) {
     for (const auto& row : rows)
       m += fmt::format("| {} | {} | {} | {} | {} |\n", cell(row.service), row.seen_by, row.seen, cell(row.proved),
                        cell(row.today));
+    m += "\n";
+  }
+  if (const auto rows = patch_rows(r); !rows.empty()) {
+    m += "## Patch\n\nServices whose product version is in the affected range of published advisories "
+         "(`data/vulnerabilities.json`: CISA ICS medical advisories, CVE records, vendor notes). A distribution that "
+         "backports fixes announces the unchanged version: confirm with the installed package before upgrading.\n\n"
+         "| Service | Product | Version | Advisories | Fixed in |\n|---|---|---|---|---|\n";
+    for (const auto& row : rows)
+      m += fmt::format("| {} | {} | {} | {} | {} |\n", row.target, cell(row.product), cell(row.version.empty() ? "(none)" : row.version),
+                       cell(row.advisories), cell(row.fixed_in));
     m += "\n";
   }
   m += "## What was found, why it matters, how to fix it\n\n";

@@ -8,6 +8,7 @@
 
 #include "dicom/uids.h"
 #include "scan/fingerprint.h"
+#include "scan/vulnerable.h"
 
 namespace dg::scan {
 
@@ -217,6 +218,8 @@ Record dimse_record(const DimseResult& r) {
   }
   if (!r.tls)
     rec.findings.push_back(make_finding("dimse.plaintext", target, {{"port", r.ep.port}}));
+  // Published advisories for the product and version the fingerprint names (data/vulnerabilities.json).
+  for (Finding& f : product_findings(target, prod.product, prod.version)) rec.findings.push_back(std::move(f));
 
   // What was tried and what held, for servers that let us do little.
   if (!accepted_any && r.called_enforced == true) {
@@ -335,6 +338,8 @@ Record http_record(const HttpResult& r) {
     rec.findings.push_back(make_finding("http.cors.credentials", target,
                                         {{"note", "Access-Control-Allow-Origin matched an arbitrary origin, "
                                                   "Access-Control-Allow-Credentials: true"}}));
+  if (!r.orthanc_version.empty())
+    for (Finding& f : product_findings(target, "Orthanc", r.orthanc_version)) rec.findings.push_back(std::move(f));
   if (dicom && r.orthanc == "absent" && r.dicomweb == "absent" && r.patient_list == "absent")
     rec.note("web.dicom-hints-only", {{"hints", r.dicom_hints}});
   // A web server that shows no sign of DICOM is recorded (JSON) but not shown as a finding.

@@ -16,6 +16,7 @@ import helpers
 import peers
 from helpers import TempDir, parse_jsonl, run
 from scripted_dicom import SingleConnectionScp, parse_rq
+import test_vulnerable
 
 DICOMWEB_PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"  # Debian orthanc-dicomweb
 PLAIN_OPEN_STORE = {"dimse.ae.any-called", "dimse.ae.any-calling", "dimse.echo.open", "dimse.store.open",
@@ -28,8 +29,10 @@ def scan(*args):
     services = {f"{o['address']}:{o['port']}": o for o in objs if o["type"] == "service"}
     findings = {}
     for o in objs:
-        # The TLS grade of TLS services (tls.* findings, after a {"type":"tls"} record) is tested in test_tls.py.
-        if o["type"] == "finding" and not o["check"].startswith("tls."):
+        # The TLS grade of TLS services (tls.* findings, after a {"type":"tls"} record) is tested in test_tls.py;
+        # the published advisories of a product (product.*) depend on data/vulnerabilities.json, tested below
+        # (test_product_findings_follow_the_advisory_table) and in test_vulnerable.py.
+        if o["type"] == "finding" and not o["check"].startswith(("tls.", "product.")):
             findings.setdefault(o["target"], set()).add(o["check"])
     summary = [o for o in objs if o["type"] == "summary"]
     return cp, services, findings, summary[-1] if summary else None
@@ -87,6 +90,23 @@ class ScanAgainstRealServers(unittest.TestCase):
         for s in cls.s.values():
             s.stop()
         cls.tmp.cleanup()
+
+    def test_product_findings_follow_the_advisory_table(self):
+        objs = parse_jsonl(self.cp.stdout)
+        products = [o for o in objs if o["type"] == "finding" and o["check"].startswith("product.")]
+        named = 0
+        for target, svc in self.services.items():
+            if not svc.get("product"):
+                continue
+            named += 1
+            prod, version = svc["product"]["product"], svc["product"]["version"]
+            want = [e["id"] for e in test_vulnerable.expected(prod, version)]
+            got = [f for f in products if f["target"] == target]
+            if want:
+                self.assertEqual([(f["check"], f["evidence"]["ids"]) for f in got], [("product.vulnerable", want)], target)
+            else:
+                self.assertEqual([f for f in got if f["check"] == "product.vulnerable"], [], target)
+        self.assertGreater(named, 0)
 
     def checks(self, name, http=False):
         return self.findings.get(self.http(name) if http else self.s[name].target, set())
@@ -355,7 +375,7 @@ class ScanTlsClientCertificate(unittest.TestCase):
                     doc = json.load(f)
                 self.assertEqual(doc["version"], "2.1.0")
                 results = doc["runs"][0]["results"]
-                self.assertEqual({r["ruleId"] for r in results}, PLAIN_OPEN_STORE)
+                self.assertEqual({r["ruleId"] for r in results if not r["ruleId"].startswith("product.")}, PLAIN_OPEN_STORE)
                 rules = {r["id"] for r in doc["runs"][0]["tool"]["driver"]["rules"]}
                 self.assertLessEqual(PLAIN_OPEN_STORE, rules)
             finally:
