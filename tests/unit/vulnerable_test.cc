@@ -136,6 +136,8 @@ TEST(VulnerableTable, EveryProductIsOneTheScanCanName) {
   }
   EXPECT_TRUE(covered.count("DCMTK"));
   EXPECT_TRUE(covered.count("Orthanc"));
+  EXPECT_TRUE(covered.count("Conquest DICOM server (dgate)"));
+  EXPECT_TRUE(covered.count("GDCM"));
 }
 
 TEST(VulnerableLookup, UnknownProductsAndVersionsMatchNothing) {
@@ -196,4 +198,38 @@ TEST(VulnerableFindings, TheServiceRecordOfAFingerprintedDcmtkCarriesThem) {
   r.implementation_version = "SOMETHING_ELSE";  // DCMTK's UID, a version name that gives no version
   EXPECT_TRUE([&] { const Record x = dimse_record(r); return std::any_of(x.findings.begin(), x.findings.end(),
       [](const Finding& f) { return f.check == "product.unknown-version"; }); }());
+}
+
+TEST(VulnerableFindings, ConquestIsPlacedByTheReleaseItAnnouncesBeforeTheSlash) {
+  // Conquest's A-ASSOCIATE-AC carries its release as "1.4.19/WIN32" under its own UID (data/implementations.json);
+  // CVE-2020-35308 affects every release before 1.5.0.
+  DimseResult r;
+  r.ep = {*parse_addr("127.0.0.1"), 5678, {}};
+  r.answer = "dicom";
+  r.implementation_uid = "1.2.826.0.1.3680043.2.135.1066.101";
+  auto ids_of = [&r](const char* version) {
+    r.implementation_version = version;
+    std::vector<std::string> out;
+    for (const Finding& f : dimse_record(r).findings)
+      if (f.check == "product.vulnerable") out = f.evidence["ids"].get<std::vector<std::string>>();
+    return out;
+  };
+  EXPECT_EQ(ids_of("1.4.19/WIN32"), std::vector<std::string>{"CVE-2020-35308"});
+  EXPECT_TRUE(ids_of("1.5.0/OTHER").empty());
+  EXPECT_TRUE(ids_of("1.5.0/WIN32").empty());
+}
+
+TEST(VulnerableLookup, ARangeThatReopensAfterARevertedFixMatchesOnBothSides) {
+  // GDCM CVE-2026-3650: fixed in 3.2.6, the fix reverted in 3.2.10 with no later fix.
+  auto has = [](const char* v) {
+    const auto hits = lookup("GDCM", v);
+    return std::any_of(hits.begin(), hits.end(), [](const Advisory* a) { return a->id == "CVE-2026-3650"; });
+  };
+  EXPECT_FALSE(has("3.2.1"));
+  EXPECT_TRUE(has("3.2.2"));
+  EXPECT_TRUE(has("3.2.5"));
+  EXPECT_FALSE(has("3.2.6"));
+  EXPECT_FALSE(has("3.2.9"));
+  EXPECT_TRUE(has("3.2.10"));
+  EXPECT_TRUE(has("3.2.11"));
 }
