@@ -10,7 +10,8 @@ std::string load_results(const std::vector<std::string>& paths, report::Results&
   if (std::string e = report::load(paths, r); !e.empty()) return e;
   if (r.empty())
     return "no dicomguard results in " + (paths.size() == 1 ? paths[0] : std::to_string(paths.size()) + " files") +
-           " (" + std::to_string(r.skipped_lines) + " lines were not dicomguard JSON Lines)";
+           " (" + std::to_string(r.skipped_lines) + (r.skipped_lines == 1 ? " line was" : " lines were") +
+           " not dicomguard JSON Lines)";
   return {};
 }
 
