@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "scan/fingerprint.h"
+#include "scan/vulnerable.h"
 #include "shodan/parse.h"
 #include "weblog/stream.h"
 
@@ -221,6 +222,15 @@ Record make_record(const Entry& e) {
   if (!o.org.empty()) f["org"] = o.org;
   if (!o.hostnames.empty()) f["hostnames"] = o.hostnames;
   r.findings = proven_findings(o, v);
+  // The version the banner announced, looked up as scan does (product.vulnerable / product.unknown-version): what
+  // the search engine saw then, with when and by whom, not a measurement of today.
+  if (v.dicom && product.is_object() && !r.findings.empty())
+    for (Finding& pf : scan::product_findings(r.findings.front().target, product["product"].get<std::string>(),
+                                              product["version"].get<std::string>())) {
+      pf.evidence["observed_by"] = o.source;
+      pf.evidence["seen"] = o.seen;
+      r.findings.push_back(std::move(pf));
+    }
   return r;
 }
 

@@ -16,6 +16,7 @@ import unittest
 
 import peers
 from helpers import TempDir, parse_jsonl, run
+from test_vulnerable import expected as advisories_for
 
 
 def _item(t, data):
@@ -161,8 +162,17 @@ class ShodanTest(unittest.TestCase):
             self.assertEqual(st["product"]["product"], "DCMTK")
             self.assertEqual((st["seen_first"], st["seen_last"], st["observations"]),
                              ("2026-10-01T08:00:00Z", "2026-11-25T08:00:00Z", 2))
+            # the DCMTK version the banner announced, looked up in data/vulnerabilities.json as scan does
+            hits = advisories_for("DCMTK", st["product"]["version"])
             self.assertEqual(checks[f"127.0.0.1:{self.store.port}"],
-                             {"exposure.internet", "dimse.ae.any-called", "dimse.ae.any-calling", "dimse.plaintext"})
+                             {"exposure.internet", "dimse.ae.any-called", "dimse.ae.any-calling", "dimse.plaintext"}
+                             | ({"product.vulnerable"} if hits else set()))
+            for o in objs:
+                if o["type"] == "finding" and o["check"] == "product.vulnerable" and \
+                        o["target"] == f"127.0.0.1:{self.store.port}":
+                    self.assertEqual(o["evidence"]["ids"], [e["id"] for e in hits])
+                    self.assertEqual((o["evidence"]["observed_by"], o["evidence"]["seen"]),
+                                     ("shodan", "2026-11-25T08:00:00Z"))
             qr = recs[("shodan", self.qr.port)]
             self.assertEqual((qr["recognised_by"], qr["association"], qr["exposure"]), ("a-associate-rj", "rejected", "reachable"))
             self.assertEqual(qr["reject_reason"], "called-AE-title-not-recognized")

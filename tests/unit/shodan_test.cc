@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -11,6 +12,7 @@
 #include "dicom/pdu.h"
 #include "report/observed.h"
 #include "report/results.h"
+#include "scan/vulnerable.h"
 #include "shodan/collect.h"
 #include "shodan/parse.h"
 #include "shodan/queries.h"
@@ -113,8 +115,15 @@ TEST(Shodan, AnAssociateAcProvesAeOpenAndNamesTheProduct) {
     EXPECT_EQ(f.evidence["observed_by"], "shodan");
     EXPECT_EQ(f.evidence["seen"], "2026-11-20T08:15:30Z");
   }
+  // DCMTK 3.6.7, as the banner announced it, is in the range of published advisories (data/vulnerabilities.json):
+  // looked up as scan does, with when and by whom it was seen.
   EXPECT_EQ(checks, (std::set<std::string>{"exposure.internet", "dimse.ae.any-called", "dimse.ae.any-calling",
-                                           "dimse.plaintext"}));
+                                           "dimse.plaintext", "product.vulnerable"}));
+  const auto vuln = std::find_if(r.findings.begin(), r.findings.end(),
+                                 [](const dg::Finding& f) { return f.check == "product.vulnerable"; });
+  ASSERT_NE(vuln, r.findings.end());
+  EXPECT_EQ(vuln->evidence["version"], "3.6.7");
+  EXPECT_EQ(vuln->evidence["ids"], dg::scan::product_findings("x", "DCMTK", "3.6.7").front().evidence["ids"]);
 }
 
 TEST(Shodan, AnAssociateRjProvesOnlyThatItIsThere) {
