@@ -179,11 +179,13 @@ const char* kStyle =
     "code{font:0.88em/1.4 'DejaVu Sans Mono',monospace;background:#f3f3f3;padding:0 .2em}"
     "table{border-collapse:collapse;font:14px/1.4 sans-serif}th,td{border:1px solid #ccc;padding:.3em .5em;"
     "vertical-align:top;text-align:left}td.n{text-align:right}.sources{font-size:.9em}"
+    "body.wide{max-width:72em}td.id code{white-space:nowrap}td.summary{min-width:18em}"
     "@media print{body{margin:0;max-width:none}}";
 
-std::string page(const std::string& title, const std::string& content) {
+std::string page(const std::string& title, const std::string& content, bool wide = false) {
   return "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" + escape(title) +
-         "</title>\n<style>" + kStyle + "</style>\n</head>\n<body>\n" + content + "</body>\n</html>\n";
+         "</title>\n<style>" + kStyle + "</style>\n</head>\n<body" + (wide ? " class=\"wide\"" : "") + ">\n" +
+         content + "</body>\n</html>\n";
 }
 
 }  // namespace
@@ -288,14 +290,14 @@ std::string format_matrix(const std::vector<Story>& all, const Values& v, Format
   for (const auto& a : aud) c += "<th>" + escape(a) + "</th>";
   c += "</tr></thead>\n<tbody>\n";
   for (std::size_t i = 0; i < all.size(); ++i) {
-    c += "<tr data-topic=\"" + escape(all[i].id) + "\"><td><code>" + escape(all[i].id) + "</code></td><td>" +
-         escape(all[i].title) + "</td><td>" + escape(all[i].summary) + "</td>";
+    c += "<tr data-topic=\"" + escape(all[i].id) + "\"><td class=\"id\"><code>" + escape(all[i].id) +
+         "</code></td><td>" + escape(all[i].title) + "</td><td class=\"summary\">" + escape(all[i].summary) + "</td>";
     for (std::size_t k = 0; k < aud.size(); ++k)
       c += "<td class=\"n\" data-audience=\"" + aud[k] + "\">" + std::to_string(words[i][k]) + "</td>";
     c += "</tr>\n";
   }
   c += "</tbody>\n</table>\n";
-  return page(title, c);
+  return page(title, c, true);
 }
 
 }  // namespace dg::explain
