@@ -30,6 +30,10 @@ HOST_LISTS = ("hosts_list", "query_open_hosts", "plaintext_hosts")
 COUNTS = ("services", "hosts", "plaintext", "tls_services", "any_ae", "query_open", "retrieve_open", "store_open",
           "tls_weak", "cert_problems", "vulnerable", "internet", "files", "files_flagged", "audit_problems",
           "critical", "high")
+# Counts that only a scan can give, and those only a files check can give (docs/stories.md: their guards).
+SCAN_COUNTS = {"services", "hosts", "plaintext", "tls_services", "any_ae", "query_open", "retrieve_open", "store_open",
+               "tls_weak", "cert_problems", "vulnerable", "hosts_list", "query_open_hosts", "plaintext_hosts"}
+FILE_COUNTS = {"files", "files_flagged"}
 TAG = re.compile(r"\{\{([#^/]?)([^{}]*)\}\}")
 LAB_PATIENTS = ("LABSYNTHETIC",)  # the lab's synthetic patients (as test_report.py)
 SAMPLE_PATIENTS = ("DEMO^CLEAN", "DEMO^PE", "DEMO^ELF", "DEMO^SCRIPT", "DEMO^PAYLOAD", "DEMO^DOCUMENT", "DEMO-0001")
@@ -320,6 +324,36 @@ class Stories(unittest.TestCase):
     def test_the_issues_thirteen_topics(self):
         self.assertEqual(set(self.stories) - set(TOPICS), set(), "stories that are not one of the issue's topics")
         self.assertEqual([t for t in TOPICS if t not in self.stories], [], "topics of the issue without a story")
+
+    def test_a_count_is_told_only_when_its_measurement_was_given(self):
+        """A reader who gives only a files check must not read "0 services ... none answered a stranger" (nothing was
+        scanned), nor one who gives only a scan "0 files checked, none flagged": every count that comes from a scan
+        sits inside {{#services}}, every count of files inside {{#files}}; and with only one kind of results no
+        story says "0 of 0"."""
+        outside = []
+        for topic, story in self.stories.items():
+            for audience in AUDIENCES:
+                stack = []
+                for m in TAG.finditer(story[audience]["text"]):
+                    kind, name = m.group(1), m.group(2).split("|")[0].strip()
+                    if kind == "/":
+                        if stack:
+                            stack.pop()
+                        continue
+                    for guard, names in (("services", SCAN_COUNTS), ("files", FILE_COUNTS)):
+                        if name in names and not (name == guard and kind in "#^") and ("#", guard) not in stack:
+                            outside.append(f"{topic} [{audience}]: {{{{{kind}{name}}}}} outside {{{{#{guard}}}}}")
+                    if kind in "#^":
+                        stack.append((kind, name))
+        self.assertEqual(outside, [], "counts told where no such result may have been given")
+        scan_only, files_only = self.results[0], self.results[1]
+        for topic in self.stories:
+            for audience in AUDIENCES:
+                for given in (scan_only, files_only):
+                    with self.subTest(topic=topic, audience=audience, given=os.path.basename(given)):
+                        cp = run("explain", topic, "--audience", audience, given)
+                        self.assertEqual(cp.returncode, 0, cp.stderr)
+                        self.assertNotRegex(flat(cp.stdout), r"\b0 of 0\b")
 
     def test_every_command_a_story_gives_exists_with_its_flags(self):
         """A reader pastes the commands: each `dicomguard SUB [SUB2] ...` names a real subcommand, and each of its
