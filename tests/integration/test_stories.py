@@ -341,9 +341,9 @@ class Stories(unittest.TestCase):
                             stack.pop()
                         continue
                     for guard, names in (("services", SCAN_COUNTS), ("files", FILE_COUNTS)):
-                        if name in names and not (name == guard and kind in "#^") and ("#", guard) not in stack:
+                        if name in names and not (name == guard and kind in ("#", "^")) and ("#", guard) not in stack:
                             outside.append(f"{topic} [{audience}]: {{{{{kind}{name}}}}} outside {{{{#{guard}}}}}")
-                    if kind in "#^":
+                    if kind in ("#", "^"):
                         stack.append((kind, name))
         self.assertEqual(outside, [], "counts told where no such result may have been given")
         scan_only, files_only = self.results[0], self.results[1]
