@@ -1,4 +1,5 @@
 #include "explain/format.h"
+#include "util/html_escape.h"
 
 #include <algorithm>
 
@@ -79,27 +80,12 @@ std::vector<Span> spans(const std::string& s) {
   return out;
 }
 
-std::string escape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      case '\'': o += "&#39;"; break;
-      default: o += c;
-    }
-  }
-  return o;
-}
-
 std::string html_inline(const std::string& s) {
   std::string o;
   for (const Span& sp : spans(s)) {
-    if (sp.kind == Span::code) o += "<code>" + escape(sp.text) + "</code>";
+    if (sp.kind == Span::code) o += "<code>" + util::html_escape(sp.text) + "</code>";
     else if (sp.kind == Span::bold) o += "<strong>" + html_inline(sp.text) + "</strong>";
-    else o += escape(sp.text);
+    else o += util::html_escape(sp.text);
   }
   return o;
 }
@@ -183,7 +169,7 @@ const char* kStyle =
     "@media print{body{margin:0;max-width:none}}";
 
 std::string page(const std::string& title, const std::string& content, bool wide = false) {
-  return "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" + escape(title) +
+  return "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" + util::html_escape(title) +
          "</title>\n<style>" + kStyle + "</style>\n</head>\n<body" + (wide ? " class=\"wide\"" : "") + ">\n" +
          content + "</body>\n</html>\n";
 }
@@ -223,13 +209,13 @@ std::string format_story(const Story& s, const std::string& audience, const Valu
       return out;
     }
     case Format::html: {
-      std::string c = "<article data-topic=\"" + escape(s.id) + "\" data-audience=\"" + escape(audience) + "\">\n<h1>" +
-                      escape(s.title) + "</h1>\n<p class=\"for\">" + escape(for_whom(audience, v)) + "</p>\n" +
+      std::string c = "<article data-topic=\"" + util::html_escape(s.id) + "\" data-audience=\"" + util::html_escape(audience) + "\">\n<h1>" +
+                      util::html_escape(s.title) + "</h1>\n<p class=\"for\">" + util::html_escape(for_whom(audience, v)) + "</p>\n" +
                       body_html(body);
       if (!s.sources.empty()) {
         c += "<h2>Sources</h2>\n<ol class=\"sources\">\n";
         for (const auto& src : s.sources)
-          c += "<li>" + escape(src.cite) + ". <a href=\"" + escape(src.url) + "\">" + escape(src.url) + "</a></li>\n";
+          c += "<li>" + util::html_escape(src.cite) + ". <a href=\"" + util::html_escape(src.url) + "\">" + util::html_escape(src.url) + "</a></li>\n";
         c += "</ol>\n";
       }
       c += "</article>\n";
@@ -285,13 +271,13 @@ std::string format_matrix(const std::vector<Story>& all, const Values& v, Format
     }
     return out;
   }
-  std::string c = "<h1>" + escape(title) + "</h1>\n<p>" + escape(how) + "</p>\n<table>\n<thead><tr><th>Topic</th>"
+  std::string c = "<h1>" + util::html_escape(title) + "</h1>\n<p>" + util::html_escape(how) + "</p>\n<table>\n<thead><tr><th>Topic</th>"
                   "<th>Title</th><th>Summary</th>";
-  for (const auto& a : aud) c += "<th>" + escape(a) + "</th>";
+  for (const auto& a : aud) c += "<th>" + util::html_escape(a) + "</th>";
   c += "</tr></thead>\n<tbody>\n";
   for (std::size_t i = 0; i < all.size(); ++i) {
-    c += "<tr data-topic=\"" + escape(all[i].id) + "\"><td class=\"id\"><code>" + escape(all[i].id) +
-         "</code></td><td>" + escape(all[i].title) + "</td><td class=\"summary\">" + escape(all[i].summary) + "</td>";
+    c += "<tr data-topic=\"" + util::html_escape(all[i].id) + "\"><td class=\"id\"><code>" + util::html_escape(all[i].id) +
+         "</code></td><td>" + util::html_escape(all[i].title) + "</td><td class=\"summary\">" + util::html_escape(all[i].summary) + "</td>";
     for (std::size_t k = 0; k < aud.size(); ++k)
       c += "<td class=\"n\" data-audience=\"" + aud[k] + "\">" + std::to_string(words[i][k]) + "</td>";
     c += "</tr>\n";

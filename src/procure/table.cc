@@ -36,17 +36,4 @@ std::string md_row(const std::vector<std::string>& cells) {
   return out + "\n";
 }
 
-std::string html_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  return out;
-}
-
 }  // namespace dg::procure

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "util/html_escape.h"
+
 namespace dg::procure {
 
 // RFC 4180: quoted when it holds a comma, a quote, a line break or leading/trailing space; quotes doubled.
@@ -12,6 +14,6 @@ std::string csv_row(const std::vector<std::string>& cells);  // with its CRLF
 // A Markdown table cell: | and line breaks escaped, so that a cell is one cell.
 std::string md_cell(const std::string& s);
 std::string md_row(const std::vector<std::string>& cells);   // "| a | b |\n"
-std::string html_escape(const std::string& s);
+using util::html_escape;  // HTML: the one escaper (util/html_escape.h)
 
 }  // namespace dg::procure

@@ -9,31 +9,17 @@
 #include "report/patch.h"
 #include "report/matrix.h"
 #include "report/render.h"
+#include "util/html_escape.h"
 
 namespace dg::report {
 
 namespace {
 
-std::string esc(const std::string& s) {
-  std::string o;
-  o.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      default: o += c;
-    }
-  }
-  return o;
-}
-
 // Backticks in catalog text become <code>.
 std::string prose(const std::string& s) {
   std::string o;
   bool code = false;
-  for (char c : esc(s)) {
+  for (char c : util::html_escape(s)) {
     if (c == '`') {
       o += code ? "</code>" : "<code>";
       code = !code;
@@ -58,12 +44,12 @@ std::string bars(const std::string& title, const std::vector<Bar>& v) {
   std::string s = fmt::format(
       "<figure class=\"chart\"><figcaption>{}</figcaption><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" "
       "height=\"{}\" role=\"img\" aria-label=\"{}\">",
-      esc(title), label_w + bar_w + 40, row * v.size() + 4, esc(title));
+      util::html_escape(title), label_w + bar_w + 40, row * v.size() + 4, util::html_escape(title));
   for (std::size_t i = 0; i < v.size(); ++i) {
     const int y = static_cast<int>(i) * row + 2;
     const int w = static_cast<int>(static_cast<double>(v[i].value) / static_cast<double>(max) * bar_w);
     s += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"end\" font-size=\"11\">{}</text>", label_w - 6, y + 12,
-                     esc(v[i].label));
+                     util::html_escape(v[i].label));
     s += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"13\" fill=\"{}\"/>", label_w, y, std::max(w, 1),
                      v[i].color);
     s += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"11\">{}</text>", label_w + std::max(w, 1) + 4, y + 12,
@@ -127,7 +113,7 @@ std::string render_html(const Results& r, const RenderOptions& o) {
   const Catalog& cat = Catalog::builtin();
   std::string h = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">";
   h += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">";
-  h += fmt::format("<title>{}</title><style>{}</style></head><body>\n", esc(o.title), kStyle);
+  h += fmt::format("<title>{}</title><style>{}</style></head><body>\n", util::html_escape(o.title), kStyle);
 
   // ---- page 1: the checklist
   const auto items = checklist(r);
@@ -136,18 +122,18 @@ std::string render_html(const Results& r, const RenderOptions& o) {
   h += "<section id=\"checklist\">";
   h += fmt::format("<h1>{}</h1><p class=\"meta\">Made by dicomguard {}{} from {} result file{}. {} pass, {} fail, "
                    "{} not measured. A DICOM deployment is as safe as what is connected to it: know your network.</p>",
-                   esc(o.title), "0.1.0", o.generated.empty() ? "" : " on " + esc(o.generated), r.inputs.size(),
+                   util::html_escape(o.title), "0.1.0", o.generated.empty() ? "" : " on " + util::html_escape(o.generated), r.inputs.size(),
                    r.inputs.size() == 1 ? "" : "s", counts[ItemStatus::pass], counts[ItemStatus::fail], counts[ItemStatus::not_measured]);
   for (const std::string& m : r.missing_shards())
     h += fmt::format("<p class=\"warning\" data-incomplete=\"shards\"><b>Incomplete results.</b> {}: this report covers "
                      "only part of a sharded run, and an item can pass here that the missing part would fail.</p>",
-                     esc(m));
+                     util::html_escape(m));
   h += "<h2>Security checklist</h2><table><thead><tr><th>Status</th><th>Item and evidence</th></tr></thead><tbody>";
   for (const auto& it : items) {
     h += fmt::format("<tr data-item=\"{}\" data-status=\"{}\"><td><span class=\"status {}\">{}</span></td><td><b>{}</b>"
                      "<div class=\"evidence\">{}</div></td></tr>",
-                     esc(it.id), status_name(it.status), status_name(it.status), status_label(it.status),
-                     esc(it.title), esc(it.evidence));
+                     util::html_escape(it.id), status_name(it.status), status_name(it.status), status_label(it.status),
+                     util::html_escape(it.title), util::html_escape(it.evidence));
   }
   h += "</tbody></table>";
   if (o.before && o.after) {
@@ -157,9 +143,9 @@ std::string render_html(const Results& r, const RenderOptions& o) {
       h += fmt::format("<tr data-item=\"{}\" data-before=\"{}\" data-after=\"{}\"><td><b>{}</b></td><td><span class="
                        "\"status {}\">{}</span><div class=\"evidence\">{}</div></td><td><span class=\"status {}\">{}"
                        "</span><div class=\"evidence\">{}</div></td></tr>",
-                       esc(c.before.id), status_name(c.before.status), status_name(c.after.status), esc(c.before.title),
-                       status_name(c.before.status), status_label(c.before.status), esc(c.before.evidence),
-                       status_name(c.after.status), status_label(c.after.status), esc(c.after.evidence));
+                       util::html_escape(c.before.id), status_name(c.before.status), status_name(c.after.status), util::html_escape(c.before.title),
+                       status_name(c.before.status), status_label(c.before.status), util::html_escape(c.before.evidence),
+                       status_name(c.after.status), status_label(c.after.status), util::html_escape(c.after.evidence));
     h += "</tbody></table>";
   }
   h += "<p class=\"refs\">Follow-up guidance: NIST SP 1800-24 <i>Securing Picture Archiving and "
@@ -224,9 +210,9 @@ std::string render_html(const Results& r, const RenderOptions& o) {
       std::string aes;
       for (const auto& a : s.value("ae_titles", std::vector<std::string>{})) aes += (aes.empty() ? "" : ", ") + a;
       h += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                       esc(s.value("address", "")), s.value("port", 0), esc(s.value("protocol", "")), esc(aes),
-                       esc(prod.value("product", "")), esc(prod.value("version", "")), esc(s.value("exposure", "")),
-                       esc(tls_verdict(r, service_target(s))));
+                       util::html_escape(s.value("address", "")), s.value("port", 0), util::html_escape(s.value("protocol", "")), util::html_escape(aes),
+                       util::html_escape(prod.value("product", "")), util::html_escape(prod.value("version", "")), util::html_escape(s.value("exposure", "")),
+                       util::html_escape(tls_verdict(r, service_target(s))));
     }
     h += "</tbody></table>";
   }
@@ -239,12 +225,12 @@ std::string render_html(const Results& r, const RenderOptions& o) {
          "<table><thead><tr><th>Service</th><th>Seen by</th><th>Last seen</th><th>What the banner proved</th>"
          "<th>Today</th></tr></thead><tbody>";
     for (const auto& row : rows)
-      h += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td></tr>", esc(row.service),
-                       esc(row.seen_by), esc(row.seen), esc(row.proved),
+      h += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td></tr>", util::html_escape(row.service),
+                       util::html_escape(row.seen_by), util::html_escape(row.seen), util::html_escape(row.proved),
                        row.still_open                          ? "exposed"
                        : row.today.rfind("no DICOM", 0) == 0 ? "not-seen"
                                                                : "not-measured-cell",
-                       esc(row.today));
+                       util::html_escape(row.today));
     h += "</tbody></table></section>\n";
   }
 
@@ -256,9 +242,9 @@ std::string render_html(const Results& r, const RenderOptions& o) {
          "<table><thead><tr><th>Service</th><th>Product</th><th>Version</th><th>Advisories</th><th>Fixed in</th>"
          "</tr></thead><tbody>";
     for (const auto& row : rows)
-      h += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td></tr>", esc(row.target),
-                       esc(row.product), esc(row.version.empty() ? "(none)" : row.version),
-                       row.version_unknown ? "not-measured-cell" : "exposed", esc(row.advisories), esc(row.fixed_in));
+      h += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td></tr>", util::html_escape(row.target),
+                       util::html_escape(row.product), util::html_escape(row.version.empty() ? "(none)" : row.version),
+                       row.version_unknown ? "not-measured-cell" : "exposed", util::html_escape(row.advisories), util::html_escape(row.fixed_in));
     h += "</tbody></table></section>\n";
   }
 
@@ -284,14 +270,14 @@ std::string render_html(const Results& r, const RenderOptions& o) {
     h += fmt::format("<article class=\"story\" id=\"check-{}\" style=\"border-color:{}\"><h3>{}</h3>"
                      "<p class=\"ids\"><code>{}</code> · {} · {}</p><p><b>Why it matters.</b> {}</p>"
                      "<p><b>How to fix it.</b> {}</p>",
-                     esc(c->id), sev_color(std::string(to_string(c->severity))), esc(c->title), esc(c->id),
-                     esc(std::string(to_string(c->severity))), esc(places), prose(c->why), prose(c->fix));
+                     util::html_escape(c->id), sev_color(std::string(to_string(c->severity))), util::html_escape(c->title), util::html_escape(c->id),
+                     util::html_escape(std::string(to_string(c->severity))), util::html_escape(places), prose(c->why), prose(c->fix));
     std::string nist, attack;
     for (const auto& n : c->nist) nist += (nist.empty() ? "" : "; ") + n;
     for (const auto& a : c->attack) attack += (attack.empty() ? "" : "; ") + a;
-    if (!nist.empty()) h += fmt::format("<p class=\"ids\">NIST (SP 1800-24 / CSF): {}</p>", esc(nist));
-    if (!c->mnp.empty()) h += fmt::format("<p class=\"ids\">NSA Manageable Network Plan: {}</p>", esc(c->mnp));
-    if (!attack.empty()) h += fmt::format("<p class=\"ids\">MITRE ATT&amp;CK: {}</p>", esc(attack));
+    if (!nist.empty()) h += fmt::format("<p class=\"ids\">NIST (SP 1800-24 / CSF): {}</p>", util::html_escape(nist));
+    if (!c->mnp.empty()) h += fmt::format("<p class=\"ids\">NSA Manageable Network Plan: {}</p>", util::html_escape(c->mnp));
+    if (!attack.empty()) h += fmt::format("<p class=\"ids\">MITRE ATT&amp;CK: {}</p>", util::html_escape(attack));
     h += "</article>";
   }
   h += "</section>\n</body></html>\n";
@@ -309,13 +295,13 @@ std::string render_matrix(const Results& r, const std::string& format) {
     if (format == "html")
       h = fmt::format("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{}</style>"
                       "</head><body>",
-                      esc(m.title), kStyle);
+                      util::html_escape(m.title), kStyle);
     h += fmt::format("<h2>{}</h2><p class=\"legend\"><span class=\"exposed\">exposed: found in these results</span>"
                      "<span class=\"not-seen\">not seen: measured, not found</span><span class=\"not-measured-cell\">not "
                      "measured</span><span class=\"not-covered\">no dicomguard check yet</span></p>",
-                     esc(m.title));
+                     util::html_escape(m.title));
     h += "<table class=\"matrix\"><thead><tr>";
-    for (const auto& t : m.tactics) h += fmt::format("<th>{}</th>", esc(t.name));
+    for (const auto& t : m.tactics) h += fmt::format("<th>{}</th>", util::html_escape(t.name));
     h += "</tr></thead><tbody><tr>";
     for (const auto& tac : m.tactics) {
       h += "<td>";
@@ -325,13 +311,13 @@ std::string render_matrix(const Results& r, const std::string& format) {
         for (const auto& c : t->checks) checks += (checks.empty() ? "" : " ") + c;
         h += fmt::format("<div class=\"cell {}\" data-technique=\"{}\" data-state=\"{}\" title=\"{}\"><b>{}</b><br>{}<br>"
                          "<span class=\"checks\">{}</span></div>",
-                         st == TechniqueState::not_measured ? "not-measured-cell" : state_name(st), esc(t->id),
-                         state_name(st), esc(t->summary), esc(t->name), state_label(st), esc(checks.empty() ? t->not_covered : checks));
+                         st == TechniqueState::not_measured ? "not-measured-cell" : state_name(st), util::html_escape(t->id),
+                         state_name(st), util::html_escape(t->summary), util::html_escape(t->name), state_label(st), util::html_escape(checks.empty() ? t->not_covered : checks));
       }
       h += "</td>";
     }
     h += "</tr></tbody></table>";
-    if (!m.source.empty()) h += fmt::format("<p class=\"meta\">{}</p>", esc(m.source));
+    if (!m.source.empty()) h += fmt::format("<p class=\"meta\">{}</p>", util::html_escape(m.source));
     if (format == "html") h += "</body></html>\n";
     return h;
   }
