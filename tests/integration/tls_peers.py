@@ -336,7 +336,9 @@ def storescp_tls(root, name, profile_flag, pki, require_client=False, entry=None
     port = free_port()
     d = os.path.join(root, name)
     os.makedirs(d, exist_ok=True)
-    argv = ["storescp", "+tls", e.key, e.cert, profile_flag]
+    # --fork: one child per association, as a PACS serves them, so that a client stalled on one connection (see
+    # below) never holds the next ones: a loaded machine otherwise let sslscan time out behind a stall on every try.
+    argv = ["storescp", "--fork", "+tls", e.key, e.cert, profile_flag]
     if dhparam:
         argv += ["+dp", dhparam]
     argv += ["-rc", "+cf", pki.client_ca] if require_client else ["-ic"]
