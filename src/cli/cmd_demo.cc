@@ -294,6 +294,9 @@ Action add_demo(CLI::App& app) {
     std::printf("\nReport: %s (open it in a browser; it prints with the checklist on page 1)\n", report.c_str());
     std::printf("Also: %s (Markdown), %s, %s and %s (JSON Lines); 'dicomguard matrix %s %s' shows the threat matrix.\n",
                 md.c_str(), scan.c_str(), files.c_str(), verify.c_str(), scan.c_str(), files.c_str());
+    std::printf("Told for people: 'dicomguard explain am-i-exposed --audience ciso %s %s' (every topic and audience: "
+                "'dicomguard explain'); for a purchase: 'dicomguard rfp --check %s --check %s --check %s'.\n",
+                scan.c_str(), files.c_str(), scan.c_str(), files.c_str(), verify.c_str());
     return kExitClean;
   };
 }

@@ -130,6 +130,19 @@ class DemoReport(unittest.TestCase):
             with self.assertRaises(OSError):
                 peers.socket.create_connection(("127.0.0.1", p), timeout=1).close()
 
+    def test_the_commands_the_demo_suggests_run_as_given(self):
+        """The demo's last line names the story and the purchase check for its own results: pasted, each runs."""
+        line = next(l for l in self.cp.stdout.splitlines() if l.startswith("Told for people:"))
+        commands = re.findall(r"'dicomguard ([^']+)'", line)
+        self.assertEqual(len(commands), 3, line)
+        story = run(*commands[0].split())
+        self.assertEqual(story.returncode, 0, story.stderr)
+        self.assertIn("For the CISO. Told with the numbers of your own results.", story.stdout)
+        self.assertEqual(run(*commands[1].split()).returncode, 0)  # the communications matrix
+        rfp = run(*commands[2].split())
+        self.assertEqual(rfp.returncode, 1, rfp.stderr)  # the demo's leaky PACS fails requirements
+        self.assertIn("not met", rfp.stdout)
+
     def test_demo_measures_the_fix_before_and_after(self):
         # Before: the lab's legacy archive, plain DIMSE. After: the gateway in front of it, graded B.12 with a
         # certificate from dicomguard ca, mutual TLS and one calling AE bound to one certificate.
