@@ -7,11 +7,11 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/results_input.h"
 #include "explain/format.h"
 #include "explain/story.h"
 #include "explain/values.h"
 #include "report/results.h"
-#include "util/durable_write.h"
 
 namespace dg::cli {
 
@@ -54,9 +54,7 @@ std::string load_strictly(const std::vector<std::string>& paths, report::Results
     if (one.skipped_lines)
       return p + ": " + std::to_string(one.skipped_lines) + (one.skipped_lines == 1 ? " line is" : " lines are") +
              " not dicomguard results (JSON Lines of scan, tls, files or shodan --json)";
-    if (one.services.empty() && one.observed.empty() && one.tls.empty() && one.files.empty() && one.findings.empty() &&
-        one.summaries.empty() && one.audit.empty() && one.verified.empty() && one.clocks.empty() && one.ntp.empty())
-      return p + ": no dicomguard results in it";
+    if (one.empty()) return p + ": no dicomguard results in it";
   }
   return report::load(paths, r);
 }
@@ -122,11 +120,7 @@ Action add_explain(CLI::App& app) {
       const std::string audience = !f->audience.empty() ? f->audience : values.has_results ? "admin" : "journalist";
       text = explain::format_story(*story, audience, values, format);
     }
-    if (f->output.empty()) {
-      std::fwrite(text.data(), 1, text.size(), stdout);
-      return kExitClean;
-    }
-    if (std::string e = util::write_durably(f->output, text); !e.empty()) return fail(e);
+    if (std::string e = write_output(f->output, text); !e.empty()) return fail(e);
     return kExitClean;
   };
 }

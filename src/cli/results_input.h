@@ -1,4 +1,4 @@
-// What rfp and mds2 share: loading the results they judge, and writing their table.
+// What rfp, mds2 and explain share: loading the results they read, and writing their output.
 #pragma once
 
 #include <string>

@@ -1,7 +1,8 @@
 #include "explain/format.h"
-#include "util/html_escape.h"
 
 #include <algorithm>
+
+#include "util/html_escape.h"
 
 namespace dg::explain {
 
