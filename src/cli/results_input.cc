@@ -17,8 +17,9 @@ std::string load_results(const std::vector<std::string>& paths, report::Results&
 
 std::string write_output(const std::string& output, const std::string& text) {
   if (output.empty()) {
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    return std::fflush(stdout) == 0 ? "" : "cannot write to standard output";
+    // A full disk can fail the write inside fwrite, after which fflush has nothing left to report: check both.
+    const bool written = std::fwrite(text.data(), 1, text.size(), stdout) == text.size();
+    return std::fflush(stdout) == 0 && written && !std::ferror(stdout) ? "" : "cannot write to standard output";
   }
   return util::write_durably(output, text);
 }

@@ -16,10 +16,11 @@ record:
 import json
 import os
 import re
+import subprocess
 import tomllib
 import unittest
 
-from helpers import SOURCE_DIR, TempDir, parse_jsonl, run
+from helpers import BINARY, SOURCE_DIR, TempDir, parse_jsonl, run
 
 STORIES_DIR = os.path.join(SOURCE_DIR, "data", "stories")
 TOPICS = ["why-no-mandate", "am-i-exposed", "turn-on-encryption", "shodan", "have-you-looked", "rfp",
@@ -399,6 +400,15 @@ class Stories(unittest.TestCase):
         cp = run("explain", "no-such-topic")
         for t in self.stories:
             self.assertIn(t, cp.stderr)
+
+    def test_a_full_disk_is_an_error_not_a_story_that_vanished(self):
+        if not os.path.exists("/dev/full"):
+            self.skipTest("no /dev/full")
+        for args in (["am-i-exposed", "--audience", "admin"], []):
+            with self.subTest(args=args), open("/dev/full", "w") as full:
+                cp = subprocess.run([BINARY, "explain", *args], stdout=full, stderr=subprocess.PIPE, text=True)
+                self.assertEqual(cp.returncode, 2)
+                self.assertIn("cannot write to standard output", cp.stderr)
 
 
 if __name__ == "__main__":
