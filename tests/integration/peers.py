@@ -126,7 +126,10 @@ def storescp(root, name, *tls):
     port = free_port()
     d = os.path.join(root, name)
     os.makedirs(d, exist_ok=True)
-    argv = ["storescp", *tls, "-od", d, str(port)]
+    # --fork: one child per association, as a PACS serves them. A single-process storescp holds every later
+    # connection behind one that is slow to end, which under load (a fresh Debian 12 chroot with a second ctest
+    # beside it) turned into timeouts and retried connections in tests that count them.
+    argv = ["storescp", "--fork", *tls, "-od", d, str(port)]
     return Server(name, argv, port, d, os.path.join(root, name + ".log"))
 
 

@@ -50,10 +50,7 @@ class ScanAgainstRealServers(unittest.TestCase):
         known_port = peers.free_port()  # a peer that exists only in the allow-lists
         cls.s = {
             "storescp": peers.storescp(root, "storescp"),
-            # --fork: one association per child, as a PACS serves them; a single-process storescp holds every later
-            # connection behind one that is slow to end (seen under load in a fresh Debian 12 chroot: the TLS
-            # probe's handshakes timed out behind an earlier test's association, and no tls record came back).
-            "storescp_tls": peers.storescp(root, "storescp_tls", "--fork", "+tls", key, cert, "-ic"),
+            "storescp_tls": peers.storescp(root, "storescp_tls", "+tls", key, cert, "-ic"),
             "qr_open": peers.dcmqrscp(root, "qr_open", ae="COMMON", peers="ANY"),
             "qr_locked": peers.dcmqrscp(root, "qr_locked", ae="SITEPACS", peers="known",
                                         hosts=[("known", "KNOWNSCU", known_port)]),
