@@ -38,6 +38,10 @@ std::string run_per_file(const std::vector<std::string>& paths, const PerFile& p
                         {}, {}, {}};
         Record r = pf.job(item.path);
         sinks.prepare(r);  // format on this worker thread; the ordered output only writes
+        if (!r.rendered.empty() && !sinks.reads_prepared_fields()) {
+          r.fields = nlohmann::json();  // freed here, where it was allocated
+          r.notes.clear();
+        }
         return r;
       },
       [&](Record&& r) {

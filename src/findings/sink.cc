@@ -204,6 +204,7 @@ class JsonlSink : public Sink {
  public:
   explicit JsonlSink(std::FILE* out) : out_(out) {}
   void prepare(Record& r) const override { r.rendered = render(r); }
+  bool reads_prepared_fields() const override { return false; }
   std::string record(const Record& r) override {
     const std::string text = r.rendered.empty() ? render(r) : std::string();
     const std::string& out = r.rendered.empty() ? text : r.rendered;
@@ -227,6 +228,7 @@ class JsonlSink : public Sink {
 class SarifSink : public Sink {
  public:
   SarifSink(std::string path, std::string version) : path_(std::move(path)), version_(std::move(version)) {}
+  bool reads_prepared_fields() const override { return false; }  // only the findings
   std::string record(const Record& r) override {
     for (const Finding& f : r.findings) {
       json loc;

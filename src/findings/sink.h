@@ -17,6 +17,10 @@ class Sink {
   // Optional, thread-safe: formats the record ahead of time on the thread that produced it (into
   // Record::rendered), so that record() in the ordered output thread only writes.
   virtual void prepare(Record&) const {}
+  // Whether record() still reads a prepared record's fields and notes. When no sink does, the thread that
+  // prepared a record frees them there (per_file.cc): memory freed on the thread that allocated it is cheaper,
+  // and the ordered output thread only writes.
+  virtual bool reads_prepared_fields() const { return true; }
   // Returns an empty string, or why the record could not be written (e.g. stdout is a full disk).
   virtual std::string record(const Record& r) = 0;
   // summary is a JSON object with "type":"summary"; sinks that write a file do so here.
@@ -48,6 +52,11 @@ class MultiSink : public Sink {
   void prepare(Record& r) const override {
     stamp(r);
     for (const auto& s : sinks_) s->prepare(r);
+  }
+  bool reads_prepared_fields() const override {
+    for (const auto& s : sinks_)
+      if (s->reads_prepared_fields()) return true;
+    return false;
   }
   // The first failure of each sink is kept and also reported by end(), so that a caller that writes thousands of
   // records need not check each one to fail the run.

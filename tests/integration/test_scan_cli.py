@@ -175,7 +175,11 @@ class ScanAgainstRealServers(unittest.TestCase):
         svc = self.service("qr_locked")
         self.assertEqual(svc["exposure"], "reachable")
         self.assertEqual(svc["called_ae_check"], "enforced")
-        self.assertTrue(all(a["outcome"] == "rejected" for a in svc["associations"]))
+        # A forking dcmqrscp on a loaded machine may drop a connection before it answers; the probe retries those
+        # (retried: true). Every answer it did give is a rejection.
+        answered = [a for a in svc["associations"] if not a.get("retried")]
+        self.assertTrue(answered, svc["associations"])
+        self.assertTrue(all(a["outcome"] == "rejected" for a in answered), svc["associations"])
 
     def test_orthanc_defaults_echo_and_store_open_find_refused(self):
         self.assertEqual(self.checks("orthanc_default"), PLAIN_OPEN_STORE)
@@ -251,6 +255,7 @@ class ScanAgainstRealServers(unittest.TestCase):
                                     "protocol": "dimse", "exposure": "reachable"}) + "\n")
             cp, _, _, summary = scan(storescp, qr, closed, "--baseline", old, "--called-ae", "SITEPACS")
             changes = {o["target"]: o for o in parse_jsonl(cp.stdout) if o["type"] == "change"}
+            self.assertEqual(set(changes), {storescp, closed, qr}, cp.stdout[-3000:])
             self.assertEqual(changes[storescp]["change"], "changed")
             self.assertEqual(changes[storescp]["before"]["exposure"], "ae-open")
             self.assertEqual(changes[storescp]["after"]["exposure"], "write-open")
