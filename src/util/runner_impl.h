@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -47,11 +48,17 @@ void parallel_stream(const ParallelOptions& opt, const std::function<bool(T&)>& 
       ready.notify_one();
     }
   };
-  // Items are taken in batches of up to kBatch consecutive numbers under one lock: next() (a directory walk)
-  // is serial, and when the two threads met on gen_mu one at a time, most of their context switches were there.
-  // Returns the first number and how many were taken (0: no more, or the next would be at or past `limit`).
+  // Items are taken in batches of consecutive numbers under one lock: next() (a directory walk) is serial, and
+  // when threads met on gen_mu one item at a time, most of their context switches were there. A thread's batch
+  // grows (up to kBatch) while its items are quick and falls back to one as soon as they are not, so that a few
+  // big files are still shared out one by one. Returns the first number and how many were taken (0: no more, or
+  // the next would be at or past `limit`).
   constexpr std::size_t kBatch = 16;
-  auto take = [&](std::size_t limit, std::vector<T>& items) -> std::pair<std::size_t, std::size_t> {
+  constexpr auto kQuick = std::chrono::microseconds(200);
+  auto next_batch = [&](std::size_t n, std::chrono::steady_clock::duration spent) -> std::size_t {
+    return spent < kQuick * static_cast<long>(n) ? std::min(kBatch, n * 2) : 1;
+  };
+  auto take = [&](std::size_t limit, std::vector<T>& items, std::size_t want) -> std::pair<std::size_t, std::size_t> {
     std::size_t first = none, n = 0;
     bool ended = false;
     {
@@ -61,7 +68,7 @@ void parallel_stream(const ParallelOptions& opt, const std::function<bool(T&)>& 
       if (!lk.owns_lock()) lk.lock();
       if (exhausted || taken >= limit) return {none, 0};
       first = taken;
-      while (n < kBatch && taken < limit) {
+      while (n < want && taken < limit) {
         if (!next(items[n])) {
           exhausted = ended = true;
           total.store(taken);
@@ -82,9 +89,11 @@ void parallel_stream(const ParallelOptions& opt, const std::function<bool(T&)>& 
   };
   auto worker = [&] {
     std::vector<T> items(kBatch);
+    std::size_t want = 1;
     for (;;) {
-      const auto [first, n] = take(none, items);
+      const auto [first, n] = take(none, items, want);
       if (n == 0) return;
+      const auto t0 = std::chrono::steady_clock::now();
       for (std::size_t k = 0; k < n; ++k) {
         const std::size_t i = first + k;
         if (i >= next_deliver.load() + window) {
@@ -95,6 +104,7 @@ void parallel_stream(const ParallelOptions& opt, const std::function<bool(T&)>& 
         }
         run_one(i, items[k]);
       }
+      want = next_batch(n, std::chrono::steady_clock::now() - t0);
     }
   };
   std::vector<std::thread> threads;
@@ -104,6 +114,7 @@ void parallel_stream(const ParallelOptions& opt, const std::function<bool(T&)>& 
   auto last = start;
   bool shown = false;
   std::vector<T> mine(kBatch);
+  std::size_t mine_want = 1;
   for (std::size_t i = 0;; ++i) {
     Slot& s = slots[i % window];
     bool end = false;
@@ -113,8 +124,10 @@ void parallel_stream(const ParallelOptions& opt, const std::function<bool(T&)>& 
         break;
       }
       // Help: take the next item if its slot is inside the window this thread is delivering.
-      if (const auto [first, n] = take(i + window, mine); n) {
+      if (const auto [first, n] = take(i + window, mine, mine_want); n) {
+        const auto t0 = std::chrono::steady_clock::now();
         for (std::size_t k = 0; k < n; ++k) run_one(first + k, mine[k]);
+        mine_want = next_batch(n, std::chrono::steady_clock::now() - t0);
         continue;
       }
       std::unique_lock lk(mu);

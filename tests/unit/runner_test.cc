@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <cstdint>
 #include <algorithm>
 #include <functional>
@@ -119,4 +122,35 @@ TEST(ParallelOrdered, GivesIndicesInOrder) {
       });
   ASSERT_EQ(got.size(), 1000u);
   for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], i);
+}
+
+TEST(ParallelStream, SlowItemsAreSharedOutOneByOne) {
+  // A few big files must not all go to one thread in a batch: each item here waits until another item is being
+  // worked on at the same time, which can only happen if the second thread got one of them.
+  std::mutex mu;
+  std::condition_variable cv;
+  int started = 0;
+  bool alone = false;
+  std::size_t given = 0;
+  std::vector<std::size_t> got;
+  ParallelOptions opt;
+  opt.jobs = 2;
+  parallel_stream<std::size_t, std::size_t>(
+      opt,
+      [&](std::size_t& item) {
+        if (given == 4) return false;
+        item = given++;
+        return true;
+      },
+      [&](std::size_t& i) {
+        std::unique_lock lk(mu);
+        ++started;
+        cv.notify_all();
+        // Not a time limit on the code: a guard so that a regression fails instead of hanging the suite.
+        if (!cv.wait_for(lk, std::chrono::seconds(60), [&] { return started >= 2; })) alone = true;
+        return i;
+      },
+      [&](std::size_t&& i) { got.push_back(i); });
+  EXPECT_FALSE(alone);
+  EXPECT_EQ(got, (std::vector<std::size_t>{0, 1, 2, 3}));
 }
