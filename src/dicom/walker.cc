@@ -457,18 +457,47 @@ WalkResult walk(StreamWindow& data, std::uint64_t origin, Encoding enc, Visitor&
   return Walker<WindowSource>(WindowSource(data), origin, enc, v, limits).run();
 }
 
-StreamWindow::StreamWindow(ByteStream& in, std::size_t window) : in_(in), window_(std::max<std::size_t>(window, 64)) {}
-StreamWindow::~StreamWindow() {
-  if (buf_) ::munmap(buf_, cap_);
+namespace {
+// One spare window buffer per thread, kept when a window ends so that the next deflated file on this thread
+// does not map and fault in fresh pages (a quarter of the time of a small deflated file went there). Only
+// buffers up to kKeep are kept, so a thread holds at most that much between files.
+constexpr std::size_t kKeep = 1u << 20;
+struct Spare {
+  std::uint8_t* buf = nullptr;
+  std::size_t cap = 0;
+  ~Spare() {
+    if (buf) ::munmap(buf, cap);
+  }
+};
+thread_local Spare t_spare;
+void unmap_or_keep(std::uint8_t* buf, std::size_t cap) {
+  if (!buf) return;
+  if (cap <= kKeep && cap > t_spare.cap) {
+    std::swap(buf, t_spare.buf);
+    std::swap(cap, t_spare.cap);
+  }
+  if (buf) ::munmap(buf, cap);
 }
+}  // namespace
 
-// The window's own pages (not the heap, whose freed memory glibc keeps per thread).
+StreamWindow::StreamWindow(ByteStream& in, std::size_t window) : in_(in), window_(std::max<std::size_t>(window, 64)) {}
+StreamWindow::~StreamWindow() { unmap_or_keep(buf_, cap_); }
+
+// The window's own pages (not the heap, whose freed memory glibc keeps per thread), or this thread's spare.
 void StreamWindow::grow(std::size_t cap) {
-  void* m = ::mmap(nullptr, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (m == MAP_FAILED) throw std::bad_alloc();
-  auto* bigger = static_cast<std::uint8_t*>(m);
+  std::uint8_t* bigger = nullptr;
+  if (t_spare.buf && t_spare.cap >= cap) {
+    bigger = t_spare.buf;
+    cap = t_spare.cap;
+    t_spare.buf = nullptr;
+    t_spare.cap = 0;
+  } else {
+    void* m = ::mmap(nullptr, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) throw std::bad_alloc();
+    bigger = static_cast<std::uint8_t*>(m);
+  }
   if (have_) std::memcpy(bigger, buf_, have_);
-  if (buf_) ::munmap(buf_, cap_);
+  unmap_or_keep(buf_, cap_);
   buf_ = bigger;
   cap_ = cap;
 }
