@@ -106,11 +106,13 @@ DimseProbe::DimseProbe(Endpoint ep, DimseOptions opt) : opt_(std::move(opt)) {
       if (c.first == ae) return;
     candidates_.emplace_back(ae, builtin);
   };
-  for (const auto& ae : opt_.called_aes) add(ae, false);
-  for (const auto& ae : default_called_aes()) add(ae, true);
-  patient_id_ = "DGPROBE" + random_digits(16);  // matches no one; no wildcard characters
-  study_uid_ = "2.25." + random_digits(38);
-  r_.move_destination = random_ae();
+  if (!opt_.discover) {  // discovery makes one association: no titles to try after a refusal, no C-FIND/C-MOVE
+    for (const auto& ae : opt_.called_aes) add(ae, false);
+    for (const auto& ae : default_called_aes()) add(ae, true);
+    patient_id_ = "DGPROBE" + random_digits(16);  // matches no one; no wildcard characters
+    study_uid_ = "2.25." + random_digits(38);
+    r_.move_destination = random_ae();
+  }
 }
 
 std::string DimseProbe::random_digits(int n) {

@@ -95,7 +95,7 @@ struct Engine::Impl {
     ClientIdentity identity = ClientIdentity::configured;
     std::string alpn;
     Ms step_timeout{5000};
-    std::array<std::uint8_t, 4096> buf{};
+    std::array<std::uint8_t, 4096> buf;  // read into before use: not zeroed for each task
     Bytes out;
 
     Task(Impl& engine, Endpoint endpoint, std::unique_ptr<Probe> p)

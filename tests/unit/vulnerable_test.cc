@@ -119,7 +119,9 @@ TEST(VulnerableTable, EveryEmbeddedEntryIsWellFormedWithASourceAndASeverity) {
     if (!a.fixed.empty()) {
       EXPECT_FALSE(a.affects(*parse_version(a.fixed)));
       for (const VersionRange& r : a.affected)
-        if (!r.fixed.empty()) EXPECT_LE(compare_versions(*parse_version(r.fixed), *parse_version(a.fixed)), 0);
+        if (!r.fixed.empty()) {
+          EXPECT_LE(compare_versions(*parse_version(r.fixed), *parse_version(a.fixed)), 0);
+        }
     }
   }
 }
@@ -167,6 +169,25 @@ TEST(VulnerableFindings, AnAffectedVersionGetsOneFindingWithTheWorstSeverityAndE
   EXPECT_EQ(f[0].evidence["ids"].get<std::vector<std::string>>(), ids(hits));
   EXPECT_EQ(f[0].evidence["version"], version);
   for (const auto& a : f[0].evidence["advisories"]) EXPECT_EQ(a["source"].get<std::string>().rfind("https://", 0), 0u);
+}
+
+TEST(VulnerableFindings, TheSameBuildOnManyServicesGivesEachItsOwnTarget) {
+  // product_findings keeps what it built per product and version: the second service must get the same finding
+  // about itself, not a copy naming the first, and a different version its own advisories.
+  const auto a = product_findings("127.0.0.1:104", "DCMTK", "3.6.6");
+  const auto b = product_findings("127.0.0.2:11112", "DCMTK", "3.6.6");
+  const auto c = product_findings("127.0.0.3:104", "DCMTK", "3.6.7");
+  ASSERT_EQ(a.size(), 1u);
+  ASSERT_EQ(b.size(), 1u);
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(a[0].target, "127.0.0.1:104");
+  EXPECT_EQ(b[0].target, "127.0.0.2:11112");
+  EXPECT_EQ(a[0].evidence, b[0].evidence);
+  EXPECT_EQ(a[0].title, b[0].title);
+  EXPECT_EQ(a[0].severity, b[0].severity);
+  EXPECT_EQ(c[0].evidence["version"], "3.6.7");
+  EXPECT_EQ(c[0].evidence["ids"].get<std::vector<std::string>>(), ids(lookup("DCMTK", "3.6.7")));
+  EXPECT_EQ(a[0].evidence["ids"].get<std::vector<std::string>>(), ids(lookup("DCMTK", "3.6.6")));
 }
 
 TEST(VulnerableFindings, AProductWithAdvisoriesAndNoComparableVersionIsUnknownVersion) {
