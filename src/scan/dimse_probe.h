@@ -14,6 +14,7 @@
 #include "dicom/pdu_stream.h"
 #include "scan/probe.h"
 #include "scan/targets.h"
+#include "util/random_seed.h"
 
 namespace dg::scan {
 
@@ -143,7 +144,7 @@ class DimseProbe : public Probe {
 
   DimseOptions opt_;
   DimseResult r_;
-  std::mt19937_64 rng_;
+  util::SplitMix64 rng_;
   State state_ = State::connecting;
   bool tls_now_ = false;
   bool tried_tls_ = false;
