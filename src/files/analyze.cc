@@ -482,10 +482,12 @@ class Analysis {
 
   void preamble_findings() {
     const PreambleInfo& p = r_.preamble;
-    json pj{{"kind", preamble_kind_name(p.kind)}, {"nonzero_bytes", p.nonzero_bytes}};
+    // Built in place (an initializer list would copy each value once more: this runs for every file).
+    json& pj = r_.fields["preamble"];
+    pj["kind"] = preamble_kind_name(p.kind);
+    pj["nonzero_bytes"] = p.nonzero_bytes;
     if (p.exec) pj["format"] = exec_kind_name(p.exec->kind);
     if (p.document) pj["format"] = document_kind_name(*p.document);
-    r_.fields["preamble"] = pj;
     switch (p.kind) {
       case PreambleKind::tiff:
       case PreambleKind::bigtiff:
@@ -595,7 +597,7 @@ class Analysis {
       meta_problem("sop-instance-missing", "(0002,0003) Media Storage SOP Instance UID is missing");
     else if (m.sop_instance.empty())
       meta_problem("sop-instance-empty", "(0002,0003) Media Storage SOP Instance UID is empty (it is Type 1)");
-    r_.fields["meta"] = mj;
+    r_.fields["meta"] = std::move(mj);
     report_hits(meta, false);
 
     const std::uint64_t ds_start = m.dataset_start;
@@ -936,7 +938,7 @@ class Analysis {
       } else {
         pj["location"] = inflated && p >= part10::kMetaOffset ? "deflated dataset" : "dataset";
       }
-      points.push_back(pj);
+      points.push_back(std::move(pj));
     }
     json ev{{"format", exec_kind_name(m.kind)}, {"detail", m.detail}, {"points", points}};
     if (m.kind == ExecKind::pe || m.kind == ExecKind::dos_mz) ev["e_lfanew"] = m.points.empty() ? 0 : m.points[0];
