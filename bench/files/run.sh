@@ -8,7 +8,8 @@
 #   iofloor      C: nftw + open + read first 8 KiB + close for every file (1 thread)
 #   iofloor -t   the same with JOBS reader threads (first 8 KiB), and reading every byte
 # and reports dicomguard's throughput against pydicom (target >= 50x) and
-# against the whole-file JOBS-thread I/O floor (target >= 0.5). Targets are
+# against the whole-file JOBS-thread I/O floor (target >= 0.5), from each tool's best run and as the median of
+# the ratios within a round (the tools take turns, one run each per round). Targets are
 # informational: the exit status is 0 unless a tool fails to run (1) or the
 # setup is wrong (2).
 #
@@ -116,45 +117,64 @@ if [[ $rc -ne 0 && $rc -ne 1 ]]; then
 fi
 echo "dicomguard: exit $rc, $(wc -l <"$WORK/dg.out") JSON lines, $(wc -l <"$WORK/dg.err") stderr lines (untimed check run)"
 
-# time_best NAME OUT OKCODES CMD... -> sets BEST (seconds); CMD stdout goes to OUT.
+# time_once NAME OUT OKCODES CMD... -> sets DT (seconds); CMD stdout goes to OUT.
 # OKCODES is a space-separated list of acceptable exit statuses.
-time_best() {
-  local name=$1 out=$2 okcodes=" $3 " t0 t1 dt rc i
+time_once() {
+  local name=$1 out=$2 okcodes=" $3 " t0 t1 rc
   shift 3
-  BEST=""
-  for ((i = 1; i <= RUNS; i++)); do
-    t0=$(now)
-    set +e
-    "$@" >"$out" 2>"$WORK/err"
-    rc=$?
-    set -e
-    t1=$(now)
-    if [[ $okcodes != *" $rc "* ]]; then
-      echo "$name failed (exit $rc): $*" >&2
-      tail -n 20 "$WORK/err" >&2
-      exit 1
-    fi
-    dt=$(elapsed "$t0" "$t1")
-    printf '  %-12s run %d/%d: %10.3f s\n' "$name" "$i" "$RUNS" "$dt"
-    if [[ -z $BEST ]] || awk -v a="$dt" -v b="$BEST" 'BEGIN { exit !(a < b) }'; then
-      BEST=$dt
-    fi
-  done
+  t0=$(now)
+  set +e
+  "$@" >"$out" 2>"$WORK/err"
+  rc=$?
+  set -e
+  t1=$(now)
+  if [[ $okcodes != *" $rc "* ]]; then
+    echo "$name failed (exit $rc): $*" >&2
+    tail -n 20 "$WORK/err" >&2
+    exit 1
+  fi
+  DT=$(elapsed "$t0" "$t1")
 }
 
-echo "timing: best of $RUNS runs each"
-time_best dicomguard /dev/null "0 1" "$BIN" files "-j$JOBS" --json "$CORPUS"
-t_dg=$BEST
-time_best dicomguard-j1 /dev/null "0 1" "$BIN" files -j1 --json "$CORPUS"
-t_dg1=$BEST
-time_best pydicom "$WORK/py.out" "0" "$PY" "$BENCH_DIR/pydicom_loop.py" "$CORPUS"
-t_py=$BEST
-time_best iofloor "$WORK/io.out" "0" "$IOFLOOR" "$CORPUS"
-t_io=$BEST
-time_best iofloor-head "$WORK/ioh.out" "0" "$IOFLOOR" -t "$JOBS" "$CORPUS"
-t_ioh=$BEST
-time_best iofloor-all "$WORK/ioa.out" "0" "$IOFLOOR" -t "$JOBS" -a "$CORPUS"
-t_ioa=$BEST
+# The tools take turns, one run each per round, so that a slow minute of a shared machine falls on all of
+# them rather than on one tool's whole series; each tool's best run is kept, and the two target ratios are
+# also given as the median of the ratios within each round.
+tool_run() {
+  case $1 in
+    dicomguard) time_once "$1" /dev/null "0 1" "$BIN" files "-j$JOBS" --json "$CORPUS" ;;
+    dicomguard-j1) time_once "$1" /dev/null "0 1" "$BIN" files -j1 --json "$CORPUS" ;;
+    pydicom) time_once "$1" "$WORK/py.out" "0" "$PY" "$BENCH_DIR/pydicom_loop.py" "$CORPUS" ;;
+    iofloor) time_once "$1" "$WORK/io.out" "0" "$IOFLOOR" "$CORPUS" ;;
+    iofloor-head) time_once "$1" "$WORK/ioh.out" "0" "$IOFLOOR" -t "$JOBS" "$CORPUS" ;;
+    iofloor-all) time_once "$1" "$WORK/ioa.out" "0" "$IOFLOOR" -t "$JOBS" -a "$CORPUS" ;;
+  esac
+}
+tools=(dicomguard dicomguard-j1 pydicom iofloor iofloor-head iofloor-all)
+declare -A best
+round_py=() round_ioa=()
+echo "timing: $RUNS rounds, each tool once per round; best run of each kept"
+for ((i = 1; i <= RUNS; i++)); do
+  declare -A this=()
+  for t in "${tools[@]}"; do
+    tool_run "$t"
+    this[$t]=$DT
+    printf '  %-14s round %d/%d: %10.3f s\n' "$t" "$i" "$RUNS" "$DT"
+    if [[ -z ${best[$t]:-} ]] || awk -v a="$DT" -v b="${best[$t]}" 'BEGIN { exit !(a < b) }'; then
+      best[$t]=$DT
+    fi
+  done
+  round_py+=("$(awk -v a="${this[pydicom]}" -v b="${this[dicomguard]}" 'BEGIN { printf "%.4f", a / b }')")
+  round_ioa+=("$(awk -v a="${this[iofloor-all]}" -v b="${this[dicomguard]}" 'BEGIN { printf "%.4f", a / b }')")
+done
+t_dg=${best[dicomguard]}
+t_dg1=${best[dicomguard-j1]}
+t_py=${best[pydicom]}
+t_io=${best[iofloor]}
+t_ioh=${best[iofloor-head]}
+t_ioa=${best[iofloor-all]}
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+m_py=$(median "${round_py[@]}")
+m_ioa=$(median "${round_ioa[@]}")
 
 field() { sed -n "s/.*\\b$1=\\([0-9.]*\\).*/\\1/p" "$2"; }
 py_files=$(field files "$WORK/py.out")
@@ -194,4 +214,6 @@ printf '%-44s %10sx   target >= 50x   %s\n' "dicomguard -j$JOBS / pydicom" "$r_p
 printf '%-44s %10s    target >= 0.5   %s\n' "dicomguard -j$JOBS / floor $JOBS thr every byte" "$r_ioa" "$(verdict "$r_ioa" 0.5)"
 printf '%-44s %10s    (information)\n' "dicomguard -j$JOBS / floor $JOBS thr first 8 KiB" "$r_ioh"
 printf '%-44s %10s    (information)\n' "dicomguard -j$JOBS / floor 1 thr first 8 KiB" "$r_io"
+printf '%-44s %10sx   (median of the %d rounds)\n' "dicomguard -j$JOBS / pydicom, within a round" "$m_py" "$RUNS"
+printf '%-44s %10s    (median of the %d rounds)\n' "dicomguard -j$JOBS / floor every byte, in a round" "$m_ioa" "$RUNS"
 echo "(ratios are of throughput, files/s; targets are informational)"
