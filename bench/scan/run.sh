@@ -12,7 +12,7 @@
 #   nmap       nmap -Pn -n -p PORTS --script +dicom-ping 127.0.0.1   (one association, one byte read, no release)
 # and prints services/s, the ratios (targets: discover / reference >= 0.9, discover / nmap >= 1.8,
 # assess / nmap >= 1), and CPU per service in microseconds: each client's own user+sys (/usr/bin/time), and the
-# listeners' (utime+stime of the storescp processes from /proc, before and after each client's best run).
+# listeners' (time on CPU of the storescp processes from /proc/PID/schedstat, before and after each client's best run).
 # "own" is the scan time each client reports itself (refclient, the summary's seconds, nmap's elapsed).
 # Then scans INFLIGHT endpoints (the same listeners on more addresses) with --max-inflight INFLIGHT and reports
 # the peak in-flight count and peak RSS (target: 10,000 in flight under 256 MB). One table at the end.
@@ -73,16 +73,21 @@ portlist=$(IFS=,; echo "${ports[*]}")
 
 now() { date +%s.%N; }
 listener_cpu() {  # CPU seconds used so far by the storescp listeners
+  # /proc/PID/schedstat's first field is the time on CPU in nanoseconds; utime+stime in /proc/PID/stat count
+  # clock ticks (10 ms), which over 800 processes that each work a few hundred microseconds per run is noise.
   python3 - "${pids[@]}" <<'PY'
 import os, sys
-hz = os.sysconf("SC_CLK_TCK"); t = 0
+hz = os.sysconf("SC_CLK_TCK"); t = 0.0
 for p in sys.argv[1:]:
     try:
-        f = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
-        t += int(f[11]) + int(f[12])
-    except OSError:
-        pass
-print(t / hz)
+        t += int(open(f"/proc/{p}/schedstat").read().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        try:
+            f = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
+            t += (int(f[11]) + int(f[12])) / hz
+        except OSError:
+            pass
+print(f"{t:.6f}")
 PY
 }
 best() {  # best wall time of RUNS runs of "$@"; output of the best run in $work/best, its CPU ("client listeners"
