@@ -132,16 +132,15 @@ std::vector<const Advisory*> lookup(std::string_view product, std::string_view v
 }
 
 namespace {
-std::vector<Finding> build_product_findings(const std::string& target, const std::string& product,
-                                            const std::string& version) {
+// The findings with an empty target: product_findings copies them with each service's.
+std::vector<Finding> build_product_findings(const std::string& product, const std::string& version) {
   std::vector<Finding> out;
-  if (product.empty()) return out;
   const auto all = for_product(product);
   if (all.empty()) return out;
   const std::string name = advisory_product(product);
   if (!parse_version(version)) {
     out.push_back(make_finding(
-        "product.unknown-version", target,
+        "product.unknown-version", {},
         {{"product", name}, {"version", version}, {"advisories", all.size()},
          {"note", "the service did not announce a version that can be compared, so the published advisories for this "
                   "product cannot be ruled in or out"}},
@@ -175,7 +174,7 @@ std::vector<Finding> build_product_findings(const std::string& target, const std
   for (std::size_t i = 0; i < hits.size() && i < 3; ++i) named += (i ? ", " : "") + hits[i]->id;
   if (hits.size() > 3) named += fmt::format(" and {} more", hits.size() - 3);
   Finding f = make_finding(
-      "product.vulnerable", target, ev,
+      "product.vulnerable", {}, ev,
       fmt::format("{} {} is in the affected range of {} published advisor{}: {}{}", name, version, hits.size(),
                   hits.size() == 1 ? "y" : "ies", named,
                   ev.contains("fixed_in") ? " (all fixed in " + fixes_all_text + ")" : std::string(" (not all have a fixed release)")));
@@ -201,7 +200,7 @@ std::vector<Finding> product_findings(const std::string& target, const std::stri
     if (auto it = cache.find(key); it != cache.end()) out = it->second;
   }
   if (out.empty()) {
-    out = build_product_findings({}, product, version);
+    out = build_product_findings(product, version);
     std::lock_guard lk(mu);
     if (!out.empty() && cache.size() < kMaxCached) cache.emplace(std::move(key), out);
   }

@@ -55,9 +55,6 @@ void parallel_stream(const ParallelOptions& opt, const std::function<bool(T&)>& 
   // the next would be at or past `limit`).
   constexpr std::size_t kBatch = 16;
   constexpr auto kQuick = std::chrono::microseconds(200);
-  auto next_batch = [&](std::size_t n, std::chrono::steady_clock::duration spent) -> std::size_t {
-    return spent < kQuick * static_cast<long>(n) ? std::min(kBatch, n * 2) : 1;
-  };
   auto take = [&](std::size_t limit, std::vector<T>& items, std::size_t want) -> std::pair<std::size_t, std::size_t> {
     std::size_t first = none, n = 0;
     bool ended = false;
@@ -87,24 +84,30 @@ void parallel_stream(const ParallelOptions& opt, const std::function<bool(T&)>& 
     s.full.store(true);
     wake_main();
   };
+  // Works the batch take() gave this thread, waiting for room in the window where an item is past it (never
+  // for the delivering thread: it takes only items inside its window), and returns the next batch size to ask.
+  auto run_batch = [&](std::size_t first, std::size_t n, std::vector<T>& items) -> std::size_t {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (std::size_t k = 0; k < n; ++k) {
+      const std::size_t i = first + k;
+      if (i >= next_deliver.load() + window) {
+        std::unique_lock lk(mu);
+        ++room_waiters;
+        room.wait(lk, [&] { return i < next_deliver.load() + window; });
+        --room_waiters;
+      }
+      run_one(i, items[k]);
+    }
+    const auto spent = std::chrono::steady_clock::now() - t0;
+    return spent < kQuick * static_cast<long>(n) ? std::min(kBatch, n * 2) : 1;
+  };
   auto worker = [&] {
     std::vector<T> items(kBatch);
     std::size_t want = 1;
     for (;;) {
       const auto [first, n] = take(none, items, want);
       if (n == 0) return;
-      const auto t0 = std::chrono::steady_clock::now();
-      for (std::size_t k = 0; k < n; ++k) {
-        const std::size_t i = first + k;
-        if (i >= next_deliver.load() + window) {
-          std::unique_lock lk(mu);
-          ++room_waiters;
-          room.wait(lk, [&] { return i < next_deliver.load() + window; });
-          --room_waiters;
-        }
-        run_one(i, items[k]);
-      }
-      want = next_batch(n, std::chrono::steady_clock::now() - t0);
+      want = run_batch(first, n, items);
     }
   };
   std::vector<std::thread> threads;
@@ -125,9 +128,7 @@ void parallel_stream(const ParallelOptions& opt, const std::function<bool(T&)>& 
       }
       // Help: take the next item if its slot is inside the window this thread is delivering.
       if (const auto [first, n] = take(i + window, mine, mine_want); n) {
-        const auto t0 = std::chrono::steady_clock::now();
-        for (std::size_t k = 0; k < n; ++k) run_one(first + k, mine[k]);
-        mine_want = next_batch(n, std::chrono::steady_clock::now() - t0);
+        mine_want = run_batch(first, n, mine);
         continue;
       }
       std::unique_lock lk(mu);
