@@ -103,7 +103,8 @@ class ScanAgainstRealServers(unittest.TestCase):
             want = [e["id"] for e in test_vulnerable.expected(prod, version)]
             got = [f for f in products if f["target"] == target]
             if want:
-                self.assertEqual([(f["check"], f["evidence"]["ids"]) for f in got], [("product.vulnerable", want)], target)
+                self.assertEqual([(f["check"], f["evidence"]["ids"]) for f in got], [("product.vulnerable", want)],
+                                 f"{target}\n{self.story()}")
             else:
                 self.assertEqual([f for f in got if f["check"] == "product.vulnerable"], [], target)
         self.assertGreater(named, 0)
@@ -118,10 +119,23 @@ class ScanAgainstRealServers(unittest.TestCase):
         self.assertIn(self.s[name].target, self.services, f"{name} was not reported: {self.cp.stdout[-2000:]}")
         return self.services[self.s[name].target]
 
+    def story(self):
+        """What the scan said about each peer, for a failure message: a missing or doubled record shows here."""
+        ports = {s.port: n for n, s in self.s.items()}
+        ports.update({s.http_port: n + " (http)" for n, s in self.s.items() if hasattr(s, "http_port")})
+        lines = []
+        for o in parse_jsonl(self.cp.stdout):
+            if o["type"] == "service":
+                lines.append(f"service {o['port']} {ports.get(o['port'], '?')}: {o.get('exposure')} "
+                             f"{[(a.get('called_ae'), a.get('outcome')) for a in o.get('associations', [])]}")
+            elif o["type"] == "finding":
+                lines.append(f"  finding {o['target']} {o['check']}")
+        return "\n".join(lines) + "\n" + self.cp.stderr[-1500:]
+
     def test_exit_code_and_summary(self):
         self.assertEqual(self.cp.returncode, 1, self.cp.stderr)  # findings at or above medium
-        self.assertEqual(self.summary["endpoints"], len(self.s) + 1 + len(self.http_targets))
-        self.assertEqual(self.summary["services"], len(self.s) + len(self.http_targets))
+        self.assertEqual(self.summary["endpoints"], len(self.s) + 1 + len(self.http_targets), self.story())
+        self.assertEqual(self.summary["services"], len(self.s) + len(self.http_targets), self.story())
         self.assertEqual(self.summary["answers"].get("refused"), 1)
 
     def test_storescp_accepts_anyone_and_any_storage(self):
