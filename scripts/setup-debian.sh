@@ -9,6 +9,8 @@ packages=(
   build-essential g++ clang libclang-rt-14-dev cmake ninja-build make pkg-config git ca-certificates
   # libraries
   libssl-dev zlib1g-dev nlohmann-json3-dev libcli11-dev libfmt-dev libasio-dev libtomlplusplus-dev
+  # the allocator the dicomguard binary links (CMakeLists.txt, DG_JEMALLOC)
+  libjemalloc-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   # real peers used by tests and benchmarks
   dcmtk dicom3tools python3 python3-pydicom orthanc orthanc-dicomweb nmap openssl sslscan testssl.sh

@@ -9,7 +9,8 @@
 #              listeners' measured capacity; 1024 in flight, dicomguard's default --max-inflight)
 #   discover   dicomguard scan --discover -iL TARGETS   (one association per service, classify, release)
 #   assess     dicomguard scan -iL TARGETS              (AE matrix, contexts, C-ECHO, zero-match C-FIND, release)
-#   nmap       nmap -Pn -n -p PORTS --script +dicom-ping 127.0.0.1   (one association, one byte read, no release)
+#   nmap       nmap -Pn -n -p PORTS --script +dicom-ping 127.0.0.1   (one association, one byte read, no release;
+#              one host, so each listener once whatever BENCH_REPEAT is)
 # and prints services/s, the ratios (targets: discover / reference >= 0.9, discover / nmap >= 1.8,
 # assess / nmap >= 1), and CPU per service in microseconds: each client's own user+sys (/usr/bin/time), and the
 # listeners' (time on CPU of the storescp processes from /proc/PID/schedstat, before and after each client's best run).
@@ -19,15 +20,18 @@
 # Only 127.0.0.0/8 is contacted. Exit status 0 unless a tool fails to run.
 #
 # Usage: bench/scan/run.sh [path/to/dicomguard]
-# Environment: BENCH_LISTENERS (default 800), BENCH_RUNS (3), BENCH_INFLIGHT (10000), BENCH_BASE_PORT (30000)
+# Environment: BENCH_LISTENERS (default 800), BENCH_RUNS (3), BENCH_INFLIGHT (10000), BENCH_BASE_PORT (30000),
+#   BENCH_REPEAT (1: addresses per listener; 20 gives 16,000 targets and steadier ratios)
 set -euo pipefail
 
-case ${1:-} in -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+case ${1:-} in -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BIN=${1:-${DICOMGUARD:-$root/build/dicomguard}}
 N=${BENCH_LISTENERS:-800}
 RUNS=${BENCH_RUNS:-3}
 INFLIGHT=${BENCH_INFLIGHT:-10000}
+REPEAT=${BENCH_REPEAT:-1}
+[[ $REPEAT =~ ^[1-9][0-9]*$ ]] || { echo "bench/scan: BENCH_REPEAT must be a positive integer, got '$REPEAT'" >&2; exit 2; }
 BASE=${BENCH_BASE_PORT:-30000}
 for tool in storescp nmap python3 cc /usr/bin/time; do
   command -v "$tool" >/dev/null || { echo "bench/scan: $tool is not installed (scripts/setup-debian.sh)" >&2; exit 2; }
@@ -68,7 +72,11 @@ addr() {  # the i-th address in 127.1.0.0/16 (never 127.0.0.x, never .0 or .255)
   local i=$1
   echo "127.$((1 + i / 64516)).$(((i / 254) % 254 + 1)).$((i % 254 + 1))"
 }
-for i in "${!ports[@]}"; do echo "$(addr "$i"):${ports[$i]}"; done >"$work/targets.txt"
+# Each listener is reached at REPEAT addresses (REPEAT x N targets): runs long enough that a client's start-up
+# (dicomguard's is about 9 ms, refclient's under 1) and the VM's noise weigh less than the steady-state rate.
+for r in $(seq 0 $((REPEAT - 1))); do
+  for i in "${!ports[@]}"; do echo "$(addr "$((r * N + i))"):${ports[$i]}"; done
+done >"$work/targets.txt"
 portlist=$(IFS=,; echo "${ports[*]}")
 
 now() { date +%s.%N; }
@@ -179,7 +187,7 @@ label = {"reference": f"refclient ({ref_inflight} in flight; one Verification co
          "discover": "`dicomguard scan --discover` (one Verification context, release)",
          "assess": "`dicomguard scan` (AE matrix, contexts, C-ECHO, C-FIND, release)",
          "nmap": "nmap dicom-ping (one association, 1 byte read, no release)"}
-print(f"\nbench/scan: {n} storescp listeners, best of {runs}")
+print(f"\nbench/scan: {n} storescp listeners, {rows['reference'][0]} targets, best of {runs}")
 print("| | services | best s (own) | services/s | CPU us/service: client, listeners |")
 print("|---|---|---|---|---|")
 for k, (s, t, c, l, own) in rows.items():

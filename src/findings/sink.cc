@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fmt/format.h>
 #include <algorithm>
+#include <array>
 #include <map>
 
 #include "findings/catalog.h"
@@ -67,13 +68,16 @@ namespace {
 // nlohmann's serializer, which replaces invalid UTF-8. Output is identical to nlohmann's dump().
 void append_json(std::string& out, const json& j);
 
+// The bytes a JSON string can carry as they are: printable ASCII but the quote and the backslash.
+constexpr std::array<bool, 256> kPlain = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0x20; c < 0x7F; ++c) t[c] = c != '"' && c != '\\';
+  return t;
+}();
+
 void append_string(std::string& out, std::string_view s) {
   bool plain = true;
-  for (unsigned char c : s)
-    if (c < 0x20 || c >= 0x7F || c == '"' || c == '\\') {
-      plain = false;
-      break;
-    }
+  for (unsigned char c : s) plain &= kPlain[c];  // no early exit: the loop stays branch-free
   if (!plain) {
     out += json(s).dump(-1, ' ', false, json::error_handler_t::replace);
     return;
@@ -166,7 +170,7 @@ std::string jsonl_record_line(const Record& r) {
       extra.emplace_back(it.key() + "_bytes", base64(it->get_ref<const std::string&>()));
   std::sort(extra.begin(), extra.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   std::string out;
-  out.reserve(512);
+  out.reserve(1024);  // a service record is about 850 bytes
   out.push_back('{');
   bool first = true;
   auto put = [&](const std::string& k, const json& v) {
@@ -192,6 +196,7 @@ namespace {
 // The record's line, then one line per finding.
 std::string render(const Record& r) {
   std::string out = jsonl_record_line(r);
+  out.reserve(out.size() + 1 + 512 * r.findings.size());
   out.push_back('\n');
   for (const Finding& f : r.findings) {
     append_finding(out, f);

@@ -51,7 +51,7 @@ class Connection {
   void quick_ack();
   // Cancels what is pending and closes the socket (a timeout); handlers run with operation_aborted.
   void abort();
-  // Drops the TLS state, shuts down and closes; nothing is sent (no close_notify wait).
+  // Drops the TLS state and closes (the FIN, or a RST if unread data is left); no close_notify is sent or waited for.
   void close();
 
  private:

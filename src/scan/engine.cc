@@ -149,6 +149,7 @@ struct Engine::Impl {
           return;
         case Step::Kind::receive:
           step_timeout = s.timeout;
+          if (!conn.is_tls()) conn.quick_ack();  // see read_armed
           read();
           return;
         case Step::Kind::finish:
@@ -169,12 +170,12 @@ struct Engine::Impl {
     }
     void connected(const asio::error_code& ec) {
       if (ec) return fail(ec, false);
-      conn.quick_ack();
       if (!want_tls) {
         disarm();
         return apply(probe->on_connected({}, {}));
       }
       ++e.stats.tls_handshakes;
+      conn.quick_ack();  // the server's first flight may come in several small writes
       conn.async_handshake(e.context(identity), net::Role::client, ep.host, alpn,
                            [self = shared_from_this()](const asio::error_code& hec) { self->handshaken(hec); });
     }
@@ -204,11 +205,18 @@ struct Engine::Impl {
       arm(step_timeout);
       read_armed();
     }
+    // TCP_QUICKACK: a server that leaves Nagle's algorithm on (DCMTK, s_server) holds the second part of an
+    // answer written in two until its first part is acknowledged, and Linux delays our ACK by up to 40 ms.
+    // - Plain TCP: set when the probe asks for more after a read (Step::receive: a partial PDU, or more PDUs to
+    //   come), which also sends the pending ACK at once. An answer that arrives whole needs none, so a discovery
+    //   association makes no such call (two system calls fewer per service).
+    // - TLS: before and after every read, since the record layer reads several segments for one read_some that
+    //   the probe never sees as partial.
     void read_armed() {
-      conn.quick_ack();
+      if (conn.is_tls()) conn.quick_ack();
       auto cb = [self = shared_from_this()](const asio::error_code& ec, std::size_t n) {
         if (ec) return self->fail(ec, true);
-        self->conn.quick_ack();
+        if (self->conn.is_tls()) self->conn.quick_ack();
         self->disarm();
         self->e.stats.bytes_received += n;
         self->apply(self->probe->on_data(std::span<const std::uint8_t>(self->buf.data(), n)));
@@ -228,23 +236,33 @@ struct Engine::Impl {
   // client certificate (or none), without any, and with a throwaway untrusted one.
   std::unique_ptr<asio::ssl::context> ctx_configured, ctx_none, ctx_untrusted;
 
+  // Made when first needed (a plain discovery never needs one, and making one was a tenth of a short scan's
+  // start), except the one with a configured client certificate: a bad certificate or key fails the scan before
+  // anything is sent.
   asio::ssl::context& context(ClientIdentity id) {
-    if (id == ClientIdentity::configured || (id == ClientIdentity::none && opt.tls_cert.empty())) return *ctx_configured;
-    if (id == ClientIdentity::untrusted && ctx_untrusted) return *ctx_untrusted;
+    if (id == ClientIdentity::configured || (id == ClientIdentity::none && opt.tls_cert.empty())) {
+      if (!ctx_configured) ctx_configured = net::make_context(net::TlsPolicy::permissive(), net::Role::client);
+      return *ctx_configured;
+    }
+    if (id == ClientIdentity::untrusted && opt.untrusted_identity) {
+      if (!ctx_untrusted) {
+        net::TlsPolicy untrusted = net::TlsPolicy::permissive();
+        untrusted.self_signed_cn = "dicomguard untrusted test client";
+        untrusted.self_signed_ec = true;
+        ctx_untrusted = net::make_context(untrusted, net::Role::client);
+      }
+      return *ctx_untrusted;
+    }
     if (!ctx_none) ctx_none = net::make_context(net::TlsPolicy::permissive(), net::Role::client);
     return *ctx_none;
   }
 
   explicit Impl(EngineOptions o) : opt(std::move(o)) {
-    net::TlsPolicy configured = net::TlsPolicy::permissive();
-    configured.cert_file = opt.tls_cert;
-    configured.key_file = opt.tls_key;
-    ctx_configured = net::make_context(configured, net::Role::client);
-    if (opt.untrusted_identity) {
-      net::TlsPolicy untrusted = net::TlsPolicy::permissive();
-      untrusted.self_signed_cn = "dicomguard untrusted test client";
-      untrusted.self_signed_ec = true;
-      ctx_untrusted = net::make_context(untrusted, net::Role::client);
+    if (!opt.tls_cert.empty() || !opt.tls_key.empty()) {
+      net::TlsPolicy configured = net::TlsPolicy::permissive();
+      configured.cert_file = opt.tls_cert;
+      configured.key_file = opt.tls_key;
+      ctx_configured = net::make_context(configured, net::Role::client);
     }
     const std::size_t files = open_file_limit();
     inflight_limit = std::max<std::size_t>(1, std::min(opt.max_inflight, files > 64 ? files - 64 : 1));
